@@ -1,0 +1,398 @@
+//! The protocol's path rules, as one validated type.
+//!
+//! A [`RemotePath`] is `/`-separated, relative, at most five folder levels deep, and every segment
+//! obeys its rule: folders `^[a-z0-9_-]+$`; apps (`.html`/`.htmlclay`) `^[a-z0-9_-]+\.(html|htmlclay)$`
+//! without leading, trailing or doubled `-` and not a Windows reserved name; uploads at most 255
+//! bytes, no control characters, none of `/ \ < > : " | ? *`, no leading or trailing dot.
+//! `.`, `..`, empty segments, NUL and backslashes are always `invalid_path`.
+//!
+//! Both sides use it: the server on every request, the client on every path a server sends
+//! (a hostile server must never make the client write outside its folder).
+
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// Most folder levels above a file.
+pub const MAX_FOLDER_DEPTH: usize = 5;
+/// Longest upload name, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+const WINDOWS_RESERVED: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// Characters left as they are in a URL path segment: RFC 3986 unreserved.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Why a path breaks the rules. [`PathError::code`] gives the protocol error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("the path is empty")]
+    Empty,
+    #[error("the path is absolute")]
+    Absolute,
+    #[error("the path has an empty segment")]
+    EmptySegment,
+    #[error("the path has a `.` or `..` segment")]
+    DotSegment,
+    #[error("the path contains a NUL byte")]
+    Nul,
+    #[error("the path contains a backslash")]
+    Backslash,
+    #[error("the path is not valid percent-encoded UTF-8")]
+    BadEncoding,
+    #[error("the path is more than {MAX_FOLDER_DEPTH} folders deep")]
+    TooDeep,
+    #[error("folder name {0:?} must match ^[a-z0-9_-]+$")]
+    FolderName(String),
+    #[error(
+        "app name {0:?} must be lowercase letters, digits, `_` or single `-` followed by .html or .htmlclay"
+    )]
+    AppName(String),
+    #[error("app name {0:?} is reserved on Windows")]
+    ReservedName(String),
+    #[error(
+        "file name {0:?} is too long, has a control character, one of / \\ < > : \" | ? *, or a leading or trailing dot"
+    )]
+    UploadName(String),
+}
+
+impl PathError {
+    /// The protocol error code: `invalid_path` for structural faults, `invalid_name` for a segment
+    /// that breaks its naming rule.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PathError::FolderName(_)
+            | PathError::AppName(_)
+            | PathError::ReservedName(_)
+            | PathError::UploadName(_) => "invalid_name",
+            _ => "invalid_path",
+        }
+    }
+}
+
+/// What a file name says about a file: an app or an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryName {
+    App,
+    Upload,
+}
+
+impl EntryName {
+    /// `.html` and `.htmlclay`, in any case, are apps; everything else is an upload.
+    pub fn of(file_name: &str) -> EntryName {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.ends_with(".html") || lower.ends_with(".htmlclay") {
+            EntryName::App
+        } else {
+            EntryName::Upload
+        }
+    }
+}
+
+/// The app name of a file path (its file name without the extension), when it is an app.
+/// Works on any `/`-separated path, valid or not.
+pub fn app_name_of(path: &str) -> Option<&str> {
+    let file = path.rsplit('/').next()?;
+    if EntryName::of(file) != EntryName::App {
+        return None;
+    }
+    file.rsplit_once('.').map(|(stem, _)| stem)
+}
+
+/// A path that obeys every rule of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RemotePath(String);
+
+impl RemotePath {
+    /// Validates a path to a file (app or upload).
+    pub fn file(path: &str) -> Result<RemotePath, PathError> {
+        let segments = split_checked(path)?;
+        let (name, folders) = segments.split_last().ok_or(PathError::Empty)?;
+        if folders.len() > MAX_FOLDER_DEPTH {
+            return Err(PathError::TooDeep);
+        }
+        for folder in folders {
+            check_folder(folder)?;
+        }
+        check_file_name(name)?;
+        Ok(RemotePath(path.to_owned()))
+    }
+
+    /// Validates a path to a folder.
+    pub fn folder(path: &str) -> Result<RemotePath, PathError> {
+        let segments = split_checked(path)?;
+        if segments.len() > MAX_FOLDER_DEPTH {
+            return Err(PathError::TooDeep);
+        }
+        for folder in &segments {
+            check_folder(folder)?;
+        }
+        Ok(RemotePath(path.to_owned()))
+    }
+
+    /// Decodes a URL path tail (each segment percent-encoded) and validates it as a file path.
+    pub fn file_from_url(encoded: &str) -> Result<RemotePath, PathError> {
+        RemotePath::file(&decode_url_path(encoded)?)
+    }
+
+    /// Decodes a URL path tail and validates it as a folder path.
+    pub fn folder_from_url(encoded: &str) -> Result<RemotePath, PathError> {
+        RemotePath::folder(&decode_url_path(encoded)?)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The segments, folders first.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The folder part (`""` at the top level).
+    pub fn parent(&self) -> &str {
+        self.0.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+    }
+
+    pub fn kind(&self) -> EntryName {
+        EntryName::of(self.file_name())
+    }
+
+    /// The app name, when this is an app.
+    pub fn app_name(&self) -> Option<&str> {
+        app_name_of(&self.0)
+    }
+
+    /// The path as a URL tail with each segment percent-encoded.
+    pub fn to_url_path(&self) -> String {
+        self.segments()
+            .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+impl fmt::Display for RemotePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for RemotePath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+fn decode_url_path(encoded: &str) -> Result<String, PathError> {
+    let mut out = Vec::new();
+    for raw in encoded.split('/') {
+        let seg = percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| PathError::BadEncoding)?;
+        // A `/` or `\` smuggled inside one encoded segment is never a separator.
+        if seg.contains('/') {
+            return Err(PathError::EmptySegment);
+        }
+        out.push(seg.into_owned());
+    }
+    Ok(out.join("/"))
+}
+
+fn split_checked(path: &str) -> Result<Vec<&str>, PathError> {
+    if path.is_empty() {
+        return Err(PathError::Empty);
+    }
+    if path.contains('\0') {
+        return Err(PathError::Nul);
+    }
+    if path.contains('\\') {
+        return Err(PathError::Backslash);
+    }
+    if path.starts_with('/') {
+        return Err(PathError::Absolute);
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    for seg in &segments {
+        match *seg {
+            "" => return Err(PathError::EmptySegment),
+            "." | ".." => return Err(PathError::DotSegment),
+            _ => {}
+        }
+    }
+    // A Windows drive (`c:`) as the first segment is absolute there.
+    if segments[0].len() == 2 && segments[0].ends_with(':') {
+        return Err(PathError::Absolute);
+    }
+    Ok(segments)
+}
+
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+}
+
+fn check_folder(seg: &str) -> Result<(), PathError> {
+    if seg.bytes().all(is_name_char) {
+        Ok(())
+    } else {
+        Err(PathError::FolderName(seg.to_owned()))
+    }
+}
+
+fn check_file_name(name: &str) -> Result<(), PathError> {
+    match EntryName::of(name) {
+        EntryName::App => check_app_name(name),
+        EntryName::Upload => check_upload_name(name),
+    }
+}
+
+fn check_app_name(name: &str) -> Result<(), PathError> {
+    let bad = || PathError::AppName(name.to_owned());
+    let (stem, ext) = name.rsplit_once('.').ok_or_else(bad)?;
+    if ext != "html" && ext != "htmlclay" {
+        return Err(bad());
+    }
+    if stem.is_empty()
+        || !stem.bytes().all(is_name_char)
+        || stem.starts_with('-')
+        || stem.ends_with('-')
+        || stem.contains("--")
+    {
+        return Err(bad());
+    }
+    if WINDOWS_RESERVED.contains(&stem) {
+        return Err(PathError::ReservedName(name.to_owned()));
+    }
+    Ok(())
+}
+
+fn check_upload_name(name: &str) -> Result<(), PathError> {
+    let forbidden = |c: char| c.is_control() || "/\\<>:\"|?*".contains(c);
+    if name.len() > MAX_NAME_BYTES
+        || name.chars().any(forbidden)
+        || name.starts_with('.')
+        || name.ends_with('.')
+    {
+        return Err(PathError::UploadName(name.to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_well_formed_paths() {
+        for p in [
+            "index.html",
+            "blog/post.html",
+            "a/b/c/d/e/deep.htmlclay",
+            "assets/Logo Final (2).PNG",
+            "uploads/über.txt",
+        ] {
+            assert!(RemotePath::file(p).is_ok(), "{p}");
+        }
+        assert!(RemotePath::folder("a/b/c/d/e").is_ok());
+    }
+
+    #[test]
+    fn refuses_structural_faults_as_invalid_path() {
+        for p in [
+            "",
+            "/etc/passwd",
+            "../x.txt",
+            "a/../x.txt",
+            "a/./x.txt",
+            "a//x.txt",
+            "a\\x.txt",
+            "a/x\0.txt",
+            "c:/x.txt",
+            "a/b/c/d/e/f/x.txt",
+        ] {
+            let err = RemotePath::file(p).unwrap_err();
+            assert_eq!(err.code(), "invalid_path", "{p}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_names_as_invalid_name() {
+        for p in [
+            "Hello.html",
+            "hello world.html",
+            "-x.html",
+            "x-.html",
+            "a--b.html",
+            "con.html",
+            "Blog/x.html",
+            ".hidden",
+            "trailing.",
+            "a|b.txt",
+            "x.HTML",
+        ] {
+            let err = RemotePath::file(p).unwrap_err();
+            assert_eq!(err.code(), "invalid_name", "{p}: {err}");
+        }
+        let long = "a".repeat(256);
+        assert!(RemotePath::file(&long).is_err());
+        assert!(RemotePath::file(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn decodes_url_segments_before_checking() {
+        assert_eq!(
+            RemotePath::file_from_url("a/my%20file.txt").unwrap().as_str(),
+            "a/my file.txt"
+        );
+        assert_eq!(
+            RemotePath::file_from_url("%2e%2e/x.txt").unwrap_err(),
+            PathError::DotSegment
+        );
+        assert!(RemotePath::file_from_url("a%2fb.txt").is_err());
+        assert!(RemotePath::file_from_url("a%5cb.txt").is_err());
+        assert!(RemotePath::file_from_url("x%00.txt").is_err());
+    }
+
+    #[test]
+    fn url_form_round_trips() {
+        let p = RemotePath::file("docs/a b%c?.txt").unwrap_err();
+        assert_eq!(p.code(), "invalid_name");
+        let p = RemotePath::file("docs/a b%c.txt").unwrap();
+        assert_eq!(p.to_url_path(), "docs/a%20b%25c.txt");
+        assert_eq!(RemotePath::file_from_url(&p.to_url_path()).unwrap(), p);
+    }
+
+    #[test]
+    fn knows_apps_by_name() {
+        assert_eq!(app_name_of("deep/x/hello.html"), Some("hello"));
+        assert_eq!(app_name_of("x.HTMLCLAY"), Some("x"));
+        assert_eq!(app_name_of("x.txt"), None);
+        let p = RemotePath::file("blog/post.html").unwrap();
+        assert_eq!(p.parent(), "blog");
+        assert_eq!(p.file_name(), "post.html");
+        assert_eq!(p.app_name(), Some("post"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn valid_paths_never_escape(s in "[a-z./\\\\%0-9]{0,40}") {
+            if let Ok(p) = RemotePath::file_from_url(&s) {
+                proptest::prop_assert!(!p.as_str().starts_with('/'));
+                proptest::prop_assert!(p.segments().all(|seg| seg != ".." && seg != "." && !seg.is_empty()));
+                proptest::prop_assert!(!p.as_str().contains('\\'));
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The JSON bodies of the protocol. Field names are camelCase on the wire.
+//!
+//! Paths inside these types are plain strings: what a server sends must be validated with
+//! [`crate::RemotePath`] before the client acts on it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    App,
+    Upload,
+    Folder,
+}
+
+/// One file, folder or app in a listing, or a tombstone (`deleted: true`) in an incremental one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub modified_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sites {
+    pub used: u64,
+    pub limit: u64,
+}
+
+/// `GET /status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResponse {
+    pub server_time: Timestamp,
+    pub user: User,
+    pub plan: String,
+    pub sites: Sites,
+}
+
+/// `GET /changes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesResponse {
+    pub server_time: Timestamp,
+    pub cursor: String,
+    pub has_more: bool,
+    pub entries: Vec<Entry>,
+}
+
+/// `PUT /files/{path}` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutResponse {
+    pub server_time: Timestamp,
+    pub entry: Entry,
+}
+
+/// `POST /token` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub code: String,
+    pub code_verifier: String,
+    pub redirect_uri: String,
+}
+
+/// `POST /token` and `POST /refresh` reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_at: Timestamp,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    pub id: String,
+    pub saved_at: Timestamp,
+    pub checksum: String,
+    pub size: u64,
+}
+
+/// `GET /versions/{path}`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionsResponse {
+    pub versions: Vec<VersionInfo>,
+}
+
+/// The body of every non-2xx reply. `entry` comes with `stale`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Entry>,
+}
+
+/// The error codes of the protocol, with the status each goes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidPath,
+    InvalidName,
+    InvalidGrant,
+    InvalidRequest,
+    Unauthorized,
+    SubscriptionRequired,
+    SiteLimit,
+    NotFound,
+    MethodNotAllowed,
+    NameTaken,
+    Stale,
+    CursorExpired,
+    TooLarge,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::InvalidPath,
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidGrant,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::SubscriptionRequired,
+        ErrorCode::SiteLimit,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NameTaken,
+        ErrorCode::Stale,
+        ErrorCode::CursorExpired,
+        ErrorCode::TooLarge,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidPath => "invalid_path",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::SubscriptionRequired => "subscription_required",
+            ErrorCode::SiteLimit => "site_limit",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NameTaken => "name_taken",
+            ErrorCode::Stale => "stale",
+            ErrorCode::CursorExpired => "cursor_expired",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The HTTP status that carries this code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidPath
+            | ErrorCode::InvalidName
+            | ErrorCode::InvalidGrant
+            | ErrorCode::InvalidRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::SubscriptionRequired => 402,
+            ErrorCode::SiteLimit => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::NameTaken | ErrorCode::Stale => 409,
+            ErrorCode::CursorExpired => 410,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_uses_camel_case_and_omits_absent_fields() {
+        let e = Entry {
+            path: "a".into(),
+            kind: EntryKind::Folder,
+            size: None,
+            modified_at: Timestamp::from_millis(0),
+            checksum: None,
+            deleted: false,
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"path":"a","kind":"folder","modifiedAt":"1970-01-01T00:00:00.000Z"}"#
+        );
+        let tomb: Entry = serde_json::from_str(
+            r#"{"path":"x.html","kind":"app","deleted":true,"modifiedAt":"2026-11-26T10:00:00.000Z"}"#,
+        )
+        .unwrap();
+        assert!(tomb.deleted);
+    }
+
+    #[test]
+    fn error_codes_round_trip() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(ErrorCode::SiteLimit.status(), 403);
+    }
+}

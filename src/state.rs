@@ -1,0 +1,94 @@
+//! What the engine tells the outside world (the tray, `hyperclay-sync status`), and what the
+//! outside world may ask of it. Plain data only: no I/O, no UI.
+
+use std::path::PathBuf;
+
+use hyperclay_protocol::Timestamp;
+
+/// A problem the user must see, because it stops syncing (or some of it) until its cause goes away.
+/// Offline is not an error: it is [`EngineState::online`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserError {
+    /// The account is not (or no longer) a paid subscriber.
+    SubscriptionRequired,
+    /// Creating an app would pass the account's site quota.
+    SiteLimit,
+    /// Another account owns an app with a name in the folder.
+    NameTaken,
+    /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
+    /// not writable").
+    Other(String),
+}
+
+impl UserError {
+    /// The exact line the user sees.
+    pub fn message(&self) -> String {
+        match self {
+            UserError::SubscriptionRequired => "Sync is for paid subscribers".to_owned(),
+            UserError::SiteLimit => {
+                "You've run out of sites. We can't sync any more sites.".to_owned()
+            }
+            UserError::NameTaken => {
+                "An app name is taken by another account. App names are unique across Hyperclay."
+                    .to_owned()
+            }
+            UserError::Other(text) => text.clone(),
+        }
+    }
+}
+
+/// A login that is waiting for the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    /// The authorize URL, shown to the user too: opening a browser may silently fail.
+    pub url: String,
+}
+
+/// A snapshot of the engine, sent to observers on every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineState {
+    /// The account's name while a token is held.
+    pub account: Option<String>,
+    /// The user's switch: sync on or off. Remembered across restarts.
+    pub enabled: bool,
+    /// The server answered the last call (meaningful while enabled and logged in).
+    pub online: bool,
+    /// A browser login in progress.
+    pub login: Option<PendingLogin>,
+    /// What blocks syncing, when anything does.
+    pub error: Option<UserError>,
+    /// The local folder kept in sync.
+    pub folder: PathBuf,
+    /// The server's base URL.
+    pub server: String,
+    /// When the last session or poll finished without trouble.
+    pub last_sync: Option<Timestamp>,
+    /// The plain-text log file.
+    pub log_file: PathBuf,
+}
+
+impl EngineState {
+    pub fn logged_in(&self) -> bool {
+        self.account.is_some()
+    }
+
+    /// Syncing for real: logged in, switched on, and nothing blocking.
+    pub fn syncing(&self) -> bool {
+        self.logged_in() && self.enabled && self.error.is_none()
+    }
+}
+
+/// What the tray (or a signal handler) asks of the engine. Commands never block the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Switch sync on or off (remembered).
+    SetEnabled(bool),
+    /// Start the browser login; on success sync switches on.
+    Login,
+    /// Revoke the token on the server, then forget it locally; sync stops.
+    Logout,
+    /// Sync another folder from now on (remembered; a new session starts).
+    SetFolder(PathBuf),
+    /// Finish the transfer in hand, persist state, stop.
+    Shutdown,
+}
