@@ -1,1 +1,5 @@
-fn main() {}
+mod tray;
+
+fn main() -> anyhow::Result<()> {
+    tray::run()
+}
