@@ -2,4 +2,5 @@
 //! No UI lives here; the tray (in the binary) only shows [`state::EngineState`] and sends
 //! [`state::Command`]s.
 
+pub mod auth;
 pub mod state;

@@ -1,0 +1,171 @@
+//! The token endpoints of the protocol (`/token`, `/refresh`, `/logout`) over the caller's ureq
+//! agent, and the mapping of their replies to [`AuthError`]. Statuses are checked here, so the
+//! agent may have `http_status_as_error(false)` (expected) or not. Never logs a token or a code.
+
+use hyperclay_protocol::{API_PREFIX, ErrorBody, ErrorCode, TokenRequest, TokenResponse};
+use ureq::http::Response;
+
+use super::{AuthError, StoredToken};
+
+/// Sent with every request, as PROTOCOL.md §4 asks.
+pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
+
+/// A server base URL without its trailing slashes, so `{base}/api/...` never has `//`.
+pub(crate) fn base_url(server_url: &str) -> &str {
+    server_url.trim_end_matches('/')
+}
+
+pub(crate) fn endpoint(server_url: &str, route: &str) -> String {
+    format!("{}{API_PREFIX}{route}", base_url(server_url))
+}
+
+/// Trades an authorization code for a token (`POST /token`).
+pub(crate) fn exchange_code(
+    agent: &ureq::Agent,
+    server_url: &str,
+    code: &str,
+    code_verifier: &str,
+    redirect_uri: &str,
+) -> Result<StoredToken, AuthError> {
+    let body = TokenRequest {
+        grant_type: "authorization_code".to_owned(),
+        code: code.to_owned(),
+        code_verifier: code_verifier.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+    };
+    let reply = agent
+        .post(&endpoint(server_url, "/token"))
+        .header("User-Agent", USER_AGENT)
+        .send_json(&body);
+    token_from(reply)
+}
+
+/// Exchanges a still-valid token for a new one (`POST /refresh`). The old one stays valid until it
+/// expires; the caller stores the new one.
+pub fn refresh(
+    agent: &ureq::Agent,
+    server_url: &str,
+    token: &str,
+) -> Result<StoredToken, AuthError> {
+    let reply = agent
+        .post(&endpoint(server_url, "/refresh"))
+        .header("User-Agent", USER_AGENT)
+        .header("Authorization", format!("Bearer {token}"))
+        .send_empty();
+    token_from(reply)
+}
+
+/// Revokes a token on the server (`POST /logout`). A 401 comes back as
+/// [`AuthError::Unauthorized`]: the token was already dead, which [`super::logout`] accepts.
+pub fn revoke(agent: &ureq::Agent, server_url: &str, token: &str) -> Result<(), AuthError> {
+    let mut reply = agent
+        .post(&endpoint(server_url, "/logout"))
+        .header("User-Agent", USER_AGENT)
+        .header("Authorization", format!("Bearer {token}"))
+        .send_empty()
+        .map_err(transport_error)?;
+    if reply.status().is_success() {
+        Ok(())
+    } else {
+        Err(status_error(&mut reply))
+    }
+}
+
+fn token_from(reply: Result<Response<ureq::Body>, ureq::Error>) -> Result<StoredToken, AuthError> {
+    let mut reply = reply.map_err(transport_error)?;
+    if !reply.status().is_success() {
+        return Err(status_error(&mut reply));
+    }
+    let token: TokenResponse = reply
+        .body_mut()
+        .read_json()
+        .map_err(|e| AuthError::Malformed(format!("token reply: {e}")))?;
+    if token.access_token.is_empty() {
+        return Err(AuthError::Malformed(
+            "token reply without a token".to_owned(),
+        ));
+    }
+    Ok(StoredToken::from(token))
+}
+
+/// Maps a non-2xx reply by its status and `error` code, never by its text (PROTOCOL.md, Errors).
+fn status_error(reply: &mut Response<ureq::Body>) -> AuthError {
+    let status = reply.status().as_u16();
+    let code = reply
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .ok()
+        .and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok())
+        .map(|body| body.error);
+    error_for(status, code.as_deref())
+}
+
+pub(crate) fn error_for(status: u16, code: Option<&str>) -> AuthError {
+    match (status, code.and_then(ErrorCode::parse)) {
+        (_, Some(ErrorCode::InvalidGrant)) => AuthError::InvalidGrant,
+        (401, _) | (_, Some(ErrorCode::Unauthorized)) => AuthError::Unauthorized,
+        (402, _) | (_, Some(ErrorCode::SubscriptionRequired)) => AuthError::SubscriptionRequired,
+        _ => AuthError::Server {
+            status,
+            code: code.unwrap_or("no error code").to_owned(),
+        },
+    }
+}
+
+fn transport_error(e: ureq::Error) -> AuthError {
+    match e {
+        // Only when the caller's agent turns statuses into errors; the body is gone by then.
+        ureq::Error::StatusCode(status) => error_for(status, None),
+        e => AuthError::Network(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_join_without_double_slashes() {
+        assert_eq!(
+            endpoint("http://127.0.0.1:8787/", "/token"),
+            "http://127.0.0.1:8787/api/local-sync/token"
+        );
+        assert_eq!(
+            endpoint("https://hyperclay.com", "/refresh"),
+            "https://hyperclay.com/api/local-sync/refresh"
+        );
+    }
+
+    #[test]
+    fn errors_follow_status_and_code() {
+        assert!(matches!(
+            error_for(400, Some("invalid_grant")),
+            AuthError::InvalidGrant
+        ));
+        assert!(matches!(error_for(401, None), AuthError::Unauthorized));
+        assert!(matches!(
+            error_for(402, Some("subscription_required")),
+            AuthError::SubscriptionRequired
+        ));
+        assert!(matches!(
+            error_for(400, Some("invalid_request")),
+            AuthError::Server { status: 400, .. }
+        ));
+        match error_for(503, None) {
+            AuthError::Server { status, code } => {
+                assert_eq!((status, code.as_str()), (503, "no error code"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn user_agent_names_the_product_and_version() {
+        assert_eq!(
+            USER_AGENT,
+            format!("hyperclay-sync/{}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! What can go wrong while logging in, refreshing, revoking or storing a token, each phrased so
+//! the user knows what to do next. Messages must never contain a token, a code or a verifier.
+
+/// Every failure of the login and token machinery.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Nobody finished signing in in the browser before the deadline.
+    #[error(
+        "the browser login was not finished in time; run `hyperclay-sync login` again and sign in in the browser that opens"
+    )]
+    Timeout,
+    /// Only callbacks for another login attempt (wrong `state`) arrived before the deadline.
+    #[error(
+        "the browser answered a different login attempt; close old Hyperclay login tabs and run `hyperclay-sync login` again"
+    )]
+    StateMismatch,
+    /// The account is not (or no longer) a paid subscriber.
+    #[error("Sync is for paid subscribers; upgrade your Hyperclay plan, then log in again")]
+    SubscriptionRequired,
+    /// The server refused the authorization code (expired, used, or bound to another verifier).
+    #[error(
+        "the server did not accept the login code (it may have expired); run `hyperclay-sync login` again"
+    )]
+    InvalidGrant,
+    /// The token is missing, expired or revoked.
+    #[error("your Hyperclay session has ended; run `hyperclay-sync login` to log in again")]
+    Unauthorized,
+    /// The browser came back with an OAuth error other than `subscription_required`.
+    #[error("the server refused the login ({0}); run `hyperclay-sync login` again")]
+    Denied(String),
+    /// The server could not be reached or the connection broke.
+    #[error(
+        "could not reach the Hyperclay server ({0}); check your network connection and try again"
+    )]
+    Network(String),
+    /// The server answered with an error this client has no special handling for.
+    #[error(
+        "the Hyperclay server refused the request (HTTP {status}, {code}); try again later, or update Hyperclay Sync if it keeps happening"
+    )]
+    Server { status: u16, code: String },
+    /// The server (or the local store) produced something that does not parse.
+    #[error("received something this version does not understand ({0}); update Hyperclay Sync")]
+    Malformed(String),
+    /// The token could not be read from or written to the keyring or the token file.
+    #[error("could not access the stored login ({0}); check the permissions of the data folder")]
+    Store(String),
+    /// Logout forgot the token locally, but could not revoke it on the server.
+    #[error(
+        "logged out on this computer, but the server could not be told ({0}); the old login expires on its own within 10 days"
+    )]
+    NotRevoked(Box<AuthError>),
+    /// The loopback listener for the browser's answer could not be set up.
+    #[error(
+        "could not listen on 127.0.0.1 for the browser's answer ({0}); check that local connections are allowed"
+    )]
+    Listener(String),
+}
