@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Installs the real .deb on this machine and proves the installed app works: builds the package,
+# checks its metadata and contents, `apt-get install`s it, checks `--version` shows the
+# distribution server, syncs a file both ways between /usr/bin/hyperclay-sync (headless) and a
+# reference server on 127.0.0.1, then `apt-get remove`s it.
+#   installer/linux/smoke-test.sh        (as root, or with sudo; CI calls it from scripts)
+# Ends with the line "N passed, N failed" and exits non-zero on any failure.
+# It replaces any hyperclay-sync package already installed, and removes it at the end. It must
+# never print the token: the token goes to curl through a 0600 header file, not the command line.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+repo=$PWD
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+# A step the rest cannot do without: record it, print the summary and stop.
+fatal() {
+  fail "$1"
+  [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/    | /' "$2" | tail -n 40
+  finish
+  exit 1
+}
+
+# Polls a command every 50 ms until it succeeds or `seconds` pass.
+wait_for() {
+  local seconds=$1
+  shift
+  local deadline=$((SECONDS + seconds))
+  while [ "$SECONDS" -le "$deadline" ]; do
+    "$@" && return 0
+    sleep 0.05
+  done
+  "$@"
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "smoke-test: needs root (or sudo) to install the package" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
+
+for tool in curl desktop-file-validate; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    pkg=$tool
+    [ "$tool" = desktop-file-validate ] && pkg=desktop-file-utils
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "$pkg" >/dev/null ||
+      fatal "install $pkg, which the smoke test needs"
+  fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hyperclay-smoke.XXXXXX")
+server_pid=""
+app_pid=""
+installed=""
+cleanup() {
+  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  [ -n "$app_pid" ] && wait "$app_pid" 2>/dev/null
+  [ -n "$server_pid" ] && wait "$server_pid" 2>/dev/null
+  # A failed run must not leave the package behind for the next one.
+  if [ -n "$installed" ]; then
+    "${sudo[@]}" apt-get remove -y -q hyperclay-sync >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build -----------------------------------------------------------------------------------
+echo "smoke-test: building the release binary and the .deb (this takes a few minutes)"
+deb=$(installer/linux/build-deb.sh 2>"$work/build.log" | tail -n 1)
+if [ -z "$deb" ] || [ ! -f "$deb" ]; then
+  fatal "build the .deb (installer/linux/build-deb.sh)" "$work/build.log"
+fi
+pass "build the .deb: $deb"
+cargo build --locked -p hyperclay-server >"$work/server-build.log" 2>&1 ||
+  fatal "build the reference server" "$work/server-build.log"
+server=$repo/target/debug/hyperclay-server
+
+# --- the package itself -------------------------------------------------------------------------
+deb_version=$(dpkg-deb -f "$deb" Version)
+version=${deb_version%-*}
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "    Depends: $depends"
+check "Depends names the appindicator runtime (it is dlopened, so \$auto misses it)" \
+  grep -qF "libayatana-appindicator3-1 | libappindicator3-1" <<<"$depends"
+check "Depends names GTK 3" grep -qE '(^|, )libgtk-3-0( |,|$)' <<<"$depends"
+dpkg-deb -c "$deb" | awk '{print $NF}' >"$work/contents"
+for f in ./usr/bin/hyperclay-sync \
+  ./usr/share/applications/hyperclay-sync.desktop \
+  ./usr/share/icons/hicolor/16x16/apps/hyperclay-sync.png \
+  ./usr/share/icons/hicolor/48x48/apps/hyperclay-sync.png \
+  ./usr/share/icons/hicolor/128x128/apps/hyperclay-sync.png \
+  ./usr/share/icons/hicolor/scalable/apps/hyperclay-sync.svg; do
+  check "the package holds $f" grep -qxF "$f" "$work/contents"
+done
+
+# --- install -------------------------------------------------------------------------------------
+if dpkg-query -W -f='${Status}' hyperclay-sync 2>/dev/null | grep -q "install ok installed"; then
+  echo "smoke-test: removing the hyperclay-sync package that was already installed"
+  "${sudo[@]}" apt-get remove -y -q hyperclay-sync >/dev/null
+fi
+installed=yes
+# apt-get wants a path with a slash to treat the argument as a file, not a package name.
+case $deb in /*) deb_arg=$deb ;; *) deb_arg=./$deb ;; esac
+"${sudo[@]}" apt-get install -y -q "$deb_arg" >"$work/install.log" 2>&1 ||
+  fatal "apt-get install $deb" "$work/install.log"
+pass "apt-get install $deb"
+check "hyperclay-sync on PATH is /usr/bin/hyperclay-sync" \
+  test "$(command -v hyperclay-sync)" = /usr/bin/hyperclay-sync
+check "every library the binary links is present (ldd)" \
+  sh -c '! ldd /usr/bin/hyperclay-sync | grep -q "not found"'
+if readelf -d /usr/bin/hyperclay-sync | grep -q 'NEEDED.*libxdo'; then
+  check "the binary links libxdo, so Depends names libxdo3" grep -q libxdo3 <<<"$depends"
+fi
+check "the appindicator runtime got installed with the package" \
+  sh -c 'ldconfig -p | grep -qE "lib(ayatana-)?appindicator3\.so\.1"'
+check "the .desktop file is valid" \
+  desktop-file-validate /usr/share/applications/hyperclay-sync.desktop
+check "the .desktop file launches the installed binary" \
+  grep -qx 'Exec=hyperclay-sync' /usr/share/applications/hyperclay-sync.desktop
+check "the app icon is in the hicolor theme" \
+  test -s /usr/share/icons/hicolor/48x48/apps/hyperclay-sync.png
+
+# A distribution build, run without HYPERCLAY_URL, must talk to the real service.
+version_line=$(env -u HYPERCLAY_URL /usr/bin/hyperclay-sync --version 2>&1)
+echo "    --version: $version_line"
+check "--version shows version $version" grep -qF "hyperclay-sync $version" <<<"$version_line"
+check "--version shows the distribution server https://hyperclay.com" \
+  grep -qE '(^|[^/])https://hyperclay\.com([^.a-z0-9]|$)' <<<"$version_line"
+not_development() { ! grep -q localhyperclay <<<"$version_line"; }
+check "--version does not show the development server" not_development
+
+# --- sync against a reference server -----------------------------------------------------------
+mkdir -p "$work/folder" "$work/home"
+"$server" serve --listen 127.0.0.1:0 --data-dir "$work/server" --demo \
+  >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+server_url() { sed -n '1s/^listening on //p' "$work/server.out"; }
+server_up() { [ -n "$(server_url)" ]; }
+wait_for 20 server_up || fatal "start the reference server" "$work/server.log"
+url=$(server_url)
+pass "reference server listening on $url"
+
+token=$("$server" token demo --data-dir "$work/server" 2>"$work/token.log" | tail -n 1)
+[ -n "$token" ] || fatal "get a token for the demo account" "$work/token.log"
+umask 077
+printf 'Authorization: Bearer %s\n' "$token" >"$work/auth-header"
+umask 022
+
+env -u DISPLAY -u WAYLAND_DISPLAY \
+  HYPERCLAY_URL="$url" HYPERCLAY_TOKEN="$token" HYPERCLAY_SYNC_HOME="$work/home" \
+  HYPERCLAY_POLL_SECONDS=1 \
+  /usr/bin/hyperclay-sync run --headless --folder "$work/folder" \
+  >"$work/app.out" 2>"$work/app.err" &
+app_pid=$!
+
+# Local save -> server.
+pushed="<!doctype html><h1>smoke push $RANDOM$RANDOM</h1>"
+printf '%s\n' "$pushed" >"$work/folder/smoke.html"
+remote_has_push() {
+  curl -fsS -H @"$work/auth-header" "$url/api/local-sync/files/smoke.html" \
+    -o "$work/remote-smoke.html" 2>/dev/null &&
+    [ "$(cat "$work/remote-smoke.html")" = "$pushed" ]
+}
+if wait_for 20 remote_has_push; then
+  pass "a file saved into the folder reached the server (GET /api/local-sync/files/smoke.html)"
+else
+  fail "a file saved into the folder reached the server (GET /api/local-sync/files/smoke.html)"
+  sed 's/^/    | /' "$work/app.err" | tail -n 30
+fi
+
+# Server -> local, through the protocol's PUT, picked up by the 1 s poll.
+pulled="<!doctype html><h1>smoke pull $RANDOM$RANDOM</h1>"
+printf '%s\n' "$pulled" >"$work/pulled.html"
+if curl -fsS -X PUT -H @"$work/auth-header" \
+  -H "X-Modified-At: $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" \
+  --data-binary @"$work/pulled.html" "$url/api/local-sync/files/pulled.html" \
+  -o "$work/put-reply.json" 2>"$work/put.log"; then
+  local_has_pull() {
+    [ -f "$work/folder/pulled.html" ] && [ "$(cat "$work/folder/pulled.html")" = "$pulled" ]
+  }
+  if wait_for 20 local_has_pull; then
+    pass "a file written on the server reached the folder"
+  else
+    fail "a file written on the server reached the folder"
+    sed 's/^/    | /' "$work/app.err" | tail -n 30
+  fi
+else
+  fail "PUT pulled.html on the server"
+  sed 's/^/    | /' "$work/put.log"
+fi
+
+check "the headless engine is still running after both syncs" kill -0 "$app_pid"
+kill "$app_pid" 2>/dev/null
+app_gone() { ! kill -0 "$app_pid" 2>/dev/null; }
+check "the headless engine stops on SIGTERM" wait_for 20 app_gone
+wait "$app_pid" 2>/dev/null
+app_pid=""
+kill "$server_pid" 2>/dev/null
+wait "$server_pid" 2>/dev/null
+server_pid=""
+
+# --- remove --------------------------------------------------------------------------------------
+if "${sudo[@]}" apt-get remove -y -q hyperclay-sync >"$work/remove.log" 2>&1; then
+  installed=""
+  pass "apt-get remove hyperclay-sync"
+else
+  fail "apt-get remove hyperclay-sync"
+  sed 's/^/    | /' "$work/remove.log" | tail -n 20
+fi
+check "the binary is gone after removal" test ! -e /usr/bin/hyperclay-sync
+check "the .desktop file is gone after removal" \
+  test ! -e /usr/share/applications/hyperclay-sync.desktop
+not_installed() {
+  ! dpkg-query -W -f='${Status}' hyperclay-sync 2>/dev/null | grep -q "install ok installed"
+}
+check "dpkg no longer lists the package as installed" not_installed
+
+finish
