@@ -54,10 +54,13 @@ else
 fi
 export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
 
-for tool in curl desktop-file-validate; do
+for tool in curl desktop-file-validate png2icns; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    pkg=$tool
-    [ "$tool" = desktop-file-validate ] && pkg=desktop-file-utils
+    case $tool in
+      desktop-file-validate) pkg=desktop-file-utils ;;
+      png2icns) pkg=icnsutils ;;
+      *) pkg=$tool ;;
+    esac
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "$pkg" >/dev/null ||
       fatal "install $pkg, which the smoke test needs"
   fi
@@ -109,6 +112,35 @@ for f in ./usr/bin/hyperclay-sync \
   ./usr/share/icons/hicolor/scalable/apps/hyperclay-sync.svg; do
   check "the package holds $f" grep -qxF "$f" "$work/contents"
 done
+
+# --- macOS bundle layout (assembled from the Linux binary; signing needs a Mac) ----------------
+if installer/macos/build-app.sh --bundle-only target/release/hyperclay-sync "$work/macos" \
+  >"$work/bundle.out" 2>"$work/bundle.log"; then
+  app="$work/macos/Hyperclay Sync.app"
+  pass "assemble the macOS bundle layout"
+  check "the bundle's executable is Contents/MacOS/hyperclay-sync" \
+    test -x "$app/Contents/MacOS/hyperclay-sync"
+  plist_ok() {
+    python3 - "$app/Contents/Info.plist" "$version" <<'PY'
+import plistlib, sys
+p = plistlib.load(open(sys.argv[1], "rb"))
+want = {"LSUIElement": True, "CFBundleIdentifier": "com.hyperclay.sync",
+        "CFBundleExecutable": "hyperclay-sync", "CFBundleShortVersionString": sys.argv[2],
+        "CFBundleVersion": sys.argv[2], "CFBundleIconFile": "AppIcon"}
+bad = {k: p.get(k) for k, v in want.items() if p.get(k) != v}
+sys.exit(f"Info.plist differs: {bad}" if bad else 0)
+PY
+  }
+  check "the bundle's Info.plist: LSUIElement, com.hyperclay.sync, version $version" plist_ok
+  icns_ok() {
+    [ "$(head -c 4 "$app/Contents/Resources/AppIcon.icns")" = icns ] &&
+      icns2png -l "$app/Contents/Resources/AppIcon.icns" 2>&1 | grep -q "128x128"
+  }
+  check "the bundle's AppIcon.icns is an icon family with a 128 px icon" icns_ok
+else
+  fail "assemble the macOS bundle layout"
+  sed 's/^/    | /' "$work/bundle.log" | tail -n 20
+fi
 
 # --- install -------------------------------------------------------------------------------------
 if dpkg-query -W -f='${Status}' hyperclay-sync 2>/dev/null | grep -q "install ok installed"; then
