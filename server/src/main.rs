@@ -1,1 +1,223 @@
-fn main() {}
+//! `hyperclay-server`: the reference server and its admin CLI. A thin shell over the library;
+//! it parses arguments, picks the data dir, and reports errors with anyhow.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use hyperclay_server::admin;
+use hyperclay_server::serve::{ServeOptions, prepare, serve};
+use hyperclay_server::{Clock, Plan, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "hyperclay-server",
+    version,
+    about = "Reference Hyperclay local-sync server"
+)]
+struct Cli {
+    /// Where accounts, files and keys live [default: $HYPERCLAY_SERVER_DATA, else the
+    /// platform data dir]
+    #[arg(long, global = true, env = "HYPERCLAY_SERVER_DATA")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the protocol over HTTP.
+    Serve {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Make sure the accounts demo/demo (paid, 50 sites) and free/free (unpaid) exist.
+        #[arg(long)]
+        demo: bool,
+        /// Shift the server's clock by this many milliseconds (tests of clock skew).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true, hide = true)]
+        clock_skew_ms: i64,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print a valid access token for an account.
+    Token {
+        name: String,
+        /// Issue the token this many seconds in the past.
+        #[arg(long, default_value_t = 0)]
+        age: u64,
+    },
+    /// Delete a file or folder as the platform's own UI would (shows as a tombstone in /changes).
+    Rm { name: String, path: String },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account.
+    Add {
+        name: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, value_enum, default_value_t = PlanArg::Paid)]
+        plan: PlanArg,
+        #[arg(long, default_value_t = 50)]
+        site_limit: u64,
+    },
+    /// Change an account's plan, site limit or password.
+    Set {
+        name: String,
+        #[arg(long, value_enum)]
+        plan: Option<PlanArg>,
+        #[arg(long)]
+        site_limit: Option<u64>,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanArg {
+    Paid,
+    Free,
+}
+
+impl From<PlanArg> for Plan {
+    fn from(p: PlanArg) -> Plan {
+        match p {
+            PlanArg::Paid => Plan::Paid,
+            PlanArg::Free => Plan::Free,
+        }
+    }
+}
+
+fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = arg {
+        return Ok(dir);
+    }
+    let dirs = directories::ProjectDirs::from("com", "Hyperclay", "hyperclay-server")
+        .context("no home directory to put the data dir in; pass --data-dir")?;
+    Ok(dirs.data_dir().to_owned())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let dir = data_dir(cli.data_dir)?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            demo,
+            clock_skew_ms,
+        } => run_server(
+            ServeOptions {
+                data_dir: dir,
+                demo,
+                clock_skew_ms,
+            },
+            &listen,
+        ),
+        Command::User { command } => {
+            let store = Store::open(&dir).context("opening the data dir")?;
+            let account = match command {
+                UserCommand::Add {
+                    name,
+                    password,
+                    plan,
+                    site_limit,
+                } => admin::add_user(&store, &name, &password, plan.into(), site_limit)?,
+                UserCommand::Set {
+                    name,
+                    plan,
+                    site_limit,
+                    password,
+                } => {
+                    if plan.is_none() && site_limit.is_none() && password.is_none() {
+                        bail!("nothing to change: give --plan, --site-limit or --password");
+                    }
+                    admin::set_user(
+                        &store,
+                        &name,
+                        plan.map(Plan::from),
+                        site_limit,
+                        password.as_deref(),
+                    )?
+                }
+            };
+            println!(
+                "{} (id {}): plan {}, site limit {}",
+                account.name,
+                account.id,
+                account.plan.as_str(),
+                account.site_limit
+            );
+            Ok(())
+        }
+        Command::Token { name, age } => {
+            let store = Store::open(&dir).context("opening the data dir")?;
+            let age = i64::try_from(age).context("--age is too large")?;
+            println!(
+                "{}",
+                admin::token(&store, &dir, &Clock::default(), &name, age)?
+            );
+            Ok(())
+        }
+        Command::Rm { name, path } => {
+            let mut store = Store::open(&dir).context("opening the data dir")?;
+            for removed in admin::remove(&mut store, &Clock::default(), &name, &path)? {
+                println!("removed {removed}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let state = prepare(&opts).context("preparing the data dir")?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(data_dir = %opts.data_dir.display(), "serving");
+        // The first stdout line is the contract with scripts and tests: print it only once the
+        // socket accepts connections, and flush it at once.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,121 @@
+//! What the admin CLI does to a data dir: accounts, tokens, and the platform's own delete.
+//! These run beside a live server (SQLite arbitrates), and are the only way to delete.
+
+use std::path::Path;
+
+use crate::clock::Clock;
+use crate::error::ServerError;
+use crate::password;
+use crate::save;
+use crate::store::{Account, Plan, Store, accounts};
+use crate::token::TokenKeys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("there is no account named {0:?}")]
+    NoSuchAccount(String),
+    #[error("an account named {0:?} already exists")]
+    AccountExists(String),
+    #[error("{0:?} is not a valid account name (1-64 of a-z, 0-9, _ and -)")]
+    BadName(String),
+    #[error("{0:?} is neither a valid file path nor a valid folder path")]
+    BadPath(String),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+fn check_name(name: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::BadName(name.to_owned()))
+    }
+}
+
+pub fn add_user(
+    store: &Store,
+    name: &str,
+    password: &str,
+    plan: Plan,
+    site_limit: u64,
+) -> Result<Account, AdminError> {
+    check_name(name)?;
+    let hash = password::hash(password)?;
+    accounts::create(store.conn(), name, &hash, plan, site_limit)?
+        .ok_or_else(|| AdminError::AccountExists(name.to_owned()))
+}
+
+pub fn set_user(
+    store: &Store,
+    name: &str,
+    plan: Option<Plan>,
+    site_limit: Option<u64>,
+    new_password: Option<&str>,
+) -> Result<Account, AdminError> {
+    let hash = new_password.map(password::hash).transpose()?;
+    accounts::update(store.conn(), name, plan, site_limit, hash.as_deref())?
+        .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))
+}
+
+/// Makes sure `name` exists with this plan and limit; the password is set only on creation,
+/// so restarting with `--demo` costs no hashing.
+pub fn ensure_user(
+    store: &Store,
+    name: &str,
+    password: &str,
+    plan: Plan,
+    site_limit: u64,
+) -> Result<Account, AdminError> {
+    match accounts::by_name(store.conn(), name)? {
+        Some(_) => set_user(store, name, Some(plan), Some(site_limit), None),
+        None => match add_user(store, name, password, plan, site_limit) {
+            // Another process created it in between: fine, make the plan right.
+            Err(AdminError::AccountExists(_)) => {
+                set_user(store, name, Some(plan), Some(site_limit), None)
+            }
+            other => other,
+        },
+    }
+}
+
+/// The demo accounts of `serve --demo`: `demo`/`demo` (paid, 50 sites), `free`/`free` (unpaid).
+pub fn ensure_demo_accounts(store: &Store) -> Result<(), AdminError> {
+    ensure_user(store, "demo", "demo", Plan::Paid, 50)?;
+    ensure_user(store, "free", "free", Plan::Free, 50)?;
+    Ok(())
+}
+
+/// A valid access token for `name`, issued `age_secs` ago.
+pub fn token(
+    store: &Store,
+    data_dir: &Path,
+    clock: &Clock,
+    name: &str,
+    age_secs: i64,
+) -> Result<String, AdminError> {
+    let account = accounts::by_name(store.conn(), name)?
+        .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))?;
+    let keys = TokenKeys::load_or_create(data_dir)?;
+    Ok(keys.issue(&account.public_id(), clock, age_secs)?.0)
+}
+
+/// Deletes `path` (a file, or a folder with all it holds) as the platform's own UI would.
+pub fn remove(
+    store: &mut Store,
+    clock: &Clock,
+    name: &str,
+    path: &str,
+) -> Result<Vec<String>, AdminError> {
+    let account = accounts::by_name(store.conn(), name)?
+        .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))?;
+    let valid = hyperclay_protocol::RemotePath::file(path).is_ok()
+        || hyperclay_protocol::RemotePath::folder(path).is_ok();
+    if !valid {
+        return Err(AdminError::BadPath(path.to_owned()));
+    }
+    Ok(save::remove(store, &account, path, clock.now())?)
+}

@@ -1,0 +1,129 @@
+//! Every way a request can fail, and the one place that turns a failure into the protocol's
+//! error reply (`{"error", "message"}` with the status from the error table).
+//!
+//! Internal faults are logged here with their cause and answered with a bland 500: their text
+//! may name files or SQL, which a client has no use for.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hyperclay_protocol::{Entry, ErrorBody, ErrorCode, PathError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Path(#[from] PathError),
+    #[error("{0} already exists as a file or folder of another kind")]
+    PathConflict(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("sync is for paid subscribers")]
+    SubscriptionRequired,
+    #[error("creating this app would pass the account's limit of {0} sites")]
+    SiteLimit(u64),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("this method is not allowed here; the sync API never deletes, renames or moves")]
+    MethodNotAllowed,
+    #[error("an app with this name belongs to another account; app names are unique platform-wide")]
+    NameTaken,
+    #[error("the write is older than the server's copy")]
+    Stale(Box<Entry>),
+    #[error("the cursor is unknown to this server; start again with a full listing")]
+    CursorExpired,
+    #[error("the body is over 20 MiB (20971520 bytes)")]
+    TooLarge,
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ServerError::Path(e) => match e.code() {
+                "invalid_name" => ErrorCode::InvalidName,
+                _ => ErrorCode::InvalidPath,
+            },
+            ServerError::PathConflict(_) => ErrorCode::InvalidPath,
+            ServerError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            ServerError::InvalidGrant(_) => ErrorCode::InvalidGrant,
+            ServerError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ServerError::SubscriptionRequired => ErrorCode::SubscriptionRequired,
+            ServerError::SiteLimit(_) => ErrorCode::SiteLimit,
+            ServerError::NotFound(_) => ErrorCode::NotFound,
+            ServerError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ServerError::NameTaken => ErrorCode::NameTaken,
+            ServerError::Stale(_) => ErrorCode::Stale,
+            ServerError::CursorExpired => ErrorCode::CursorExpired,
+            ServerError::TooLarge => ErrorCode::TooLarge,
+            ServerError::Db(_) | ServerError::Io(_) | ServerError::Internal(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    /// The protocol reply body for this error.
+    pub fn body(&self) -> ErrorBody {
+        let code = self.code();
+        let message = match self {
+            ServerError::Db(_) | ServerError::Io(_) | ServerError::Internal(_) => {
+                "internal server error".to_owned()
+            }
+            // The protocol's own wording for the one message a user sees verbatim.
+            ServerError::SiteLimit(_) => {
+                "You've run out of sites. We can't sync any more sites.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let entry = match self {
+            ServerError::Stale(entry) => Some((**entry).clone()),
+            _ => None,
+        };
+        ErrorBody {
+            error: code.as_str().to_owned(),
+            message,
+            entry,
+        }
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        if code == ErrorCode::Internal {
+            tracing::error!(error = %self, "request failed");
+        }
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_faults_do_not_leak_their_cause() {
+        let e = ServerError::Io(std::io::Error::other("/secret/path"));
+        let body = e.body();
+        assert_eq!(body.error, "internal");
+        assert!(!body.message.contains("secret"));
+    }
+
+    #[test]
+    fn path_errors_keep_their_code() {
+        let e: ServerError = PathError::DotSegment.into();
+        assert_eq!(e.code(), ErrorCode::InvalidPath);
+        let e: ServerError = PathError::FolderName("A".into()).into();
+        assert_eq!(e.code(), ErrorCode::InvalidName);
+    }
+}

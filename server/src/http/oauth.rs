@@ -1,0 +1,93 @@
+//! `POST /token` (authorization code + PKCE verifier → access token), `/refresh` and `/logout`.
+//! A code is consumed by its first exchange attempt, right or wrong, so a leaked code cannot
+//! be brute-forced against verifiers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hyperclay_protocol::{Timestamp, TokenRequest, TokenResponse};
+
+use super::AppState;
+use super::api::user_of;
+use crate::error::ServerError;
+use crate::oauth::verifier_matches;
+use crate::store::{Account, Plan, accounts, grants};
+
+pub async fn token(
+    State(st): State<AppState>,
+    body: Bytes,
+) -> Result<Json<TokenResponse>, ServerError> {
+    let req: TokenRequest = serde_json::from_slice(&body).map_err(|_| {
+        ServerError::InvalidRequest(
+            "the body must be JSON {grantType, code, codeVerifier, redirectUri}".into(),
+        )
+    })?;
+    if req.grant_type != "authorization_code" {
+        return Err(ServerError::InvalidRequest(
+            "grantType must be authorization_code".into(),
+        ));
+    }
+    let now_ms = st.clock.now().as_millis();
+    let account = st
+        .store
+        .run(move |s| {
+            let tx = s.transaction()?;
+            let grant = grants::take_code(&tx, &req.code)?;
+            tx.commit()?;
+            let grant = grant.ok_or(ServerError::InvalidGrant("the code is unknown"))?;
+            if grant.used {
+                return Err(ServerError::InvalidGrant("the code was already used"));
+            }
+            if grant.expires_at_ms <= now_ms {
+                return Err(ServerError::InvalidGrant("the code has expired"));
+            }
+            if grant.redirect_uri != req.redirect_uri {
+                return Err(ServerError::InvalidGrant(
+                    "redirectUri differs from the one the code was issued for",
+                ));
+            }
+            if !verifier_matches(&req.code_verifier, &grant.challenge) {
+                return Err(ServerError::InvalidGrant(
+                    "the code verifier does not match the challenge",
+                ));
+            }
+            accounts::by_id(s.conn(), grant.account_id)?.ok_or(ServerError::InvalidGrant(
+                "the code's account no longer exists",
+            ))
+        })
+        .await?;
+    if account.plan != Plan::Paid {
+        return Err(ServerError::SubscriptionRequired);
+    }
+    issue(&st, &account).map(Json)
+}
+
+pub async fn refresh(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<TokenResponse>, ServerError> {
+    let (account, _) = st.paid(&headers).await?;
+    issue(&st, &account).map(Json)
+}
+
+/// Revokes the presented token. Allowed for unpaid accounts too: leaving must always work.
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ServerError> {
+    let (_, claims) = st.bearer(&headers).await?;
+    st.store
+        .run(move |s| grants::revoke(s.conn(), &claims.jti, claims.exp))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn issue(st: &AppState, account: &Account) -> Result<TokenResponse, ServerError> {
+    let (token, claims) = st.keys.issue(&account.public_id(), &st.clock, 0)?;
+    Ok(TokenResponse {
+        access_token: token,
+        expires_at: Timestamp::from_millis(claims.exp.saturating_mul(1000)),
+        user: user_of(account),
+    })
+}

@@ -1,0 +1,23 @@
+//! The reference Hyperclay server: a real, small implementation of the local-sync protocol
+//! (`docs/protocol.md`) for development and for every end-to-end test of the sync app.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over this library. Nothing here may log a token, an
+//! authorization code, a session id or a password.
+
+pub mod admin;
+pub mod clock;
+pub mod cursor;
+pub mod error;
+pub mod http;
+pub mod listing;
+pub mod oauth;
+pub mod password;
+pub mod save;
+pub mod serve;
+pub mod store;
+pub mod test_support;
+pub mod token;
+
+pub use clock::Clock;
+pub use error::ServerError;
+pub use store::{Plan, Store};

@@ -1,0 +1,198 @@
+//! The server's save process and the other writes to an account's tree: folders, and the
+//! platform's own delete (admin CLI only; the sync API can never delete).
+//!
+//! A save keeps the current bytes as a version before replacing them, treats identical content
+//! as a no-op, refuses writes older than the server copy (`stale`), and applies the app-name
+//! rules (one name platform-wide; the remote folder wins; the site quota). Each call is one
+//! transaction: either all of a save happens or none of it.
+
+use hyperclay_protocol::{Entry, EntryKind, EntryName, RemotePath, Timestamp, sha256_hex};
+use rusqlite::Transaction;
+
+use crate::error::ServerError;
+use crate::store::entries::{self, Row};
+use crate::store::{Account, Store, next_seq};
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// The content was already there; nothing changed.
+    Unchanged(Entry),
+    /// New content was written (the old, if any, kept as a version).
+    Written(Entry),
+}
+
+impl Saved {
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Saved::Unchanged(e) | Saved::Written(e) => e,
+        }
+    }
+}
+
+/// Runs the save process for `body` at `path`. `modified_at` must already be clamped to the
+/// server's now.
+pub fn save_file(
+    store: &mut Store,
+    account: &Account,
+    path: &RemotePath,
+    body: &[u8],
+    modified_at: Timestamp,
+) -> Result<Saved, ServerError> {
+    let checksum = sha256_hex(body);
+    let size = body.len() as u64;
+    let blobs = store.blobs().clone();
+    let tx = store.transaction()?;
+
+    let (target, app_name) = match path.app_name() {
+        Some(name) => match entries::live_app(&tx, name)? {
+            Some(row) if row.account_id != account.id => return Err(ServerError::NameTaken),
+            Some(row) => (row.path, Some(name.to_owned())),
+            None => {
+                if entries::count_live_apps(&tx, account.id)? >= account.site_limit {
+                    return Err(ServerError::SiteLimit(account.site_limit));
+                }
+                (path.as_str().to_owned(), Some(name.to_owned()))
+            }
+        },
+        None => (path.as_str().to_owned(), None),
+    };
+    let kind = match EntryName::of(file_name(&target)) {
+        EntryName::App => EntryKind::App,
+        EntryName::Upload => EntryKind::Upload,
+    };
+
+    let current = entries::get_live(&tx, account.id, &target)?;
+    if let Some(cur) = &current {
+        if cur.kind == EntryKind::Folder {
+            return Err(ServerError::PathConflict(target));
+        }
+        if cur.checksum.as_deref() == Some(checksum.as_str()) {
+            return Ok(Saved::Unchanged(cur.to_entry()));
+        }
+        if modified_at < cur.modified_at {
+            return Err(ServerError::Stale(Box::new(cur.to_entry())));
+        }
+    }
+    ensure_parents(&tx, account.id, &target, modified_at)?;
+
+    // The body is on disk before any row points at it.
+    blobs.put(&checksum, body)?;
+    if let Some(cur) = &current {
+        keep_as_version(&tx, cur)?;
+    }
+    let seq = next_seq(&tx)?;
+    let file = entries::FileRow {
+        path: &target,
+        kind,
+        app_name: app_name.as_deref(),
+        size,
+        checksum: &checksum,
+        modified_at,
+    };
+    entries::put_file(&tx, account.id, &file, seq)?;
+    let row = entries::get_live(&tx, account.id, &target)?
+        .ok_or_else(|| ServerError::Internal("saved row vanished".into()))?;
+    tx.commit()?;
+    Ok(Saved::Written(row.to_entry()))
+}
+
+/// Creates folder `path` and its parents; a no-op for those that exist.
+pub fn ensure_folder(
+    store: &mut Store,
+    account: &Account,
+    path: &RemotePath,
+    now: Timestamp,
+) -> Result<Entry, ServerError> {
+    let tx = store.transaction()?;
+    let target = path.as_str();
+    ensure_parents(&tx, account.id, target, now)?;
+    let row = match entries::get_live(&tx, account.id, target)? {
+        Some(row) if row.kind == EntryKind::Folder => row,
+        Some(_) => return Err(ServerError::PathConflict(target.to_owned())),
+        None => {
+            let seq = next_seq(&tx)?;
+            entries::put_folder(&tx, account.id, target, now, seq)?;
+            entries::get_live(&tx, account.id, target)?
+                .ok_or_else(|| ServerError::Internal("folder row vanished".into()))?
+        }
+    };
+    tx.commit()?;
+    Ok(row.to_entry())
+}
+
+/// The platform's own delete: the file (or folder with everything in it) becomes a tombstone
+/// in the changes feed; a file's last content is kept as a version. Returns the paths removed.
+pub fn remove(
+    store: &mut Store,
+    account: &Account,
+    path: &str,
+    now: Timestamp,
+) -> Result<Vec<String>, ServerError> {
+    let tx = store.transaction()?;
+    let row = entries::get_live(&tx, account.id, path)?
+        .ok_or_else(|| ServerError::NotFound(format!("{path} does not exist")))?;
+    let mut doomed = Vec::new();
+    if row.kind == EntryKind::Folder {
+        doomed.extend(entries::live_under(&tx, account.id, path)?);
+    }
+    doomed.push(row);
+    let mut removed = Vec::new();
+    for row in doomed {
+        if row.kind != EntryKind::Folder {
+            keep_as_version(&tx, &row)?;
+        }
+        let seq = next_seq(&tx)?;
+        entries::tombstone(&tx, account.id, &row.path, now, seq)?;
+        removed.push(row.path);
+    }
+    tx.commit()?;
+    Ok(removed)
+}
+
+fn keep_as_version(tx: &Transaction<'_>, row: &Row) -> Result<(), ServerError> {
+    let (Some(checksum), Some(size)) = (&row.checksum, row.size) else {
+        return Err(ServerError::Internal(format!(
+            "file row {} has no checksum",
+            row.path
+        )));
+    };
+    entries::add_version(
+        tx,
+        row.account_id,
+        &row.path,
+        row.modified_at,
+        checksum,
+        size,
+    )
+}
+
+/// Makes every folder above `path` exist; refuses when one of them is a file.
+fn ensure_parents(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    path: &str,
+    now: Timestamp,
+) -> Result<(), ServerError> {
+    let mut prefix = String::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    for seg in &segments[..segments.len().saturating_sub(1)] {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(seg);
+        match entries::get_live(tx, account_id, &prefix)? {
+            Some(row) if row.kind == EntryKind::Folder => {}
+            Some(_) => return Err(ServerError::PathConflict(prefix)),
+            None => {
+                let seq = next_seq(tx)?;
+                entries::put_folder(tx, account_id, &prefix, now, seq)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}

@@ -1,0 +1,190 @@
+//! Durable state: one SQLite database (accounts, entries, versions, the change sequence, codes,
+//! sessions, revoked token ids) plus content-addressed file bodies under the data dir.
+//!
+//! All of it is synchronous; async handlers reach it through [`StoreHandle`], which runs each
+//! call on the blocking pool under one lock, so every save is serialised and atomic. This module
+//! must never hold a lock across an `.await`.
+
+pub mod accounts;
+pub mod blobs;
+pub mod entries;
+pub mod grants;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::error::ServerError;
+
+pub use accounts::{Account, Plan};
+pub use blobs::Blobs;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS change_seq(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO change_seq(id, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS accounts(
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    site_limit INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries(
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    app_name TEXT,
+    size INTEGER,
+    checksum TEXT,
+    modified_at INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (account_id, path)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS live_app_names ON entries(app_name)
+    WHERE app_name IS NOT NULL AND deleted = 0;
+CREATE INDEX IF NOT EXISTS entries_by_seq ON entries(account_id, seq);
+CREATE TABLE IF NOT EXISTS versions(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    saved_at INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_by_path ON versions(account_id, path, id);
+CREATE TABLE IF NOT EXISTS codes(
+    code_hash TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    challenge TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions(
+    id_hash TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked(jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+"#;
+
+/// The server's durable state in one data dir.
+pub struct Store {
+    conn: Connection,
+    blobs: Blobs,
+    instance: String,
+    data_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store in `data_dir`. Safe to call from several processes
+    /// at once: the admin CLI and a running server share one data dir.
+    pub fn open(data_dir: &Path) -> Result<Store, ServerError> {
+        std::fs::create_dir_all(data_dir)?;
+        let conn = Connection::open(data_dir.join("hyperclay.sqlite3"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        let fresh = format!("{:016x}", rand::random::<u64>());
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', ?1)",
+            [&fresh],
+        )?;
+        let instance: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get(0)
+            })?;
+        let blobs = Blobs::open(&data_dir.join("blobs"))?;
+        Ok(Store {
+            conn,
+            blobs,
+            instance,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Random per data dir; part of every cursor.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A write transaction taken up front, so two processes never deadlock upgrading a read.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, ServerError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
+    /// The latest change number handed out.
+    pub fn head(&self) -> Result<u64, ServerError> {
+        head(&self.conn)
+    }
+}
+
+pub fn head(conn: &Connection) -> Result<u64, ServerError> {
+    let v: i64 = conn.query_row("SELECT value FROM change_seq WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+/// Hands out the next change number; only inside the transaction that records the change.
+pub fn next_seq(tx: &Transaction<'_>) -> Result<i64, ServerError> {
+    Ok(tx.query_row(
+        "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>, ServerError> {
+    Ok(r.optional()?)
+}
+
+/// A cloneable handle through which async code uses the [`Store`].
+#[derive(Clone)]
+pub struct StoreHandle {
+    inner: Arc<Mutex<Store>>,
+}
+
+impl StoreHandle {
+    pub fn new(store: Store) -> StoreHandle {
+        StoreHandle {
+            inner: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    /// Runs `f` with exclusive use of the store on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, ServerError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut store = inner
+                .lock()
+                .map_err(|_| ServerError::Internal("store lock poisoned".into()))?;
+            f(&mut store)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("store task failed: {e}")))?
+    }
+}

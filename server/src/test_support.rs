@@ -1,0 +1,251 @@
+//! Test support: start a real `hyperclay-server` process in a fresh temp data dir and drive its
+//! admin CLI. Used by this crate's conformance suite and by the app's end-to-end tests (as a
+//! dev-dependency), so it is public API. It panics on failure: it only ever runs inside tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a server may take to print its `listening on` line.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The server binary: `$HYPERCLAY_SERVER_BIN`, else `hyperclay-server` in the target dir of the
+/// running test executable (`target/debug/deps/x` → `target/debug/hyperclay-server`).
+pub fn server_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("HYPERCLAY_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let name = format!("hyperclay-server{}", std::env::consts::EXE_SUFFIX);
+    let mut dir = exe.parent().map(Path::to_path_buf);
+    while let Some(d) = dir {
+        let candidate = d.join(&name);
+        if candidate.is_file() {
+            return candidate;
+        }
+        dir = d.parent().map(Path::to_path_buf);
+        if d.file_name().is_some_and(|n| n == "target") {
+            break;
+        }
+    }
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|p| p.join(&name))
+        .unwrap_or_else(|| PathBuf::from(&name))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Shift the server's clock by this many milliseconds.
+    pub clock_skew_ms: i64,
+    /// Create `demo`/`demo` (paid, 50 sites) and `free`/`free` (unpaid).
+    pub demo: bool,
+}
+
+/// A running server on `127.0.0.1` with its own temp data dir, killed on drop.
+pub struct TestServer {
+    root: tempfile::TempDir,
+    data_dir: PathBuf,
+    bin: PathBuf,
+    opts: ServerOptions,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl TestServer {
+    /// A server with the demo accounts, on a free port, in a fresh temp data dir.
+    pub fn start() -> TestServer {
+        TestServer::start_with(ServerOptions {
+            demo: true,
+            ..ServerOptions::default()
+        })
+    }
+
+    pub fn start_with(opts: ServerOptions) -> TestServer {
+        TestServer::start_bin(server_binary(), opts)
+    }
+
+    /// Like [`TestServer::start_with`] with an explicit binary (e.g.
+    /// `env!("CARGO_BIN_EXE_hyperclay-server")`).
+    pub fn start_bin(bin: PathBuf, opts: ServerOptions) -> TestServer {
+        assert!(
+            bin.is_file(),
+            "the server binary {} does not exist; build it first: cargo build -p hyperclay-server",
+            bin.display()
+        );
+        let root = tempfile::Builder::new()
+            .prefix("hyperclay-server-test")
+            .tempdir()
+            .expect("a temp dir for the server");
+        let data_dir = root.path().join("data");
+        let mut server = TestServer {
+            root,
+            data_dir,
+            bin,
+            opts,
+            port: 0,
+            child: None,
+        };
+        server.spawn(0);
+        server
+    }
+
+    fn spawn(&mut self, port: u16) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open the server log");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg(format!("--clock-skew-ms={}", self.opts.clock_skew_ms))
+            .env_remove("HYPERCLAY_SERVER_DATA")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        if self.opts.demo {
+            cmd.arg("--demo");
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(START_DEADLINE) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server did not start within {START_DEADLINE:?}; its log:\n{}",
+                    self.log()
+                );
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
+        self.port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        self.child = Some(child);
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.root.path().join("server.log")
+    }
+
+    /// Everything the server has logged so far (stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Kills the server and waits for it to exit. The data dir stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops and starts again on the same data dir and the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        // The port was ours a moment ago; retry briefly in case the kernel still holds it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+            if free || std::time::Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.spawn(port);
+    }
+
+    /// Runs the server binary with `args` and `--data-dir`; returns stdout, panics with
+    /// stderr on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env_remove("HYPERCLAY_SERVER_DATA")
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", self.bin.display()));
+        assert!(
+            out.status.success(),
+            "hyperclay-server {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn add_user(&self, name: &str, password: &str, paid: bool, site_limit: u32) {
+        let limit = site_limit.to_string();
+        let plan = if paid { "paid" } else { "free" };
+        self.cli(&[
+            "user",
+            "add",
+            name,
+            "--password",
+            password,
+            "--plan",
+            plan,
+            "--site-limit",
+            &limit,
+        ]);
+    }
+
+    /// A valid access token for account `name`.
+    pub fn token(&self, name: &str) -> String {
+        self.token_aged(name, 0)
+    }
+
+    /// A token for `name` whose `iat` is `age_secs` in the past.
+    pub fn token_aged(&self, name: &str, age_secs: u64) -> String {
+        let age = age_secs.to_string();
+        self.cli(&["token", name, "--age", &age]).trim().to_owned()
+    }
+
+    /// Deletes `path` of `account` as the platform's UI would (a tombstone in `/changes`).
+    pub fn rm(&self, account: &str, path: &str) {
+        self.cli(&["rm", account, path]);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
