@@ -161,6 +161,79 @@ mod tests {
         }
     }
 
+    /// A one-request HTTP server that records the request head and answers with `reply`.
+    fn one_shot_server(reply: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            stream.write_all(reply.as_bytes()).unwrap();
+            String::from_utf8(head).unwrap().to_ascii_lowercase()
+        });
+        (url, handle)
+    }
+
+    fn agent_with_default_user_agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    }
+
+    #[test]
+    fn requests_name_the_client_and_carry_the_bearer_token() {
+        let (url, server) = one_shot_server(
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{\"error\":\"unauthorized\",\"message\":\"expired\"}",
+        );
+        let result = refresh(&agent_with_default_user_agent(), &url, "tok.en.x");
+        assert!(matches!(result, Err(AuthError::Unauthorized)), "{result:?}");
+        let head = server.join().unwrap();
+        assert!(
+            head.starts_with("post /api/local-sync/refresh http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!(
+                "\r\nuser-agent: {}\r\n",
+                USER_AGENT.to_ascii_lowercase()
+            )),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nauthorization: bearer tok.en.x\r\n"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn an_agent_that_turns_statuses_into_errors_still_maps_them() {
+        let (url, server) =
+            one_shot_server("HTTP/1.1 402 Payment Required\r\nContent-Length: 0\r\n\r\n");
+        let strict = ureq::Agent::new_with_defaults();
+        let result = revoke(&strict, &url, "t");
+        assert!(
+            matches!(result, Err(AuthError::SubscriptionRequired)),
+            "{result:?}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_token_reply_that_does_not_parse_is_malformed() {
+        let (url, server) = one_shot_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        );
+        let result = refresh(&agent_with_default_user_agent(), &url, "t");
+        assert!(matches!(result, Err(AuthError::Malformed(_))), "{result:?}");
+        server.join().unwrap();
+    }
+
     #[test]
     fn user_agent_names_the_product_and_version() {
         assert_eq!(
