@@ -54,11 +54,13 @@ else
 fi
 export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
 
-for tool in curl desktop-file-validate png2icns; do
+for tool in curl desktop-file-validate png2icns Xvfb dbus-run-session; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     case $tool in
       desktop-file-validate) pkg=desktop-file-utils ;;
       png2icns) pkg=icnsutils ;;
+      Xvfb) pkg=xvfb ;;
+      dbus-run-session) pkg=dbus ;;
       *) pkg=$tool ;;
     esac
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "$pkg" >/dev/null ||
@@ -69,8 +71,12 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/hyperclay-smoke.XXXXXX")
 server_pid=""
 app_pid=""
+tray_pid=""
+xvfb_pid=""
 installed=""
 cleanup() {
+  [ -n "$tray_pid" ] && kill "$tray_pid" 2>/dev/null
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
   [ -n "$app_pid" ] && wait "$app_pid" 2>/dev/null
@@ -177,6 +183,45 @@ check "--version shows the distribution server https://hyperclay.com" \
   grep -qE '(^|[^/])https://hyperclay\.com([^.a-z0-9]|$)' <<<"$version_line"
 not_development() { ! grep -q localhyperclay <<<"$version_line"; }
 check "--version does not show the development server" not_development
+
+# --- the tray app, as the menu entry starts it, on a virtual display -----------------------------
+# Proves the package's dependencies are enough for the tray: without the appindicator library
+# the tray panics at start. tray-icon writes the icon it hands to the panel into
+# $XDG_RUNTIME_DIR/tray-icon/, so a PNG there means the tray was built.
+mkdir -p "$work/tray-home" "$work/tray-runtime"
+chmod 700 "$work/tray-runtime"
+Xvfb -displayfd 3 -screen 0 640x360x24 -nolisten tcp 3>"$work/xvfb.display" 2>"$work/xvfb.log" &
+xvfb_pid=$!
+display_ready() { [ -s "$work/xvfb.display" ]; }
+if wait_for 20 display_ready; then
+  (
+    cd "$work/tray-home" || exit 1
+    exec env -i PATH=/usr/bin:/bin HOME="$work/tray-home" DISPLAY=":$(cat "$work/xvfb.display")" \
+      XDG_RUNTIME_DIR="$work/tray-runtime" NO_AT_BRIDGE=1 \
+      HYPERCLAY_SYNC_HOME="$work/tray-home/data" HYPERCLAY_URL=http://127.0.0.1:9 \
+      dbus-run-session -- hyperclay-sync
+  ) >"$work/tray.out" 2>"$work/tray.err" &
+  tray_pid=$!
+  tray_icon_written() { compgen -G "$work/tray-runtime/tray-icon/*.png" >/dev/null; }
+  if wait_for 20 tray_icon_written; then
+    pass "the installed tray app starts and shows its icon (Xvfb, D-Bus session)"
+  else
+    fail "the installed tray app starts and shows its icon (Xvfb, D-Bus session)"
+    sed 's/^/    | /' "$work/tray.err" | tail -n 30
+  fi
+  check "the tray app is still running" kill -0 "$tray_pid"
+  # dbus-run-session does not pass SIGTERM on: stop its child (the app), the session follows.
+  for child in $(pgrep -P "$tray_pid"); do kill "$child" 2>/dev/null; done
+  kill "$tray_pid" 2>/dev/null
+  wait "$tray_pid" 2>/dev/null
+  tray_pid=""
+else
+  fail "start Xvfb for the tray check"
+  sed 's/^/    | /' "$work/xvfb.log" | tail -n 20
+fi
+kill "$xvfb_pid" 2>/dev/null
+wait "$xvfb_pid" 2>/dev/null
+xvfb_pid=""
 
 # --- sync against a reference server -----------------------------------------------------------
 mkdir -p "$work/folder" "$work/home"
