@@ -3,4 +3,15 @@
 //! [`state::Command`]s.
 
 pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod local;
+pub mod lock;
+pub mod logging;
+pub mod plan;
+pub mod remote;
+mod session;
+pub mod settings;
 pub mod state;
+pub mod state_store;
+pub mod watch;

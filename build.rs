@@ -1,0 +1,40 @@
+//! Bakes the default server URL into the binary: `.env` (else the shipped `.env.example`) gives
+//! one URL for development builds and one for distribution (`release` profile) builds.
+//! It must never fail a build for a missing `.env`: the example always exists.
+
+use std::fs;
+use std::path::Path;
+
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
+    let env_file = Path::new(&dir).join(".env");
+    let example = Path::new(&dir).join(".env.example");
+    println!("cargo:rerun-if-changed={}", env_file.display());
+    println!("cargo:rerun-if-changed={}", example.display());
+
+    let text = fs::read_to_string(&env_file)
+        .or_else(|_| fs::read_to_string(&example))
+        .unwrap_or_default();
+    let development = value_of(&text, "HYPERCLAY_URL_DEVELOPMENT")
+        .unwrap_or_else(|| "http://localhyperclay.com:8787".to_owned());
+    let distribution = value_of(&text, "HYPERCLAY_URL_DISTRIBUTION")
+        .unwrap_or_else(|| "https://hyperclay.com".to_owned());
+    let profile = std::env::var("PROFILE").unwrap_or_default();
+    let url = if profile == "release" {
+        distribution
+    } else {
+        development
+    };
+    println!("cargo:rustc-env=HYPERCLAY_DEFAULT_URL={url}");
+}
+
+/// The value of `KEY=value` in a dotenv text (comments and blank lines skipped, quotes stripped).
+fn value_of(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+        .filter(|v| !v.is_empty())
+}

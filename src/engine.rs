@@ -1,0 +1,598 @@
+//! The engine's public face and its control loop: one thread owns the sync state and reacts to
+//! commands, watcher signals, finished logins and the poll clock. The observer is called from
+//! that thread with no lock held. It must never block a caller of [`EngineHandle::send`], and
+//! never log a token.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hyperclay_protocol::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, AuthError, StoredToken, TokenStore};
+use crate::config::EngineConfig;
+use crate::lock::{DataDirLock, LockError};
+use crate::remote::{self, Remote, RemoteError};
+use crate::session::{Session, SessionEnd};
+use crate::settings::{self, Settings};
+use crate::state::{Command, EngineState, PendingLogin, UserError};
+use crate::watch::FsSignal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Hyperclay Sync is already running for this data folder; quit the other one first")]
+    AlreadyRunning,
+    #[error("cannot use the data folder: {0}")]
+    DataDir(String),
+}
+
+/// What reaches the control loop.
+pub(crate) enum Event {
+    Command(Command),
+    Fs(FsSignal),
+    LoginFinished(Result<StoredToken, AuthError>),
+}
+
+pub(crate) struct Shared {
+    state: Mutex<EngineState>,
+    pub(crate) shutdown: Arc<AtomicBool>,
+}
+
+/// Sends commands to a running engine and reads its state. Cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: Sender<Event>,
+    shared: Arc<Shared>,
+}
+
+impl EngineHandle {
+    /// Never blocks. After the engine stopped, commands are dropped.
+    pub fn send(&self, command: Command) {
+        if command == Command::Shutdown {
+            self.shared.shutdown.store(true, Ordering::SeqCst);
+        }
+        let _ = self.tx.send(Event::Command(command));
+    }
+
+    pub fn state(&self) -> EngineState {
+        lock(&self.shared.state).clone()
+    }
+}
+
+pub struct Engine {
+    handle: EngineHandle,
+    thread: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the engine threads; returns at once. Fails with [`EngineError::AlreadyRunning`] when
+    /// another engine holds this data dir's lock.
+    pub fn start(
+        config: EngineConfig,
+        observer: Box<dyn Fn(&EngineState) + Send + 'static>,
+    ) -> Result<Engine, EngineError> {
+        let data_lock = DataDirLock::acquire(&config.home).map_err(|e| match e {
+            LockError::Held => EngineError::AlreadyRunning,
+            other => EngineError::DataDir(other.to_string()),
+        })?;
+        if let Err(e) = crate::logging::init(&config.home, false) {
+            return Err(EngineError::DataDir(format!("cannot open the log: {e}")));
+        }
+        let settings = settings::load(&config.home).unwrap_or_else(|e| {
+            log::error!("{e}; using default settings");
+            Settings::default()
+        });
+        let folder = config
+            .folder
+            .clone()
+            .or_else(|| settings.folder.clone())
+            .unwrap_or_else(EngineConfig::default_folder);
+        let state = EngineState {
+            account: None,
+            enabled: settings.enabled,
+            online: false,
+            login: None,
+            error: None,
+            folder: folder.clone(),
+            server: config.server_url.clone(),
+            last_sync: None,
+            log_file: crate::logging::log_file(&config.home),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        });
+        let (tx, rx) = mpsc::channel();
+        let handle = EngineHandle {
+            tx: tx.clone(),
+            shared: shared.clone(),
+        };
+        let reporter = Reporter {
+            shared,
+            observer,
+            once: Once::default(),
+            status_file: status_file(&config.home),
+        };
+        let thread = std::thread::Builder::new()
+            .name("hyperclay-engine".into())
+            .spawn(move || {
+                let mut runner = Runner {
+                    agent: remote::agent(),
+                    token: None,
+                    store: None,
+                    config,
+                    settings,
+                    folder,
+                    reporter,
+                    tx,
+                    session: None,
+                    next_probe: Instant::now(),
+                    login_running: false,
+                    _lock: data_lock,
+                };
+                runner.run(rx);
+            })
+            .map_err(|e| EngineError::DataDir(format!("cannot start the engine thread: {e}")))?;
+        Ok(Engine { handle, thread })
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Waits for the engine to stop (send [`Command::Shutdown`] first).
+    pub fn join(self) {
+        if self.thread.join().is_err() {
+            log::error!("the engine thread panicked");
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What `hyperclay-sync status` reads: the engine's last state, kept current by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusFile {
+    pub account: Option<String>,
+    pub server: String,
+    pub folder: PathBuf,
+    pub enabled: bool,
+    pub online: bool,
+    pub last_sync: Option<Timestamp>,
+    pub error: Option<String>,
+    pub log_file: PathBuf,
+    pub pid: u32,
+}
+
+pub fn status_file(home: &Path) -> PathBuf {
+    home.join("status.json")
+}
+
+pub(crate) struct Reporter {
+    shared: Arc<Shared>,
+    observer: Box<dyn Fn(&EngineState) + Send + 'static>,
+    once: Once,
+    status_file: PathBuf,
+}
+
+impl Reporter {
+    /// Changes the state; observers and the status file hear of it only if it really changed.
+    pub(crate) fn update(&self, change: impl FnOnce(&mut EngineState)) {
+        let (before, after) = {
+            let mut s = lock(&self.shared.state);
+            let before = s.clone();
+            change(&mut s);
+            (before, s.clone())
+        };
+        if before != after {
+            self.publish(&after);
+        }
+    }
+
+    fn publish(&self, s: &EngineState) {
+        let file = StatusFile {
+            account: s.account.clone(),
+            server: s.server.clone(),
+            folder: s.folder.clone(),
+            enabled: s.enabled,
+            online: s.online,
+            last_sync: s.last_sync,
+            error: s.error.as_ref().map(UserError::message),
+            log_file: s.log_file.clone(),
+            pid: std::process::id(),
+        };
+        if let Ok(bytes) = serde_json::to_vec_pretty(&file)
+            && let Err(e) = settings::write_atomically(&self.status_file, &bytes)
+        {
+            log::warn!("cannot write the status file: {e}");
+        }
+        (self.observer)(s);
+    }
+
+    pub(crate) fn state(&self) -> EngineState {
+        lock(&self.shared.state).clone()
+    }
+
+    pub(crate) fn shutdown_flag(&self) -> Arc<AtomicBool> {
+        self.shared.shutdown.clone()
+    }
+
+    /// Remembers what was already logged, so a skipped file is reported once per run.
+    pub(crate) fn once(&self) -> &Once {
+        &self.once
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shared.shutdown.load(Ordering::SeqCst)
+    }
+}
+
+struct Runner {
+    config: EngineConfig,
+    settings: Settings,
+    folder: PathBuf,
+    reporter: Reporter,
+    tx: Sender<Event>,
+    agent: ureq::Agent,
+    token: Option<String>,
+    store: Option<TokenStore>,
+    session: Option<Session>,
+    /// When the next session attempt (or offline probe) is due.
+    next_probe: Instant,
+    login_running: bool,
+    _lock: DataDirLock,
+}
+
+impl Runner {
+    fn run(&mut self, rx: Receiver<Event>) {
+        log::info!(
+            "Engine started: server {}, folder {}",
+            self.config.server_url,
+            self.folder.display()
+        );
+        self.reporter.publish(&self.reporter.state());
+        self.load_token();
+        loop {
+            self.tick();
+            if self.reporter.shutting_down() {
+                break;
+            }
+            let wait = self.next_wake().saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(event) => {
+                    if !self.handle(event) {
+                        break;
+                    }
+                    // Drain whatever else is queued before doing the work it calls for.
+                    while let Ok(event) = rx.try_recv() {
+                        if !self.handle(event) {
+                            self.stop();
+                            return;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.session = None;
+        self.reporter.update(|s| s.online = false);
+        log::info!("Engine stopped");
+    }
+
+    fn next_wake(&self) -> Instant {
+        let cap = Instant::now() + Duration::from_secs(1);
+        match &self.session {
+            Some(s) => s.next_wake().min(cap),
+            None if self.wants_sync() => self.next_probe.min(cap),
+            None => cap,
+        }
+    }
+
+    fn wants_sync(&self) -> bool {
+        self.token.is_some() && self.settings.enabled
+    }
+
+    fn token_store(&mut self) -> &TokenStore {
+        let (home, url) = (&self.config.home, &self.config.server_url);
+        self.store
+            .get_or_insert_with(|| TokenStore::open(home, url))
+    }
+
+    fn load_token(&mut self) {
+        if let Some(t) = self.config.token_override.clone() {
+            self.token = Some(t);
+            return;
+        }
+        match self.token_store().load() {
+            Ok(Some(t)) => {
+                let name = t.user.name.clone();
+                self.token = Some(t.access_token);
+                self.reporter.update(|s| s.account = Some(name));
+            }
+            Ok(None) => log::info!("Not logged in"),
+            Err(e) => log::error!("Cannot read the stored login: {e}"),
+        }
+    }
+
+    /// False when the engine must stop.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Command(Command::Shutdown) => return false,
+            Event::Command(Command::SetEnabled(on)) => {
+                self.settings.enabled = on;
+                self.save_settings();
+                self.reporter.update(|s| s.enabled = on);
+                if on {
+                    self.next_probe = Instant::now();
+                } else {
+                    self.end_session("sync switched off");
+                }
+            }
+            Event::Command(Command::SetFolder(folder)) => {
+                self.settings.folder = Some(folder.clone());
+                self.save_settings();
+                self.end_session("the sync folder changed");
+                self.folder = folder.clone();
+                self.next_probe = Instant::now();
+                self.reporter.update(|s| s.folder = folder);
+            }
+            Event::Command(Command::Login) => self.begin_login(),
+            Event::Command(Command::Logout) => self.logout(),
+            Event::LoginFinished(result) => self.finish_login(result),
+            Event::Fs(signal) => {
+                if let Some(s) = &mut self.session {
+                    s.note(signal);
+                }
+            }
+        }
+        true
+    }
+
+    fn save_settings(&self) {
+        if let Err(e) = settings::save(&self.config.home, &self.settings) {
+            log::error!("{e}");
+        }
+    }
+
+    fn end_session(&mut self, why: &str) {
+        if self.session.take().is_some() {
+            log::info!("Session ended: {why}");
+        }
+    }
+
+    fn tick(&mut self) {
+        if !self.wants_sync() {
+            self.end_session("not logged in or switched off");
+            return;
+        }
+        let outcome = match &mut self.session {
+            Some(session) => session.step(&self.reporter),
+            None => {
+                if Instant::now() < self.next_probe {
+                    return;
+                }
+                self.next_probe = Instant::now() + self.config.poll_interval;
+                self.refresh_if_due();
+                let Some(token) = self.token.clone() else {
+                    return;
+                };
+                let remote = Remote::new(self.agent.clone(), &self.config.server_url, &token);
+                match Session::start(
+                    remote,
+                    &self.config,
+                    &self.folder,
+                    &self.reporter,
+                    self.tx.clone(),
+                ) {
+                    Ok(session) => {
+                        self.session = Some(session);
+                        Ok(())
+                    }
+                    Err(end) => Err(end),
+                }
+            }
+        };
+        if let Err(end) = outcome {
+            self.session_ended(end);
+        } else if let Some(s) = &mut self.session
+            && s.poll_due()
+        {
+            // Refresh before the poll's calls, single-flight by construction: only this thread does it.
+            if self.refresh_if_due()
+                && let (Some(s), Some(t)) = (&mut self.session, &self.token)
+            {
+                s.set_token(t);
+            }
+        }
+    }
+
+    fn session_ended(&mut self, end: SessionEnd) {
+        self.session = None;
+        match end {
+            SessionEnd::Offline(why) => {
+                let was_online = self.reporter.state().online;
+                if was_online {
+                    log::warn!("Offline: {why}");
+                }
+                self.reporter.update(|s| s.online = false);
+            }
+            SessionEnd::Unauthorized => {
+                log::warn!("The server refused the login (401): logged out");
+                self.forget_token();
+            }
+            SessionEnd::SubscriptionRequired => {
+                log::warn!("The account is not a paid subscriber: sync paused");
+                self.reporter.update(|s| {
+                    s.online = true;
+                    s.error = Some(UserError::SubscriptionRequired);
+                });
+            }
+            SessionEnd::Restart(why) => {
+                log::info!("New session: {why}");
+                self.next_probe = Instant::now();
+            }
+            SessionEnd::Failed(why) => {
+                log::error!("Sync stopped: {why}");
+                self.reporter
+                    .update(|s| s.error = Some(UserError::Other(why.clone())));
+            }
+        }
+    }
+
+    fn forget_token(&mut self) {
+        self.token = None;
+        self.session = None;
+        if self.config.token_override.is_none()
+            && let Err(e) = self.token_store().clear()
+        {
+            log::error!("Cannot forget the stored login: {e}");
+        }
+        self.reporter.update(|s| {
+            s.account = None;
+            s.online = false;
+            s.error = None;
+        });
+    }
+
+    /// Refreshes the token once it is older than a day; true when it changed.
+    fn refresh_if_due(&mut self) -> bool {
+        let Some(token) = self.token.clone() else {
+            return false;
+        };
+        if !auth::needs_refresh(&token, Timestamp::now()) {
+            return false;
+        }
+        match auth::refresh(&self.agent, &self.config.server_url, &token) {
+            Ok(fresh) => {
+                log::info!("Login refreshed");
+                if self.config.token_override.is_none()
+                    && let Err(e) = self.token_store().save(&fresh)
+                {
+                    log::error!("Cannot store the refreshed login: {e}");
+                }
+                self.token = Some(fresh.access_token);
+                true
+            }
+            Err(AuthError::Unauthorized) => {
+                log::warn!("The login expired: logged out");
+                self.forget_token();
+                false
+            }
+            Err(e) => {
+                log::warn!("Cannot refresh the login now: {e}");
+                false
+            }
+        }
+    }
+
+    fn begin_login(&mut self) {
+        if self.login_running {
+            return;
+        }
+        let pending = match auth::PendingLogin::begin(&self.config.server_url) {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("Login failed to start: {e}");
+                return;
+            }
+        };
+        let url = pending.url().to_owned();
+        log::info!("Login: waiting for the browser at {url}");
+        self.login_running = true;
+        self.reporter
+            .update(|s| s.login = Some(PendingLogin { url: url.clone() }));
+        let (agent, tx) = (self.agent.clone(), self.tx.clone());
+        let opener_url = url.clone();
+        // webbrowser may wait for a $BROWSER command to exit; never on the engine thread.
+        let _ = std::thread::Builder::new()
+            .name("open-browser".into())
+            .spawn(move || {
+                if let Err(e) = webbrowser::open(&opener_url) {
+                    log::warn!("Could not open a browser ({e}); open the login URL by hand");
+                }
+            });
+        let spawned = std::thread::Builder::new()
+            .name("login-wait".into())
+            .spawn(move || {
+                let result = pending.wait(&agent, auth::LOGIN_TIMEOUT);
+                let _ = tx.send(Event::LoginFinished(result));
+            });
+        if let Err(e) = spawned {
+            log::error!("Login failed to start: {e}");
+            self.login_running = false;
+            self.reporter.update(|s| s.login = None);
+        }
+    }
+
+    fn finish_login(&mut self, result: Result<StoredToken, AuthError>) {
+        self.login_running = false;
+        match result {
+            Ok(token) => {
+                log::info!("Logged in as {}", token.user.name);
+                if let Err(e) = self.token_store().save(&token) {
+                    log::error!("Cannot store the login: {e}");
+                }
+                let name = token.user.name.clone();
+                self.token = Some(token.access_token);
+                self.settings.enabled = true;
+                self.save_settings();
+                self.session = None;
+                self.next_probe = Instant::now();
+                self.reporter.update(|s| {
+                    s.login = None;
+                    s.account = Some(name);
+                    s.enabled = true;
+                    s.error = None;
+                });
+            }
+            Err(e) => {
+                log::error!("Login failed: {e}");
+                self.reporter.update(|s| s.login = None);
+            }
+        }
+    }
+
+    fn logout(&mut self) {
+        if let Some(token) = self.token.clone() {
+            match auth::revoke(&self.agent, &self.config.server_url, &token) {
+                Ok(()) | Err(AuthError::Unauthorized) => log::info!("Logged out"),
+                Err(e) => log::warn!("Logged out here, but the server was not told: {e}"),
+            }
+        }
+        self.end_session("logged out");
+        self.forget_token();
+    }
+}
+
+/// The remote error a session turns into a user-facing problem, if any.
+pub(crate) fn user_error(e: &RemoteError) -> Option<UserError> {
+    match e {
+        RemoteError::SiteLimit => Some(UserError::SiteLimit),
+        RemoteError::NameTaken => Some(UserError::NameTaken),
+        RemoteError::SubscriptionRequired => Some(UserError::SubscriptionRequired),
+        _ => None,
+    }
+}
+
+/// Paths the engine reported as skipped, so each is logged once per run.
+#[derive(Default)]
+pub(crate) struct Once(Mutex<HashMap<String, ()>>);
+
+impl Once {
+    pub(crate) fn first(&self, what: &str) -> bool {
+        lock(&self.0).insert(what.to_owned(), ()).is_none()
+    }
+}

@@ -1,0 +1,300 @@
+//! The Hyperclay Local save process for writes coming from the server: back up the current
+//! content into `sites-versions/` (never overwriting a version, never pruning), then write the new
+//! content through a temp file in the same folder, fsync, and rename, with the mtime set to the
+//! remote time. It must never write outside the sync folder, never through a symlink, and never
+//! replace a file whose content is not what the plan saw.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use hyperclay_protocol::{EntryName, RemotePath, sha256_hex};
+use time::{OffsetDateTime, UtcOffset};
+
+use super::{ReadOutcome, VERSIONS_DIR, join_inside, read_stable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target is not what the plan saw (edited meanwhile): nothing was overwritten.
+    #[error("{0} changed since the plan; left as it is")]
+    Changed(String),
+    #[error("{0} would be written outside the sync folder or through a symlink")]
+    Outside(String),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+static LOCAL_OFFSET: OnceLock<UtcOffset> = OnceLock::new();
+
+/// Captures the local UTC offset. Call early (before threads start): `time` refuses to read it
+/// from a multi-threaded process on some platforms, and backups then fall back to UTC.
+pub fn capture_local_offset() {
+    let _ = LOCAL_OFFSET.set(UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC));
+}
+
+fn local_offset() -> UtcOffset {
+    *LOCAL_OFFSET.get_or_init(|| UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC))
+}
+
+/// `YYYY-MM-DD-HH-MM-SS-mmm±HHMM`, Hyperclay Local's version name.
+pub fn version_stem(at: SystemTime) -> String {
+    let t = OffsetDateTime::from(at).to_offset(local_offset());
+    let off = t.offset();
+    let sign = if off.is_negative() { '-' } else { '+' };
+    format!(
+        "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-{:03}{sign}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond(),
+        off.whole_hours().unsigned_abs(),
+        off.minutes_past_hour().unsigned_abs(),
+    )
+}
+
+/// Keeps `bytes` as a new version of `rel` under `sites-versions/`; returns its folder-relative
+/// path. Never replaces an existing version: collisions get `-001`, `-002`, … suffixes.
+pub fn backup(
+    folder: &Path,
+    rel: &RemotePath,
+    bytes: &[u8],
+    at: SystemTime,
+) -> Result<String, WriteError> {
+    let io = |source| WriteError::Io {
+        path: rel.to_string(),
+        source,
+    };
+    let name = rel.file_name();
+    let (stem, ext) = match rel.kind() {
+        EntryName::App => (
+            name.rsplit_once('.').map_or(name, |(s, _)| s),
+            "html".to_owned(),
+        ),
+        EntryName::Upload => match name.rsplit_once('.') {
+            Some((s, e)) => (s, e.to_owned()),
+            None => (name, String::new()),
+        },
+    };
+    let parent = rel.parent();
+    let versions_rel = if parent.is_empty() {
+        format!("{VERSIONS_DIR}/{stem}")
+    } else {
+        format!("{VERSIONS_DIR}/{parent}/{stem}")
+    };
+    let dir = safe_dir(folder, &versions_rel)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hyperclay-sync-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    let base = version_stem(at);
+    let dot_ext = if ext.is_empty() {
+        String::new()
+    } else {
+        format!(".{ext}")
+    };
+    for n in 0..1000 {
+        let file = if n == 0 {
+            format!("{base}{dot_ext}")
+        } else {
+            format!("{base}-{n:03}{dot_ext}")
+        };
+        // A hard link fails when the name exists, so an existing version is never replaced.
+        match std::fs::hard_link(tmp.path(), dir.join(&file)) {
+            Ok(()) => {
+                sync_dir(&dir);
+                return Ok(format!("{versions_rel}/{file}"));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Err(io(std::io::Error::other(
+        "too many versions with one timestamp",
+    )))
+}
+
+/// The save process for one download. `expected` is the checksum of the local file the plan saw
+/// (None: the plan saw no file there). Returns the backup's path, if one was made.
+pub fn save(
+    folder: &Path,
+    rel: &RemotePath,
+    bytes: &[u8],
+    mtime: SystemTime,
+    expected: Option<&str>,
+) -> Result<Option<String>, WriteError> {
+    let io = |source| WriteError::Io {
+        path: rel.to_string(),
+        source,
+    };
+    let target = join_inside(folder, rel).ok_or_else(|| WriteError::Outside(rel.to_string()))?;
+    let dir = safe_dir(folder, rel.parent())?;
+    if let Ok(meta) = std::fs::symlink_metadata(&target)
+        && meta.file_type().is_symlink()
+    {
+        return Err(WriteError::Outside(rel.to_string()));
+    }
+    let seen = current(folder, &target, rel)?;
+    if seen.as_ref().map(|(c, _)| c.as_str()) != expected {
+        return Err(WriteError::Changed(rel.to_string()));
+    }
+    let mut backup_path = None;
+    if let Some((_, old)) = &seen {
+        if sha256_hex(old) == sha256_hex(bytes) {
+            // Already there (e.g. written by the user meanwhile): only the time is ours to set.
+            let _ = filetime::set_file_mtime(&target, filetime::FileTime::from_system_time(mtime));
+            return Ok(None);
+        }
+        backup_path = Some(backup(folder, rel, old, SystemTime::now())?);
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hyperclay-sync-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    filetime::set_file_mtime(tmp.path(), filetime::FileTime::from_system_time(mtime))
+        .map_err(io)?;
+    // The last look before replacing: an edit since the plan wins over the download.
+    let now = current(folder, &target, rel)?;
+    if now.as_ref().map(|(c, _)| c.as_str()) != expected {
+        return Err(WriteError::Changed(rel.to_string()));
+    }
+    tmp.persist(&target).map_err(|e| io(e.error))?;
+    sync_dir(&dir);
+    Ok(backup_path)
+}
+
+/// The checksum and bytes at `target` now, or None when there is no file.
+fn current(
+    folder: &Path,
+    target: &Path,
+    rel: &RemotePath,
+) -> Result<Option<(String, Vec<u8>)>, WriteError> {
+    match read_stable(folder, target) {
+        ReadOutcome::Ready(s) => Ok(Some((s.checksum, s.bytes))),
+        ReadOutcome::Gone => Ok(None),
+        ReadOutcome::Moving | ReadOutcome::TooLarge(_) | ReadOutcome::NotAFile => {
+            Err(WriteError::Changed(rel.to_string()))
+        }
+    }
+}
+
+/// Creates `rel_dir` under `folder` one level at a time, refusing any level that is a symlink.
+fn safe_dir(folder: &Path, rel_dir: &str) -> Result<PathBuf, WriteError> {
+    let mut dir = folder.to_path_buf();
+    for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
+        if seg == "." || seg == ".." || seg.contains('\\') {
+            return Err(WriteError::Outside(rel_dir.to_owned()));
+        }
+        dir.push(seg);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
+                return Err(WriteError::Outside(rel_dir.to_owned()));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&dir)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|source| WriteError::Io {
+                    path: rel_dir.to_owned(),
+                    source,
+                })?,
+        }
+    }
+    Ok(dir)
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes the rename durable; not possible (or needed) everywhere, so failure is not an error.
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RemotePath {
+        RemotePath::file(s).unwrap()
+    }
+
+    #[test]
+    fn version_names_follow_hyperclay_local() {
+        let stem = version_stem(SystemTime::UNIX_EPOCH);
+        // 1970-01-01-00-00-00-000+0000 in UTC; other zones shift it, the shape stays.
+        assert_eq!(stem.len(), "1970-01-01-00-00-00-000+0000".len());
+        assert!(stem.contains('+') || stem.contains('-'));
+    }
+
+    #[test]
+    fn save_backs_up_then_replaces_and_sets_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("a")).unwrap();
+        std::fs::write(root.join("a/x.html"), "old").unwrap();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let b = save(root, &p("a/x.html"), b"new", t, Some(&sha256_hex(b"old")))
+            .unwrap()
+            .unwrap();
+        assert!(b.starts_with("sites-versions/a/x/"), "{b}");
+        assert!(b.ends_with(".html"));
+        assert_eq!(std::fs::read(root.join(&b)).unwrap(), b"old");
+        assert_eq!(std::fs::read(root.join("a/x.html")).unwrap(), b"new");
+        let m = std::fs::metadata(root.join("a/x.html"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(m, t);
+        // Two backups in the same millisecond both survive.
+        let b1 = backup(root, &p("pic.png"), b"1", t).unwrap();
+        let b2 = backup(root, &p("pic.png"), b"2", t).unwrap();
+        assert_ne!(b1, b2);
+        assert!(b2.ends_with("-001.png"), "{b2}");
+        assert_eq!(std::fs::read(root.join(b1)).unwrap(), b"1");
+    }
+
+    #[test]
+    fn save_refuses_when_the_file_is_not_what_the_plan_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("x.html"), "edited").unwrap();
+        let t = SystemTime::now();
+        assert!(matches!(
+            save(root, &p("x.html"), b"new", t, Some(&sha256_hex(b"old"))),
+            Err(WriteError::Changed(_))
+        ));
+        assert!(matches!(
+            save(root, &p("x.html"), b"new", t, None),
+            Err(WriteError::Changed(_))
+        ));
+        assert_eq!(std::fs::read(root.join("x.html")).unwrap(), b"edited");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_never_writes_through_a_symlinked_folder() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("a")).unwrap();
+        let r = save(dir.path(), &p("a/x.html"), b"x", SystemTime::now(), None);
+        assert!(matches!(r, Err(WriteError::Outside(_))));
+        assert!(!outside.path().join("x.html").exists());
+    }
+}

@@ -1,0 +1,364 @@
+//! The account, seen over HTTP: the protocol's calls on one keep-alive ureq agent, every reply
+//! mapped to a typed [`RemoteError`], and the retry schedule. It must never follow a redirect
+//! (it would carry the bearer token elsewhere), never accept a download whose bytes do not match
+//! what the server announced, and never log a token.
+
+use std::time::{Duration, Instant};
+
+use hyperclay_protocol::{
+    API_PREFIX, ChangesResponse, Entry, ErrorBody, ErrorCode, HEADER_CHECKSUM, HEADER_MODIFIED_AT,
+    MAX_FILE_BYTES, PutResponse, RemotePath, StatusResponse, Timestamp, sha256_hex,
+};
+use ureq::http::Response;
+
+pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
+
+/// One keep-alive agent for every call: connect 5 s, whole request 60 s, proxy from the
+/// environment, no redirects, error statuses returned as replies so their bodies can be read.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(USER_AGENT)
+        .build()
+        .new_agent()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// The server could not be reached at all: the engine goes offline.
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    /// The connection broke or timed out mid-call: worth a retry.
+    #[error("network trouble: {0}")]
+    Network(String),
+    #[error("the server had trouble (HTTP {status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("the server refused the path or name ({code}): {message}")]
+    InvalidPath { code: String, message: String },
+    #[error("the login is no longer valid")]
+    Unauthorized,
+    #[error("the account is not a paid subscriber")]
+    SubscriptionRequired,
+    #[error("the account has no sites left")]
+    SiteLimit,
+    #[error("not found on the server")]
+    NotFound,
+    #[error("another account owns this app name")]
+    NameTaken,
+    #[error("the server has a newer copy")]
+    Stale(Option<Box<Entry>>),
+    #[error("the server forgot this session's cursor")]
+    CursorExpired,
+    #[error("the file is over 20 MiB")]
+    TooLarge,
+    #[error("the server refused the call (HTTP {status}, {code})")]
+    Refused { status: u16, code: String },
+    #[error("the server's reply makes no sense: {0}")]
+    Malformed(String),
+}
+
+impl RemoteError {
+    /// Network trouble and server errors are retried; any 4xx never is.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, RemoteError::Network(_) | RemoteError::Server { .. })
+    }
+}
+
+/// The waits before each retry: 1, 2, 3, 4, 5 s, then give up.
+pub const RETRY_SCHEDULE: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(3),
+    Duration::from_secs(4),
+    Duration::from_secs(5),
+];
+
+/// Runs `call`, retrying retryable failures on [`RETRY_SCHEDULE`]. `sleep` does the waiting and
+/// returns false to abandon (shutdown); tests pass one that only counts.
+pub fn with_retries<T>(
+    mut call: impl FnMut() -> Result<T, RemoteError>,
+    sleep: &mut dyn FnMut(Duration) -> bool,
+) -> Result<T, RemoteError> {
+    let mut result = call();
+    for wait in RETRY_SCHEDULE {
+        match &result {
+            Err(e) if e.is_retryable() => {
+                if !sleep(wait) {
+                    break;
+                }
+                result = call();
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+/// A file fetched from the server, already checked against what it announced.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub bytes: Vec<u8>,
+    pub checksum: String,
+    pub modified_at: Timestamp,
+}
+
+/// The server at one base URL, with the current bearer token.
+#[derive(Clone)]
+pub struct Remote {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Remote {
+    pub fn new(agent: ureq::Agent, server_url: &str, token: &str) -> Remote {
+        Remote {
+            agent,
+            base: format!("{}{API_PREFIX}", server_url.trim_end_matches('/')),
+            token: token.to_owned(),
+        }
+    }
+
+    pub fn set_token(&mut self, token: &str) {
+        self.token = token.to_owned();
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// `GET /status`, with the clock offset (server − local, ms) measured from the midpoint.
+    pub fn status(&self) -> Result<(StatusResponse, i64), RemoteError> {
+        let sent = Timestamp::now();
+        let started = Instant::now();
+        let reply = self
+            .agent
+            .get(format!("{}/status", self.base))
+            .header("Authorization", self.auth())
+            .call();
+        let status: StatusResponse = json(reply)?;
+        let half = i64::try_from(started.elapsed().as_millis() / 2).unwrap_or(0);
+        let midpoint = sent.offset_by(half);
+        Ok((
+            status.clone(),
+            status.server_time.as_millis() - midpoint.as_millis(),
+        ))
+    }
+
+    /// One page of `GET /changes`.
+    pub fn changes(&self, cursor: Option<&str>) -> Result<ChangesResponse, RemoteError> {
+        let mut req = self
+            .agent
+            .get(format!("{}/changes", self.base))
+            .header("Authorization", self.auth())
+            .query("limit", "1000");
+        if let Some(c) = cursor {
+            req = req.query("cursor", c);
+        }
+        json(req.call())
+    }
+
+    /// `GET /files/{path}`; the bytes must match the announced checksum (and `expected`, the
+    /// listing's, when given: a newer copy is refetched at the next poll instead).
+    pub fn download(&self, path: &RemotePath) -> Result<Download, RemoteError> {
+        let reply = self
+            .agent
+            .get(format!("{}/files/{}", self.base, path.to_url_path()))
+            .header("Authorization", self.auth())
+            .call();
+        let mut response = check(reply)?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let announced = header(HEADER_CHECKSUM)
+            .ok_or_else(|| RemoteError::Malformed("download without a checksum".into()))?;
+        let modified_at = header(HEADER_MODIFIED_AT)
+            .and_then(|v| Timestamp::parse(&v).ok())
+            .ok_or_else(|| RemoteError::Malformed("download without a modified time".into()))?;
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_FILE_BYTES + 1)
+            .read_to_vec()
+            .map_err(transport)?;
+        let checksum = sha256_hex(&bytes);
+        if checksum != announced {
+            return Err(RemoteError::Malformed(format!(
+                "downloaded bytes do not match the checksum for {path}"
+            )));
+        }
+        Ok(Download {
+            bytes,
+            checksum,
+            modified_at,
+        })
+    }
+
+    /// `PUT /files/{path}`: the server's save process keeps its current copy as a version first.
+    pub fn upload(
+        &self,
+        path: &RemotePath,
+        bytes: &[u8],
+        modified_at: Timestamp,
+    ) -> Result<PutResponse, RemoteError> {
+        let reply = self
+            .agent
+            .put(format!("{}/files/{}", self.base, path.to_url_path()))
+            .header("Authorization", self.auth())
+            .header(HEADER_MODIFIED_AT, modified_at.to_rfc3339())
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes);
+        let put: PutResponse = json(reply)?;
+        if put.entry.checksum.as_deref() != Some(sha256_hex(bytes).as_str()) {
+            return Err(RemoteError::Malformed(format!(
+                "the server stored other content than was sent for {path}"
+            )));
+        }
+        Ok(put)
+    }
+}
+
+fn transport(e: ureq::Error) -> RemoteError {
+    match e {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            RemoteError::Unreachable(e.to_string())
+        }
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+            ) =>
+        {
+            RemoteError::Unreachable(io.to_string())
+        }
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            RemoteError::Unreachable(e.to_string())
+        }
+        ureq::Error::BodyExceedsLimit(_) => RemoteError::TooLarge,
+        other => RemoteError::Network(other.to_string()),
+    }
+}
+
+/// A 2xx reply, or the typed error its status and body stand for.
+fn check(
+    reply: Result<Response<ureq::Body>, ureq::Error>,
+) -> Result<Response<ureq::Body>, RemoteError> {
+    let mut response = reply.map_err(transport)?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let body: Option<ErrorBody> = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let code = body.as_ref().map(|b| b.error.clone()).unwrap_or_default();
+    let message = body.as_ref().map(|b| b.message.clone()).unwrap_or_default();
+    Err(match (status, ErrorCode::parse(&code)) {
+        (500.., _) => RemoteError::Server { status, message },
+        (401, _) => RemoteError::Unauthorized,
+        (402, _) => RemoteError::SubscriptionRequired,
+        (_, Some(ErrorCode::SiteLimit)) => RemoteError::SiteLimit,
+        (_, Some(ErrorCode::InvalidPath | ErrorCode::InvalidName)) => {
+            RemoteError::InvalidPath { code, message }
+        }
+        (404, _) => RemoteError::NotFound,
+        (_, Some(ErrorCode::NameTaken)) => RemoteError::NameTaken,
+        (_, Some(ErrorCode::Stale)) => RemoteError::Stale(body.and_then(|b| b.entry).map(Box::new)),
+        (410, _) => RemoteError::CursorExpired,
+        (413, _) => RemoteError::TooLarge,
+        _ => RemoteError::Refused { status, code },
+    })
+}
+
+fn json<T: serde::de::DeserializeOwned>(
+    reply: Result<Response<ureq::Body>, ureq::Error>,
+) -> Result<T, RemoteError> {
+    let mut response = check(reply)?;
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(transport)?;
+    serde_json::from_slice(&bytes).map_err(|e| RemoteError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_then_stop() {
+        let mut calls = 0;
+        let mut waits = Vec::new();
+        let r: Result<(), _> = with_retries(
+            || {
+                calls += 1;
+                Err(RemoteError::Server {
+                    status: 500,
+                    message: String::new(),
+                })
+            },
+            &mut |d| {
+                waits.push(d.as_secs());
+                true
+            },
+        );
+        assert!(r.is_err());
+        assert_eq!(calls, 6);
+        assert_eq!(waits, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn client_errors_never_retry_and_success_stops_early() {
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(
+            || {
+                calls += 1;
+                Err(RemoteError::SiteLimit)
+            },
+            &mut |_| true,
+        );
+        assert_eq!(r, Err(RemoteError::SiteLimit));
+        assert_eq!(calls, 1);
+        let mut n = 0;
+        let ok = with_retries(
+            || {
+                n += 1;
+                if n < 3 {
+                    Err(RemoteError::Network("reset".into()))
+                } else {
+                    Ok(n)
+                }
+            },
+            &mut |_| true,
+        );
+        assert_eq!(ok, Ok(3));
+    }
+
+    #[test]
+    fn an_abandoned_wait_stops_retrying() {
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(
+            || {
+                calls += 1;
+                Err(RemoteError::Network("x".into()))
+            },
+            &mut |_| false,
+        );
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
+}

@@ -1,0 +1,800 @@
+//! One session = one connection to the server: status (clock offset, paid check), the full
+//! paged listing, the local scan, the plan and its execution; then pushes from the watcher and
+//! polls with the cursor. When the connection fails the session ends (offline) and a new one
+//! reconciles both sides later: nothing is queued. It must never write outside the folder, never
+//! delete anything remotely, and never overwrite a local file without a backup.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyperclay_protocol::{Entry, EntryKind, RemotePath, Timestamp};
+
+use crate::config::EngineConfig;
+use crate::engine::{Event, Reporter, user_error};
+use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
+use crate::plan::{self, Action, BaseRecord, Key, LocalFile, RemoteFile, key_of};
+use crate::remote::{Remote, RemoteError, with_retries};
+use crate::state::UserError;
+use crate::state_store::{Stamp, StateStore};
+use crate::watch::FsSignal;
+
+/// Transfers at once during the first sync of a session.
+const PARALLEL_TRANSFERS: usize = 4;
+/// A file that just became empty is usually mid-save (truncate, then write): wait this long for
+/// its next write before believing it.
+const EMPTY_GRACE: Duration = Duration::from_millis(1500);
+/// Without a close-after-write event (non-Linux), a path is read after this much quiet.
+const QUIET: Duration = Duration::from_millis(200);
+
+/// Why a session stopped.
+#[derive(Debug)]
+pub(crate) enum SessionEnd {
+    Offline(String),
+    Unauthorized,
+    SubscriptionRequired,
+    Restart(String),
+    Failed(String),
+}
+
+fn end_of(e: RemoteError) -> SessionEnd {
+    match e {
+        RemoteError::Unreachable(m) | RemoteError::Network(m) => SessionEnd::Offline(m),
+        RemoteError::Server { status, message } => {
+            SessionEnd::Offline(format!("server error {status}: {message}"))
+        }
+        RemoteError::Unauthorized => SessionEnd::Unauthorized,
+        RemoteError::SubscriptionRequired => SessionEnd::SubscriptionRequired,
+        RemoteError::CursorExpired => SessionEnd::Restart("the cursor expired".into()),
+        other => SessionEnd::Failed(other.to_string()),
+    }
+}
+
+struct Pending {
+    due: Instant,
+    waited_empty: bool,
+}
+
+pub(crate) struct Session {
+    remote: Remote,
+    folder: PathBuf,
+    store: StateStore,
+    base: BTreeMap<Key, BaseRecord>,
+    local: BTreeMap<String, LocalFile>,
+    remote_files: BTreeMap<String, RemoteFile>,
+    cursor: String,
+    offset_ms: i64,
+    poll_interval: Duration,
+    next_poll: Instant,
+    pending: HashMap<String, Pending>,
+    rescan: bool,
+    shutdown: Arc<AtomicBool>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// What one transfer came to; applied to the session's state on the engine thread.
+enum Outcome {
+    Uploaded {
+        key: Key,
+        local: LocalFile,
+        stamp: Stamp,
+        entry: Entry,
+    },
+    Downloaded {
+        key: Key,
+        remote: RemoteFile,
+        local: LocalFile,
+        stamp: Option<Stamp>,
+        backup: Option<String>,
+    },
+    /// The local file moved under us; look at it again.
+    Replan(String),
+    Skipped(String, String),
+    Failed(String, RemoteError),
+}
+
+/// Everything a transfer needs, shareable across the transfer threads.
+struct Ctx<'a> {
+    remote: &'a Remote,
+    folder: &'a Path,
+    offset_ms: i64,
+    shutdown: &'a AtomicBool,
+}
+
+impl Ctx<'_> {
+    fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            if self.shutdown.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+        !self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// The local mtime of `stamp` on the server's clock.
+    fn server_time(&self, stamp: Stamp) -> Timestamp {
+        Timestamp::from_millis(stamp.mtime_ns.div_euclid(1_000_000)).offset_by(self.offset_ms)
+    }
+
+    fn upload(
+        &self,
+        key: &str,
+        l: &LocalFile,
+        remote_path: &str,
+        snap: Option<Snapshot>,
+    ) -> Outcome {
+        let Ok(rp) = RemotePath::file(remote_path) else {
+            return Outcome::Skipped(l.path.clone(), "not a valid remote path".into());
+        };
+        let snap = match snap {
+            Some(s) => s,
+            None => match local::read_stable(self.folder, &self.folder.join(&l.path)) {
+                ReadOutcome::Ready(s) => s,
+                ReadOutcome::Moving => return Outcome::Replan(l.path.clone()),
+                _ => return Outcome::Skipped(l.path.clone(), "gone before upload".into()),
+            },
+        };
+        let mtime = self.server_time(snap.stamp);
+        let sent = LocalFile {
+            path: l.path.clone(),
+            size: snap.stamp.size,
+            mtime,
+            checksum: snap.checksum.clone(),
+        };
+        let result = with_retries(|| self.remote.upload(&rp, &snap.bytes, mtime), &mut |d| {
+            self.sleep(d)
+        });
+        match result {
+            Ok(put) => Outcome::Uploaded {
+                key: key.to_owned(),
+                local: sent,
+                stamp: snap.stamp,
+                entry: put.entry,
+            },
+            Err(RemoteError::Stale(entry)) => {
+                log::info!("stale {}: the server has a newer copy; taking it", l.path);
+                let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
+                self.download(key, &path, &l.path, Some(&snap.checksum))
+            }
+            Err(e) => Outcome::Failed(l.path.clone(), e),
+        }
+    }
+
+    fn download(
+        &self,
+        key: &str,
+        remote_path: &str,
+        local_path: &str,
+        replaces: Option<&str>,
+    ) -> Outcome {
+        let (Ok(rp), Ok(lp)) = (RemotePath::file(remote_path), RemotePath::file(local_path)) else {
+            return Outcome::Skipped(remote_path.to_owned(), "not a valid path".into());
+        };
+        let got = match with_retries(|| self.remote.download(&rp), &mut |d| self.sleep(d)) {
+            Ok(d) => d,
+            Err(e) => return Outcome::Failed(remote_path.to_owned(), e),
+        };
+        let mtime = got.modified_at.offset_by(-self.offset_ms).to_system_time();
+        match write::save(self.folder, &lp, &got.bytes, mtime, replaces) {
+            Ok(backup) => {
+                let stamp = std::fs::metadata(self.folder.join(local_path))
+                    .ok()
+                    .map(|m| local::stamp_of(&m));
+                let size = got.bytes.len() as u64;
+                Outcome::Downloaded {
+                    key: key.to_owned(),
+                    remote: RemoteFile {
+                        path: remote_path.to_owned(),
+                        size,
+                        modified_at: got.modified_at,
+                        checksum: got.checksum.clone(),
+                    },
+                    local: LocalFile {
+                        path: local_path.to_owned(),
+                        size,
+                        mtime: got.modified_at,
+                        checksum: got.checksum,
+                    },
+                    stamp,
+                    backup,
+                }
+            }
+            Err(write::WriteError::Changed(_)) => Outcome::Replan(local_path.to_owned()),
+            Err(e) => Outcome::Skipped(local_path.to_owned(), e.to_string()),
+        }
+    }
+
+    fn run(&self, action: &Action, snap: Option<Snapshot>) -> Outcome {
+        match action {
+            Action::Upload {
+                key,
+                local,
+                remote_path,
+                ..
+            } => self.upload(key, local, remote_path, snap),
+            Action::Download {
+                key,
+                remote,
+                local_path,
+                replaces,
+            } => self.download(key, &remote.path, local_path, replaces.as_deref()),
+            _ => Outcome::Skipped(String::new(), String::new()),
+        }
+    }
+}
+
+impl Session {
+    pub(crate) fn start(
+        remote: Remote,
+        config: &EngineConfig,
+        folder: &Path,
+        reporter: &Reporter,
+        tx: Sender<Event>,
+    ) -> Result<Session, SessionEnd> {
+        let (status, offset_ms) = remote.status().map_err(end_of)?;
+        if status.plan != "paid" {
+            return Err(SessionEnd::SubscriptionRequired);
+        }
+        reporter.update(|s| {
+            s.account = Some(status.user.name.clone());
+            s.online = true;
+            if matches!(
+                s.error,
+                Some(UserError::SubscriptionRequired | UserError::Other(_))
+            ) {
+                s.error = None;
+            }
+        });
+        log::info!(
+            "Session started as {} (clock offset {offset_ms} ms)",
+            status.user.name
+        );
+        let mut remote_files = BTreeMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = remote.changes(cursor.as_deref()).map_err(end_of)?;
+            for entry in page.entries {
+                apply_entry(&mut remote_files, entry, reporter);
+            }
+            cursor = Some(page.cursor);
+            if !page.has_more {
+                break;
+            }
+        }
+        std::fs::create_dir_all(folder).map_err(|e| {
+            SessionEnd::Failed(format!(
+                "The sync folder {} cannot be created: {e}",
+                folder.display()
+            ))
+        })?;
+        let folder = folder
+            .canonicalize()
+            .unwrap_or_else(|_| folder.to_path_buf());
+        let store = StateStore::open(&config.home, &folder)
+            .map_err(|e| SessionEnd::Failed(e.to_string()))?;
+        let base = store
+            .base()
+            .map_err(|e| SessionEnd::Failed(e.to_string()))?;
+        // Watch before scanning: a save during the scan must not be missed.
+        let watcher = match crate::watch::start(&folder, tx, Event::Fs) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                log::error!(
+                    "Cannot watch {}: {e}; local changes sync at the next session",
+                    folder.display()
+                );
+                None
+            }
+        };
+        let mut session = Session {
+            remote,
+            folder,
+            store,
+            base,
+            local: BTreeMap::new(),
+            remote_files,
+            cursor: cursor.unwrap_or_default(),
+            offset_ms,
+            poll_interval: config.poll_interval,
+            next_poll: Instant::now() + config.poll_interval,
+            pending: HashMap::new(),
+            rescan: false,
+            shutdown: reporter.shutdown_flag(),
+            _watcher: watcher,
+        };
+        reporter.update(|s| {
+            if matches!(s.error, Some(UserError::SiteLimit | UserError::NameTaken)) {
+                s.error = None;
+            }
+        });
+        session.reconcile_all(reporter)?;
+        reporter.update(|s| s.last_sync = Some(Timestamp::now()));
+        Ok(session)
+    }
+
+    pub(crate) fn set_token(&mut self, token: &str) {
+        self.remote.set_token(token);
+    }
+
+    pub(crate) fn poll_due(&self) -> bool {
+        Instant::now() >= self.next_poll
+    }
+
+    pub(crate) fn next_wake(&self) -> Instant {
+        let mut wake = self.next_poll;
+        for p in self.pending.values() {
+            wake = wake.min(p.due);
+        }
+        if self.rescan {
+            wake = Instant::now();
+        }
+        wake
+    }
+
+    /// A watcher signal: remember what to look at and when.
+    pub(crate) fn note(&mut self, signal: FsSignal) {
+        let (path, delay) = match signal {
+            FsSignal::Rescan => {
+                self.rescan = true;
+                return;
+            }
+            FsSignal::Done(p) => (p, Duration::ZERO),
+            FsSignal::Changed(p) => (p, QUIET),
+        };
+        if path.is_dir() {
+            // A folder moved or created in: its files are found by a (cached) rescan.
+            self.rescan = true;
+            return;
+        }
+        let Some(rel) = local::relative(&self.folder, &path) else {
+            return;
+        };
+        let due = Instant::now() + delay;
+        let waited_empty = self.pending.get(&rel).is_some_and(|p| p.waited_empty);
+        self.pending.insert(rel, Pending { due, waited_empty });
+    }
+
+    /// Does whatever is due: a rescan, pushes, a poll.
+    pub(crate) fn step(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        if self.rescan {
+            self.rescan = false;
+            self.reconcile_all(reporter)?;
+        }
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.due <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for rel in due {
+            if let Some(p) = self.pending.remove(&rel) {
+                self.push(&rel, p.waited_empty, reporter)?;
+            }
+        }
+        if self.poll_due() {
+            self.poll(reporter)?;
+        }
+        Ok(())
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            remote: &self.remote,
+            folder: &self.folder,
+            offset_ms: self.offset_ms,
+            shutdown: &self.shutdown,
+        }
+    }
+
+    /// A full local scan planned against the remote listing held by the session.
+    fn reconcile_all(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        let cache = self.store.hashes().unwrap_or_default();
+        let scan = local::scan(&self.folder, &cache).map_err(|e| {
+            SessionEnd::Failed(format!(
+                "The sync folder {} cannot be read: {e}",
+                self.folder.display()
+            ))
+        })?;
+        for notice in &scan.notices {
+            log_notice(notice, reporter);
+        }
+        let hashes: HashMap<String, (Stamp, String)> = scan
+            .files
+            .iter()
+            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum.clone())))
+            .collect();
+        if let Err(e) = self.store.replace_hashes(&hashes) {
+            log::warn!("Cannot save the hash cache: {e}");
+        }
+        let ctx = self.ctx();
+        self.local = scan
+            .files
+            .into_iter()
+            .map(|(path, s)| {
+                let file = LocalFile {
+                    path: path.clone(),
+                    size: s.stamp.size,
+                    mtime: ctx.server_time(s.stamp),
+                    checksum: s.checksum,
+                };
+                (path, file)
+            })
+            .collect();
+        let actions = plan::plan(&self.base, &self.local, &self.remote_files);
+        self.execute(actions, None, true, reporter)
+    }
+
+    /// A watcher signal came due for `rel`.
+    fn push(
+        &mut self,
+        rel: &str,
+        waited_empty: bool,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
+        match local::verdict(rel) {
+            Verdict::Synced(_) => {}
+            Verdict::Ignored => return Ok(()),
+            Verdict::Forbidden(why) => {
+                log_notice(
+                    &Notice::Forbidden {
+                        path: rel.to_owned(),
+                        why,
+                    },
+                    reporter,
+                );
+                return Ok(());
+            }
+        }
+        let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
+            ReadOutcome::Ready(s) => s,
+            ReadOutcome::Gone => {
+                // Deletions never propagate; the base keeps the file "deleted here".
+                self.local.remove(rel);
+                return Ok(());
+            }
+            ReadOutcome::TooLarge(size) => {
+                log_notice(
+                    &Notice::TooLarge {
+                        path: rel.to_owned(),
+                        size,
+                    },
+                    reporter,
+                );
+                return Ok(());
+            }
+            ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(()),
+        };
+        let key = key_of(rel);
+        let base = self.base.get(&key);
+        if snap.bytes.is_empty() && !waited_empty && base.is_some_and(|b| b.size > 0) {
+            self.pending.insert(
+                rel.to_owned(),
+                Pending {
+                    due: Instant::now() + EMPTY_GRACE,
+                    waited_empty: true,
+                },
+            );
+            return Ok(());
+        }
+        if let Err(e) = self.store.put_hash(rel, snap.stamp, &snap.checksum) {
+            log::warn!("Cannot save the hash cache: {e}");
+        }
+        let file = LocalFile {
+            path: rel.to_owned(),
+            size: snap.stamp.size,
+            mtime: self.ctx().server_time(snap.stamp),
+            checksum: snap.checksum.clone(),
+        };
+        self.local.insert(rel.to_owned(), file);
+        if base.is_some_and(|b| b.checksum == snap.checksum && b.local_path == rel) {
+            // Our own download coming back, or a save without changes.
+            return Ok(());
+        }
+        let actions = self.plan_keys(&BTreeSet::from([key]));
+        self.execute(actions, Some((rel.to_owned(), snap)), false, reporter)
+    }
+
+    fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        self.next_poll = Instant::now() + self.poll_interval;
+        let mut keys = BTreeSet::new();
+        loop {
+            let page = self.remote.changes(Some(&self.cursor)).map_err(end_of)?;
+            for entry in page.entries {
+                if entry.kind != EntryKind::Folder {
+                    keys.insert(key_of(&entry.path));
+                }
+                apply_entry(&mut self.remote_files, entry, reporter);
+            }
+            self.cursor = page.cursor;
+            if !page.has_more {
+                break;
+            }
+        }
+        if !keys.is_empty() {
+            let actions = self.plan_keys(&keys);
+            self.execute(actions, None, false, reporter)?;
+        }
+        reporter.update(|s| {
+            s.online = true;
+            s.last_sync = Some(Timestamp::now());
+        });
+        Ok(())
+    }
+
+    fn plan_keys(&self, keys: &BTreeSet<Key>) -> Vec<Action> {
+        let base = self
+            .base
+            .iter()
+            .filter(|(k, _)| keys.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let pick = |path: &String| keys.contains(&key_of(path));
+        let local = self
+            .local
+            .iter()
+            .filter(|(p, _)| pick(p))
+            .map(|(p, f)| (p.clone(), f.clone()))
+            .collect();
+        let remote = self
+            .remote_files
+            .iter()
+            .filter(|(p, _)| pick(p))
+            .map(|(p, f)| (p.clone(), f.clone()))
+            .collect();
+        plan::plan(&base, &local, &remote)
+    }
+
+    /// Carries out `actions`; transfers run `PARALLEL_TRANSFERS` at a time when `parallel`.
+    fn execute(
+        &mut self,
+        actions: Vec<Action>,
+        mut snap: Option<(String, Snapshot)>,
+        parallel: bool,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
+        let mut transfers = Vec::new();
+        for action in actions {
+            match action {
+                Action::Record { key, record } => self.put_base(&key, record),
+                Action::Forget { key } => {
+                    self.base.remove(&key);
+                    if let Err(e) = self.store.forget_base(&key) {
+                        log::warn!("Cannot update the sync state: {e}");
+                    }
+                }
+                Action::IgnoreDuplicate { key, local_path } => {
+                    if reporter.once().first(&format!("dup:{local_path}")) {
+                        log::warn!(
+                            "skip {local_path}: another file is already synced as the app {}",
+                            key.trim_start_matches("app:")
+                        );
+                    }
+                }
+                transfer => transfers.push(transfer),
+            }
+        }
+        if transfers.is_empty() {
+            return Ok(());
+        }
+        let mut outcomes = Vec::new();
+        if parallel && transfers.len() > 1 {
+            let queue = Mutex::new(transfers.into_iter());
+            let (otx, orx) = mpsc::channel();
+            let ctx = self.ctx();
+            std::thread::scope(|scope| {
+                for _ in 0..PARALLEL_TRANSFERS {
+                    let (queue, otx, ctx) = (&queue, otx.clone(), &ctx);
+                    scope.spawn(move || {
+                        loop {
+                            if ctx.shutdown.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            let next = queue.lock().ok().and_then(|mut q| q.next());
+                            let Some(action) = next else { break };
+                            let outcome = ctx.run(&action, None);
+                            let offline =
+                                matches!(&outcome, Outcome::Failed(_, RemoteError::Unreachable(_)));
+                            let _ = otx.send(outcome);
+                            if offline {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            drop(otx);
+            outcomes.extend(orx.try_iter());
+        } else {
+            let ctx = self.ctx();
+            for action in &transfers {
+                if ctx.shutdown.load(Ordering::SeqCst) {
+                    break;
+                }
+                let s = match (&mut snap, action) {
+                    (Some((path, _)), Action::Upload { local, .. }) if *path == local.path => {
+                        snap.take().map(|(_, s)| s)
+                    }
+                    _ => None,
+                };
+                let outcome = ctx.run(action, s);
+                let offline = matches!(&outcome, Outcome::Failed(_, RemoteError::Unreachable(_)));
+                outcomes.push(outcome);
+                if offline {
+                    break;
+                }
+            }
+        }
+        let mut end = None;
+        for outcome in outcomes {
+            if let Err(e) = self.apply(outcome, reporter) {
+                end.get_or_insert(e);
+            }
+        }
+        end.map_or(Ok(()), Err)
+    }
+
+    fn put_base(&mut self, key: &str, record: BaseRecord) {
+        if let Err(e) = self.store.put_base(key, &record) {
+            log::warn!("Cannot update the sync state: {e}");
+        }
+        self.base.insert(key.to_owned(), record);
+    }
+
+    fn apply(&mut self, outcome: Outcome, reporter: &Reporter) -> Result<(), SessionEnd> {
+        match outcome {
+            Outcome::Uploaded {
+                key,
+                local,
+                stamp,
+                entry,
+            } => {
+                log::info!("upload {} -> {}", local.path, entry.path);
+                let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
+                self.put_base(
+                    &key,
+                    BaseRecord {
+                        checksum: local.checksum.clone(),
+                        size: local.size,
+                        local_mtime: local.mtime,
+                        remote_modified: entry.modified_at,
+                        local_path: local.path.clone(),
+                        remote_path: entry.path.clone(),
+                    },
+                );
+                // A moved app: the old remote path is no longer where it lives.
+                self.remote_files
+                    .retain(|p, _| key_of(p) != key || *p == entry.path);
+                self.remote_files.insert(
+                    entry.path.clone(),
+                    RemoteFile {
+                        path: entry.path,
+                        size: local.size,
+                        modified_at: entry.modified_at,
+                        checksum: local.checksum.clone(),
+                    },
+                );
+                self.local.insert(local.path.clone(), local);
+                reporter.update(|s| {
+                    if s.error == Some(UserError::SiteLimit) {
+                        s.error = None;
+                    }
+                });
+            }
+            Outcome::Downloaded {
+                key,
+                remote,
+                local,
+                stamp,
+                backup,
+            } => {
+                if let Some(b) = backup {
+                    log::info!("backup {} -> {b}", local.path);
+                }
+                log::info!("download {} -> {}", remote.path, local.path);
+                if let Some(stamp) = stamp {
+                    let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
+                }
+                self.put_base(
+                    &key,
+                    BaseRecord {
+                        checksum: local.checksum.clone(),
+                        size: local.size,
+                        local_mtime: local.mtime,
+                        remote_modified: remote.modified_at,
+                        local_path: local.path.clone(),
+                        remote_path: remote.path.clone(),
+                    },
+                );
+                self.remote_files.insert(remote.path.clone(), remote);
+                self.local.insert(local.path.clone(), local);
+            }
+            Outcome::Replan(path) => {
+                log::info!("skip {path}: changed while syncing; looking again");
+                self.pending.insert(
+                    path,
+                    Pending {
+                        due: Instant::now(),
+                        waited_empty: true,
+                    },
+                );
+            }
+            Outcome::Skipped(path, why) => {
+                if !path.is_empty() {
+                    log::info!("skip {path}: {why}");
+                }
+            }
+            Outcome::Failed(path, e) => {
+                log::error!("error {path}: {e}");
+                if let Some(ue) = user_error(&e) {
+                    reporter.update(|s| s.error = Some(ue.clone()));
+                }
+                return match e {
+                    RemoteError::Unreachable(_)
+                    | RemoteError::Unauthorized
+                    | RemoteError::SubscriptionRequired => Err(end_of(e)),
+                    _ => Ok(()),
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out
+/// (a server must never make us write outside the folder).
+fn apply_entry(files: &mut BTreeMap<String, RemoteFile>, entry: Entry, reporter: &Reporter) {
+    if entry.kind == EntryKind::Folder {
+        return;
+    }
+    if entry.deleted {
+        files.remove(&entry.path);
+        return;
+    }
+    if RemotePath::file(&entry.path).is_err() {
+        if reporter.once().first(&format!("bad:{}", entry.path)) {
+            log::warn!(
+                "skip {:?}: the server sent a path that breaks the rules",
+                entry.path
+            );
+        }
+        return;
+    }
+    let (Some(size), Some(checksum)) = (entry.size, entry.checksum) else {
+        return;
+    };
+    // One remote file per app name: a move on the server replaces the old path.
+    let key = key_of(&entry.path);
+    if key.starts_with("app:") {
+        files.retain(|p, _| key_of(p) != key);
+    }
+    files.insert(
+        entry.path.clone(),
+        RemoteFile {
+            path: entry.path,
+            size,
+            modified_at: entry.modified_at,
+            checksum,
+        },
+    );
+}
+
+fn log_notice(notice: &Notice, reporter: &Reporter) {
+    match notice {
+        Notice::Forbidden { path, why } => {
+            if reporter.once().first(&format!("forbidden:{path}")) {
+                log::warn!("skip {path}: {why}");
+            }
+        }
+        Notice::TooLarge { path, size } => {
+            if reporter.once().first(&format!("large:{path}")) {
+                log::warn!("skip {path}: {size} bytes is over the 20 MiB limit");
+            }
+        }
+    }
+}

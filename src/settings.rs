@@ -1,0 +1,88 @@
+//! The user's choices that survive a restart: sync on/off, the folder, start at login.
+//! Stored as a small JSON file under the engine's home, always replaced atomically; it must never
+//! hold a token.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Settings {
+    /// The sync switch.
+    pub enabled: bool,
+    /// The synced folder, when the user picked one.
+    pub folder: Option<PathBuf>,
+    /// Kept for the tray, which registers the app with the OS.
+    pub start_at_login: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read or write the settings file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the settings file {path} is not valid: {source}")]
+    Format {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+pub fn settings_file(home: &Path) -> PathBuf {
+    home.join("settings.json")
+}
+
+/// The settings under `home`; defaults when the file does not exist yet.
+pub fn load(home: &Path) -> Result<Settings, SettingsError> {
+    let path = settings_file(home);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|source| SettingsError::Format { path, source })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(source) => Err(SettingsError::Io { path, source }),
+    }
+}
+
+/// Writes the settings under `home` (temp file, fsync, rename).
+pub fn save(home: &Path, settings: &Settings) -> Result<(), SettingsError> {
+    let path = settings_file(home);
+    let bytes = serde_json::to_vec_pretty(settings).map_err(|source| SettingsError::Format {
+        path: path.clone(),
+        source,
+    })?;
+    write_atomically(&path, &bytes).map_err(|source| SettingsError::Io { path, source })
+}
+
+/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_defaults_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Settings::default());
+        let s = Settings {
+            enabled: true,
+            folder: Some(PathBuf::from("/x/y")),
+            start_at_login: true,
+        };
+        save(dir.path(), &s).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), s);
+    }
+}

@@ -1,0 +1,206 @@
+//! The memory of the last sync, per synced folder, kept OUTSIDE the folder under the engine's home
+//! (`<home>/state/<folder-hash>.sqlite`): the base record of every synced file, the hash cache
+//! that makes an unchanged folder start fast, and the session cursor. It must never be written
+//! inside the sync folder and holds no token.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use hyperclay_protocol::{Timestamp, sha256_hex};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::plan::{BaseRecord, Key};
+
+#[derive(Debug, thiserror::Error)]
+#[error("the sync state database failed: {0}")]
+pub struct StoreError(#[from] rusqlite::Error);
+
+/// What the hash cache remembers about one local file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub size: u64,
+    /// Local mtime in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+}
+
+pub struct StateStore {
+    db: Connection,
+}
+
+/// Where the state of `folder` lives under `home`.
+pub fn state_file(home: &Path, folder: &Path) -> PathBuf {
+    let id = sha256_hex(folder.to_string_lossy().as_bytes());
+    home.join("state").join(format!("{}.sqlite", &id[..16]))
+}
+
+impl StateStore {
+    pub fn open(home: &Path, folder: &Path) -> Result<StateStore, StoreError> {
+        let path = state_file(home, folder);
+        if let Some(dir) = path.parent() {
+            // A missing dir surfaces as the open error below, with the path.
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let db = Connection::open(&path)?;
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, checksum TEXT NOT NULL,
+               size INTEGER NOT NULL, local_mtime INTEGER NOT NULL, remote_modified INTEGER NOT NULL,
+               local_path TEXT NOT NULL, remote_path TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
+               mtime_ns INTEGER NOT NULL, checksum TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);",
+        )?;
+        Ok(StateStore { db })
+    }
+
+    pub fn base(&self) -> Result<BTreeMap<Key, BaseRecord>, StoreError> {
+        let mut stmt = self.db.prepare(
+            "SELECT key, checksum, size, local_mtime, remote_modified, local_path, remote_path FROM base",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                BaseRecord {
+                    checksum: r.get(1)?,
+                    size: r.get::<_, i64>(2)?.max(0) as u64,
+                    local_mtime: Timestamp::from_millis(r.get(3)?),
+                    remote_modified: Timestamp::from_millis(r.get(4)?),
+                    local_path: r.get(5)?,
+                    remote_path: r.get(6)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn put_base(&self, key: &str, r: &BaseRecord) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO base VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                key,
+                r.checksum,
+                i64::try_from(r.size).unwrap_or(i64::MAX),
+                r.local_mtime.as_millis(),
+                r.remote_modified.as_millis(),
+                r.local_path,
+                r.remote_path
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_base(&self, key: &str) -> Result<(), StoreError> {
+        self.db.execute("DELETE FROM base WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    pub fn hashes(&self) -> Result<HashMap<String, (Stamp, String)>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT path, size, mtime_ns, checksum FROM hashes")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                (
+                    Stamp {
+                        size: r.get::<_, i64>(1)?.max(0) as u64,
+                        mtime_ns: r.get(2)?,
+                    },
+                    r.get::<_, String>(3)?,
+                ),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces the whole hash cache in one transaction (after a full scan).
+    pub fn replace_hashes(
+        &mut self,
+        hashes: &HashMap<String, (Stamp, String)>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        tx.execute("DELETE FROM hashes", [])?;
+        {
+            let mut stmt = tx.prepare("INSERT INTO hashes VALUES (?1, ?2, ?3, ?4)")?;
+            for (path, (stamp, checksum)) in hashes {
+                stmt.execute(params![
+                    path,
+                    i64::try_from(stamp.size).unwrap_or(i64::MAX),
+                    stamp.mtime_ns,
+                    checksum
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn put_hash(&self, path: &str, stamp: Stamp, checksum: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO hashes VALUES (?1, ?2, ?3, ?4)",
+            params![
+                path,
+                i64::try_from(stamp.size).unwrap_or(i64::MAX),
+                stamp.mtime_ns,
+                checksum
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT v FROM meta WHERE k = ?1", [k], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
+        self.db
+            .execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", [k, v])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_and_hashes_survive_a_reopen() {
+        let home = tempfile::tempdir().unwrap();
+        let folder = Path::new("/some/folder");
+        let rec = BaseRecord {
+            checksum: "c".into(),
+            size: 3,
+            local_mtime: Timestamp::from_millis(5),
+            remote_modified: Timestamp::from_millis(6),
+            local_path: "x.html".into(),
+            remote_path: "a/x.html".into(),
+        };
+        {
+            let mut s = StateStore::open(home.path(), folder).unwrap();
+            s.put_base("app:x", &rec).unwrap();
+            let mut h = HashMap::new();
+            h.insert(
+                "x.html".to_string(),
+                (
+                    Stamp {
+                        size: 3,
+                        mtime_ns: 9,
+                    },
+                    "c".to_string(),
+                ),
+            );
+            s.replace_hashes(&h).unwrap();
+            s.set_meta("cursor", "42").unwrap();
+        }
+        let s = StateStore::open(home.path(), folder).unwrap();
+        assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
+        assert_eq!(s.hashes().unwrap()["x.html"].1, "c");
+        assert_eq!(s.meta("cursor").unwrap().as_deref(), Some("42"));
+        s.forget_base("app:x").unwrap();
+        assert!(s.base().unwrap().is_empty());
+        assert!(!state_file(home.path(), folder).starts_with(folder));
+    }
+}
