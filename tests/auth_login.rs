@@ -1,0 +1,345 @@
+//! The browser login end to end against a real `hyperclay-server`: this test plays the browser
+//! over HTTP (authorize page, login form, session cookie, redirect to the loopback callback)
+//! while `PendingLogin::wait` runs the app's side. Also refresh, revoke and logout against the
+//! same server. Needs the server binary: `cargo build -p hyperclay-server` first.
+
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use hyperclay_protocol::StatusResponse;
+use hyperclay_protocol::Timestamp;
+use hyperclay_server::test_support::TestServer;
+use hyperclay_sync::auth::{
+    AuthError, PendingLogin, StoredToken, TokenStore, USER_AGENT, logout, needs_refresh, refresh,
+    revoke,
+};
+
+/// Generous: the whole flow takes milliseconds; this only bounds a broken run.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The app's agent, configured as the engine configures it.
+fn app_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+/// A cookie-less, redirect-less HTTP client: the test follows redirects itself, like a browser
+/// with its own cookie jar of one cookie.
+struct Browser {
+    agent: ureq::Agent,
+    cookie: Option<String>,
+}
+
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(WAIT))
+                .build()
+                .new_agent(),
+            cookie: None,
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Reply {
+        let mut req = self.agent.get(url);
+        if let Some(cookie) = &self.cookie {
+            req = req.header("Cookie", cookie);
+        }
+        self.reply(req.call().expect("GET reaches the server"))
+    }
+
+    fn post_form(&mut self, url: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut req = self.agent.post(url);
+        if let Some(cookie) = &self.cookie {
+            req = req.header("Cookie", cookie);
+        }
+        let fields: Vec<(&str, &str)> = fields.to_vec();
+        self.reply(req.send_form(fields).expect("POST reaches the server"))
+    }
+
+    fn reply(&mut self, mut resp: ureq::http::Response<ureq::Body>) -> Reply {
+        if let Some(set) = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+        {
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        Reply {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    /// Opens the authorize URL, signs in on the server's form, and returns where the server
+    /// finally sends the browser: the redirect target (paid) or the page itself (unpaid).
+    fn sign_in(&mut self, server: &str, authorize_url: &str, user: &str, password: &str) -> Reply {
+        let page = self.get(authorize_url);
+        assert_eq!(page.status, 200, "the login page: {}", page.body);
+        let next = hidden_field(&page.body, "next");
+        let after_login = self.post_form(
+            &format!("{server}/login"),
+            &[("username", user), ("password", password), ("next", &next)],
+        );
+        assert_eq!(after_login.status, 303, "login: {}", after_login.body);
+        let back = after_login.location.expect("login redirects back");
+        assert!(self.cookie.is_some(), "login sets a session cookie");
+        self.get(&absolute(server, &back))
+    }
+}
+
+fn absolute(server: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_owned()
+    } else {
+        format!("{server}{location}")
+    }
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of `<input ... name="NAME" value="...">` in a page.
+fn hidden_field(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no field {name} in {html}"));
+    let rest = &html[at..];
+    let value = rest
+        .split("value=\"")
+        .nth(1)
+        .expect("the field has a value");
+    unescape_html(&value[..value.find('"').expect("closing quote")])
+}
+
+/// The `href` of the element with `id`.
+fn link(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element {id} in {html}"));
+    let value = html[at..].split("href=\"").nth(1).expect("an href");
+    unescape_html(&value[..value.find('"').expect("closing quote")])
+}
+
+fn status_of(server: &str, token: &str) -> (u16, Option<StatusResponse>) {
+    let mut resp = app_agent()
+        .get(&format!("{server}/api/local-sync/status"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("status reaches the server");
+    let status = resp.status().as_u16();
+    let body = (status == 200).then(|| resp.body_mut().read_json().expect("a status body"));
+    (status, body)
+}
+
+/// Runs `wait` on its own thread, as the app does while the user is in the browser.
+fn waiting(login: PendingLogin) -> thread::JoinHandle<Result<StoredToken, AuthError>> {
+    thread::spawn(move || login.wait(&app_agent(), WAIT))
+}
+
+/// A full paid login; returns the token.
+fn log_in(server: &TestServer, user: &str, password: &str) -> StoredToken {
+    let login = PendingLogin::begin(&server.url()).expect("begin");
+    let url = login.url().to_owned();
+    let app = waiting(login);
+    let mut browser = Browser::new();
+    let redirect = browser.sign_in(&server.url(), &url, user, password);
+    assert_eq!(redirect.status, 302, "authorize: {}", redirect.body);
+    let callback = redirect.location.expect("a redirect to the app");
+    let page = browser.get(&callback);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("you can close this tab"),
+        "{}",
+        page.body
+    );
+    app.join().expect("the waiting thread").expect("a token")
+}
+
+#[test]
+fn paid_login_gives_a_token_that_works_on_status() {
+    let server = TestServer::start();
+    let token = log_in(&server, "demo", "demo");
+    assert_eq!(token.user.name, "demo");
+    assert!(token.expires_at > Timestamp::now());
+    let (status, body) = status_of(&server.url(), &token.access_token);
+    assert_eq!(status, 200);
+    assert_eq!(body.expect("a status body").user.name, "demo");
+    assert!(!needs_refresh(&token.access_token, Timestamp::now()));
+}
+
+#[test]
+fn unpaid_login_ends_with_subscription_required_and_no_token() {
+    let server = TestServer::start();
+    let login = PendingLogin::begin(&server.url()).expect("begin");
+    let url = login.url().to_owned();
+    let app = waiting(login);
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&server.url(), &url, "free", "free");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Sync is for paid subscribers"),
+        "{}",
+        page.body
+    );
+    let callback = link(&page.body, "continue");
+    assert!(
+        callback.contains("error=subscription_required"),
+        "{callback}"
+    );
+    let answer = browser.get(&callback);
+    assert_eq!(answer.status, 402, "{}", answer.body);
+    assert!(answer.body.contains("Sync is for paid subscribers"));
+    match app.join().expect("the waiting thread") {
+        Err(AuthError::SubscriptionRequired) => {}
+        other => panic!("expected SubscriptionRequired, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_callback_with_a_wrong_state_is_refused_and_the_real_one_still_works() {
+    let server = TestServer::start();
+    let login = PendingLogin::begin(&server.url()).expect("begin");
+    let url = login.url().to_owned();
+    let app = waiting(login);
+    let mut browser = Browser::new();
+    let redirect = browser.sign_in(&server.url(), &url, "demo", "demo");
+    let callback = redirect.location.expect("a redirect to the app");
+    // The real code with someone else's state: a login CSRF attempt.
+    let (head, query) = callback.split_once('?').expect("a query");
+    let forged_query: Vec<String> = query
+        .split('&')
+        .map(|p| {
+            if p.starts_with("state=") {
+                "state=forged".to_owned()
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect();
+    let forged = browser.get(&format!("{head}?{}", forged_query.join("&")));
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(!forged.body.contains("close this tab"));
+    let stray = browser.get(&format!("{head}/../favicon.ico"));
+    assert_eq!(stray.status, 404);
+    let real = browser.get(&callback);
+    assert_eq!(real.status, 200, "{}", real.body);
+    let token = app.join().expect("the waiting thread").expect("a token");
+    assert_eq!(status_of(&server.url(), &token.access_token).0, 200);
+}
+
+#[test]
+fn refresh_returns_a_new_token_and_stale_tokens_are_detected() {
+    let server = TestServer::start();
+    let day_old = server.token_aged("demo", 24 * 3600 + 60);
+    assert!(needs_refresh(&day_old, Timestamp::now()));
+    let fresh = refresh(&app_agent(), &server.url(), &day_old).expect("refresh");
+    assert_ne!(fresh.access_token, day_old);
+    assert_eq!(fresh.user.name, "demo");
+    assert!(!needs_refresh(&fresh.access_token, Timestamp::now()));
+    assert_eq!(status_of(&server.url(), &fresh.access_token).0, 200);
+    // A token past its 10 days cannot be refreshed: the user must log in again.
+    let expired = server.token_aged("demo", 11 * 24 * 3600);
+    match refresh(&app_agent(), &server.url(), &expired) {
+        Err(AuthError::Unauthorized) => {}
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+}
+
+#[test]
+fn revoke_makes_the_old_token_401() {
+    let server = TestServer::start();
+    let token = log_in(&server, "demo", "demo");
+    revoke(&app_agent(), &server.url(), &token.access_token).expect("revoke");
+    assert_eq!(status_of(&server.url(), &token.access_token).0, 401);
+    match revoke(&app_agent(), &server.url(), &token.access_token) {
+        Err(AuthError::Unauthorized) => {}
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+    match refresh(&app_agent(), &server.url(), &token.access_token) {
+        Err(AuthError::Unauthorized) => {}
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+}
+
+#[test]
+fn logout_revokes_then_forgets_and_tolerates_a_dead_token() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().expect("a temp home");
+    let store = TokenStore::open(home.path(), &server.url());
+    let token = log_in(&server, "demo", "demo");
+    store.save(&token).expect("save");
+    logout(home.path(), &server.url(), &app_agent()).expect("logout");
+    assert_eq!(store.load().expect("load"), None);
+    assert_eq!(status_of(&server.url(), &token.access_token).0, 401);
+    // Nothing stored: still fine.
+    logout(home.path(), &server.url(), &app_agent()).expect("logout when logged out");
+    // A token the server already revoked: forgotten without complaint.
+    store.save(&token).expect("save");
+    logout(home.path(), &server.url(), &app_agent()).expect("logout with a dead token");
+    assert_eq!(store.load().expect("load"), None);
+    clear_in(home.path(), &server.url());
+}
+
+#[test]
+fn logout_without_the_server_forgets_locally_and_says_so() {
+    let home = tempfile::tempdir().expect("a temp home");
+    let dead = dead_server_url();
+    let store = TokenStore::open(home.path(), &dead);
+    let token = StoredToken {
+        access_token: "a.b.c".to_owned(),
+        expires_at: Timestamp::now(),
+        user: hyperclay_protocol::User {
+            id: "u".to_owned(),
+            name: "demo".to_owned(),
+        },
+    };
+    store.save(&token).expect("save");
+    match logout(home.path(), &dead, &app_agent()) {
+        Err(AuthError::NotRevoked(inner)) => assert!(inner.is_transient(), "{inner:?}"),
+        other => panic!("expected NotRevoked, got {other:?}"),
+    }
+    assert_eq!(store.load().expect("load"), None);
+    match refresh(&app_agent(), &dead, "a.b.c") {
+        Err(e @ AuthError::Network(_)) => assert!(e.is_transient()),
+        other => panic!("expected Network, got {other:?}"),
+    }
+}
+
+/// A URL where nothing listens: a port the OS gave us and that we closed again.
+fn dead_server_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Leaves no keyring entry behind on machines where the keyring works.
+fn clear_in(home: &Path, server: &str) {
+    TokenStore::open(home, server).clear().expect("clear");
+}
