@@ -1,0 +1,170 @@
+//! `hyperclay-sync login` and `logout` as a user runs them, against a real `hyperclay-server`:
+//! `$BROWSER` is a shell script that plays the browser with curl (login form, session cookie,
+//! redirect to the app's loopback callback). Needs `curl` and the server binary
+//! (`cargo build -p hyperclay-server` first).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hyperclay_server::test_support::TestServer;
+
+/// Plays the browser: $1 is the authorize URL. Signs in as $LOGIN_USER/$LOGIN_PASSWORD, follows
+/// the server to the app's callback and saves the app's answer page in $BROWSER_OUT.
+const BROWSER_SCRIPT: &str = r#"#!/bin/sh
+set -eu
+jar="$BROWSER_OUT.cookies"
+base="${1%%/api/local-sync/*}"
+page=$(curl -fsS -c "$jar" -b "$jar" "$1")
+next=$(printf '%s' "$page" | sed -n 's/.*name="next" value="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g')
+back=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
+  --data-urlencode "username=$LOGIN_USER" --data-urlencode "password=$LOGIN_PASSWORD" \
+  --data-urlencode "next=$next" "$base/login")
+case "$back" in http*) ;; *) back="$base$back" ;; esac
+answer=$(curl -sS -c "$jar" -b "$jar" -D "$BROWSER_OUT.authorize" -w '%{redirect_url}' -o "$BROWSER_OUT.page" "$back")
+if [ -z "$answer" ]; then
+  # Unpaid: the server shows its page with a link back to the app instead of redirecting.
+  answer=$(sed -n 's/.*id="continue" href="\([^"]*\)".*/\1/p' "$BROWSER_OUT.page" | sed 's/&amp;/\&/g')
+fi
+curl -sS -o "$BROWSER_OUT" "$answer"
+"#;
+
+struct Cli {
+    home: tempfile::TempDir,
+    browser_out: PathBuf,
+    script: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let home = tempfile::tempdir().expect("a temp home");
+        let script = home.path().join("browser.sh");
+        std::fs::write(&script, BROWSER_SCRIPT).expect("write the browser script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("make the browser script executable");
+        }
+        Cli {
+            browser_out: home.path().join("browser-answer.html"),
+            script,
+            home,
+        }
+    }
+
+    fn sync_home(&self) -> PathBuf {
+        self.home.path().join("sync-home")
+    }
+
+    fn run(&self, server: &TestServer, args: &[&str], user: &str, password: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+            .args(args)
+            .env("HYPERCLAY_URL", server.url())
+            .env("HYPERCLAY_SYNC_HOME", self.sync_home())
+            .env("BROWSER", &self.script)
+            .env("BROWSER_OUT", &self.browser_out)
+            .env("LOGIN_USER", user)
+            .env("LOGIN_PASSWORD", password)
+            .env("HOME", self.home.path())
+            .env_remove("HYPERCLAY_TOKEN")
+            // No session bus: the keyring is unusable, so the token goes to the 0600 file (and
+            // the test never touches the keyring of whoever runs it).
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("run hyperclay-sync")
+    }
+
+    fn token_files(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.sync_home().join("tokens")) {
+            Ok(dir) => dir
+                .map(|e| e.expect("a dir entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn stored_access_token(file: &Path) -> String {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file).expect("read the token file"))
+            .expect("the token file is JSON");
+    json["token"]["accessToken"]
+        .as_str()
+        .expect("an access token in the file")
+        .to_owned()
+}
+
+fn status_code(server: &TestServer, token: &str) -> u16 {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .get(&format!("{}/api/local-sync/status", server.url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("status reaches the server")
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn login_then_logout_from_the_command_line() {
+    let server = TestServer::start();
+    let cli = Cli::new();
+
+    let out = cli.run(&server, &["login"], "demo", "demo");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let shown = format!(
+        "If nothing opens, visit: {}/api/local-sync/authorize?",
+        server.url()
+    );
+    assert!(stdout.contains(&shown), "{stdout}");
+    assert!(stdout.contains("Logged in as demo"), "{stdout}");
+    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    assert!(page.contains("you can close this tab"), "{page}");
+
+    let files = cli.token_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&files[0])
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let token = stored_access_token(&files[0]);
+    assert!(!stdout.contains(&token) && !stderr.contains(&token));
+    assert_eq!(status_code(&server, &token), 200);
+
+    let out = cli.run(&server, &["logout"], "demo", "demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(cli.token_files().is_empty());
+    assert_eq!(status_code(&server, &token), 401);
+}
+
+#[test]
+fn an_unpaid_account_cannot_log_in_from_the_command_line() {
+    let server = TestServer::start();
+    let cli = Cli::new();
+    let out = cli.run(&server, &["login"], "free", "free");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.contains("Sync is for paid subscribers"), "{stderr}");
+    assert!(!stdout.contains("Logged in"), "{stdout}");
+    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    assert!(page.contains("Sync is for paid subscribers"), "{page}");
+    assert!(cli.token_files().is_empty());
+}
