@@ -54,7 +54,7 @@ else
 fi
 export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
 
-for tool in curl desktop-file-validate png2icns Xvfb dbus-run-session; do
+for tool in curl python3 desktop-file-validate png2icns Xvfb dbus-run-session; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     case $tool in
       desktop-file-validate) pkg=desktop-file-utils ;;
