@@ -50,6 +50,9 @@ enum Command {
         /// Issue the token this many seconds in the past.
         #[arg(long, default_value_t = 0)]
         age: u64,
+        /// The clock skew of the server that will check the token (see `serve`).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true, hide = true)]
+        clock_skew_ms: i64,
     },
     /// Delete a file or folder as the platform's own UI would (shows as a tombstone in /changes).
     Rm { name: String, path: String },
@@ -155,13 +158,15 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Command::Token { name, age } => {
+        Command::Token {
+            name,
+            age,
+            clock_skew_ms,
+        } => {
             let store = Store::open(&dir).context("opening the data dir")?;
             let age = i64::try_from(age).context("--age is too large")?;
-            println!(
-                "{}",
-                admin::token(&store, &dir, &Clock::default(), &name, age)?
-            );
+            let clock = Clock::with_skew_ms(clock_skew_ms);
+            println!("{}", admin::token(&store, &dir, &clock, &name, age)?);
             Ok(())
         }
         Command::Rm { name, path } => {

@@ -4,6 +4,7 @@
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::OnceLock;
 
 use crate::error::ServerError;
 
@@ -13,6 +14,16 @@ pub fn hash(password: &str) -> Result<String, ServerError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| ServerError::Internal(format!("password hashing failed: {e}")))
+}
+
+/// A hash of a random password, for checking logins of names that do not exist.
+pub fn decoy_hash() -> Result<&'static str, ServerError> {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    if let Some(h) = DECOY.get() {
+        return Ok(h);
+    }
+    let h = hash(&hex::encode(rand::random::<[u8; 16]>()))?;
+    Ok(DECOY.get_or_init(|| h))
 }
 
 /// True when `password` matches `phc_hash`. A malformed hash never matches.
@@ -36,5 +47,6 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("wrong", &h));
         assert!(!verify("correct horse", "not a hash"));
+        assert!(!verify("", decoy_hash().unwrap()));
     }
 }

@@ -20,6 +20,8 @@ pub struct ServeOptions {
 /// Opens the store (and the signing key) and, with `demo`, makes the demo accounts.
 pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
     let store = Store::open(&opts.data_dir)?;
+    let clock = Clock::with_skew_ms(opts.clock_skew_ms);
+    crate::store::grants::purge_expired(store.conn(), clock.now().as_millis())?;
     if opts.demo {
         admin::ensure_demo_accounts(&store)?;
     }
@@ -27,7 +29,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
     Ok(AppState {
         store: StoreHandle::new(store),
         keys: Arc::new(keys),
-        clock: Clock::with_skew_ms(opts.clock_skew_ms),
+        clock,
     })
 }
 

@@ -232,10 +232,13 @@ impl TestServer {
         self.token_aged(name, 0)
     }
 
-    /// A token for `name` whose `iat` is `age_secs` in the past.
+    /// A token for `name` whose `iat` is `age_secs` before the server's (possibly skewed) now.
     pub fn token_aged(&self, name: &str, age_secs: u64) -> String {
         let age = age_secs.to_string();
-        self.cli(&["token", name, "--age", &age]).trim().to_owned()
+        let skew = format!("--clock-skew-ms={}", self.opts.clock_skew_ms);
+        self.cli(&["token", name, "--age", &age, &skew])
+            .trim()
+            .to_owned()
     }
 
     /// Deletes `path` of `account` as the platform's UI would (a tombstone in `/changes`).

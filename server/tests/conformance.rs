@@ -858,4 +858,15 @@ fn the_servers_clock_can_be_skewed_for_tests() {
         )
         .ok();
     assert!(put.entry.modified_at <= put.server_time);
+
+    // Tokens from the test support follow the server's clock: eleven days ahead, a token made
+    // on the system clock would already be expired.
+    let Some(ahead) = Target::local_opts(ServerOptions {
+        clock_skew_ms: 11 * 24 * 3_600_000,
+        demo: true,
+    }) else {
+        return;
+    };
+    let s: StatusResponse = ahead.api().status().ok();
+    assert!(s.server_time.as_millis() > Timestamp::now().as_millis() + 10 * 24 * 3_600_000);
 }

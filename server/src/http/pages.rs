@@ -172,13 +172,15 @@ async fn check_login(
         .store
         .run(move |s| accounts::credentials(s.conn(), &username))
         .await?;
-    let Some((account, hash)) = found else {
-        return Ok(None);
+    // An unknown name costs a full hash check too, so timing does not tell which names exist.
+    let (account, hash) = match found {
+        Some((account, hash)) => (Some(account), hash),
+        None => (None, crate::password::decoy_hash()?.to_owned()),
     };
     let ok = tokio::task::spawn_blocking(move || crate::password::verify(&password, &hash))
         .await
         .map_err(|e| ServerError::Internal(format!("password check failed: {e}")))?;
-    Ok(ok.then_some(account))
+    Ok(account.filter(|_| ok))
 }
 
 async fn start_session(st: &AppState, account: &Account) -> Result<String, ServerError> {

@@ -100,3 +100,16 @@ pub fn is_revoked(conn: &Connection, jti: &str) -> Result<bool, ServerError> {
     })?;
     Ok(n > 0)
 }
+
+/// Forgets codes, sessions and revocations that can no longer matter: expired for over a day
+/// (the margin keeps a server restarted with a different clock skew on the safe side).
+pub fn purge_expired(conn: &Connection, now_ms: i64) -> Result<(), ServerError> {
+    let cutoff_ms = now_ms - 24 * 3600 * 1000;
+    conn.execute("DELETE FROM codes WHERE expires_at < ?1", [cutoff_ms])?;
+    conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [cutoff_ms])?;
+    conn.execute(
+        "DELETE FROM revoked WHERE expires_at < ?1",
+        [cutoff_ms.div_euclid(1000)],
+    )?;
+    Ok(())
+}
