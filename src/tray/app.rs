@@ -1,0 +1,543 @@
+//! The tray app's event loop: owns the main thread, shows the engine's state, and turns menu
+//! clicks into engine commands. Everything slow (dialogs, opening files, registering start at
+//! login, waiting for the engine) runs on helper threads and reports back through the event
+//! loop proxy; this loop must never block and never poll (tao's timers do not fire on Linux).
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyperclay_sync::config::EngineConfig;
+use hyperclay_sync::engine::{Engine, EngineError, EngineHandle};
+use hyperclay_sync::settings;
+use hyperclay_sync::state::{Command, EngineState};
+use tao::event::{Event, StartCause};
+use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
+use tray_icon::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem};
+use tray_icon::{Icon, MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+
+use super::autostart;
+use super::icons::{self, IconSet};
+use super::view::{Action, IconKind, MenuLine, TrayView};
+
+/// How long Quit waits for the engine to finish the transfer in hand.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The tray's id: names its icon files (`tray-icon-hyperclay-sync-N.png`) and, on the XEmbed
+/// fallback, its window ("tray-icon tray app hyperclay-sync"), which the UI tests look for.
+const TRAY_ID: &str = "hyperclay-sync";
+
+/// What reaches the event loop from other threads.
+#[derive(Debug)]
+enum UserEvent {
+    State(Box<EngineState>),
+    Menu(MenuId),
+    /// A left click on the icon (Windows and macOS only; Linux trays report no clicks).
+    IconClick,
+    FolderChosen(Option<PathBuf>),
+    StartAtLogin(Result<bool, String>),
+    EngineStopped,
+}
+
+/// Runs the tray app until the user quits. Falls back to syncing without an icon when there is
+/// no display or no tray library.
+pub fn run(config: EngineConfig) -> anyhow::Result<()> {
+    let event_loop =
+        match std::panic::catch_unwind(|| EventLoopBuilder::<UserEvent>::with_user_event().build())
+        {
+            Ok(event_loop) => event_loop,
+            Err(_) => return run_without_tray(config),
+        };
+    let proxy = event_loop.create_proxy();
+    let home = config.home.clone();
+
+    let observer_proxy = proxy.clone();
+    let engine = Engine::start(
+        config,
+        Box::new(move |state: &EngineState| {
+            // Fails only once the loop is gone, when nobody needs the state any more.
+            let _ = observer_proxy.send_event(UserEvent::State(Box::new(state.clone())));
+        }),
+    )
+    .map_err(already_running_message)?;
+
+    let menu_proxy = Mutex::new(proxy.clone());
+    MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
+        if let Ok(proxy) = menu_proxy.lock() {
+            let _ = proxy.send_event(UserEvent::Menu(event.id));
+        }
+    }));
+
+    let click_proxy = Mutex::new(proxy.clone());
+    TrayIconEvent::set_event_handler(Some(move |event: TrayIconEvent| {
+        if let TrayIconEvent::Click {
+            button: MouseButton::Left,
+            button_state: MouseButtonState::Up,
+            ..
+        } = event
+            && let Ok(proxy) = click_proxy.lock()
+        {
+            let _ = proxy.send_event(UserEvent::IconClick);
+        }
+    }));
+
+    // The OS entry itself counts too: the engine rewrites the settings file from its own copy,
+    // which may predate a change made here.
+    let remembered = match settings::load(&home) {
+        Ok(s) => s.start_at_login,
+        Err(e) => {
+            log::warn!("{e}; start at login counts as off");
+            false
+        }
+    };
+    let start_at_login = remembered || autostart::is_registered();
+    let icons = icons::load().context("the app's icons are broken")?;
+    let state = engine.handle().state();
+    let app = App {
+        handle: engine.handle(),
+        engine: Some(engine),
+        proxy: proxy.clone(),
+        icons,
+        icon_dir: home.join("tray-icon"),
+        home,
+        tray: None,
+        menu: None,
+        view: TrayView::from(&state, start_at_login),
+        state,
+        start_at_login,
+        quitting: false,
+    };
+    // Re-register at every start so the entry follows the app when it moves (a new AppImage).
+    if start_at_login {
+        app.register_start_at_login(true);
+    }
+    run_loop(event_loop, app)
+}
+
+fn already_running_message(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::AlreadyRunning => anyhow::anyhow!(
+            "Hyperclay Sync is already running (look for its icon in the system tray); \
+             only one copy can sync a data folder, so this one exits"
+        ),
+        other => anyhow::Error::new(other).context("cannot start syncing"),
+    }
+}
+
+/// No display or no tray: keep syncing, just without an icon, until the engine stops.
+fn run_without_tray(config: EngineConfig) -> anyhow::Result<()> {
+    let engine =
+        Engine::start(config, Box::new(|_: &EngineState| {})).map_err(already_running_message)?;
+    // Logged once the engine has opened the log.
+    log::warn!(
+        "no display to show the tray icon on: syncing without one \
+         (`hyperclay-sync run --headless` does the same on purpose)"
+    );
+    engine.join();
+    Ok(())
+}
+
+struct App {
+    engine: Option<Engine>,
+    handle: EngineHandle,
+    proxy: EventLoopProxy<UserEvent>,
+    icons: IconSet,
+    home: PathBuf,
+    icon_dir: PathBuf,
+    tray: Option<TrayIcon>,
+    menu: Option<ShownMenu>,
+    view: TrayView,
+    state: EngineState,
+    start_at_login: bool,
+    quitting: bool,
+}
+
+/// The menu on screen and its items, one per [`MenuLine`] of the view it shows.
+struct ShownMenu {
+    menu: Menu,
+    items: Vec<ShownItem>,
+}
+
+enum ShownItem {
+    Plain(MenuItem),
+    Check(CheckMenuItem),
+    Separator,
+}
+
+fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        match event {
+            // macOS needs the tray built once the loop runs; the other platforms accept it too.
+            Event::NewEvents(StartCause::Init) => app.build_tray(),
+            Event::UserEvent(UserEvent::State(state)) => app.on_state(*state),
+            Event::UserEvent(UserEvent::Menu(id)) => app.on_menu(id.as_ref()),
+            Event::UserEvent(UserEvent::IconClick) => app.on_icon_click(),
+            Event::UserEvent(UserEvent::FolderChosen(Some(folder))) => {
+                log::info!("sync folder chosen: {}", folder.display());
+                app.handle.send(Command::SetFolder(folder));
+            }
+            Event::UserEvent(UserEvent::FolderChosen(None)) => {}
+            Event::UserEvent(UserEvent::StartAtLogin(result)) => app.on_start_at_login(result),
+            Event::UserEvent(UserEvent::EngineStopped) => {
+                // Dropping the tray removes its icon and icon file.
+                app.tray = None;
+                *control_flow = ControlFlow::Exit;
+            }
+            _ => {}
+        }
+    })
+}
+
+impl App {
+    fn build_tray(&mut self) {
+        remove_stale_icon_files(&self.icon_dir);
+        let shown = build_menu(&self.view);
+        let icon = match self.icon(self.view.icon) {
+            Ok(icon) => icon,
+            Err(e) => {
+                log::error!("cannot make the tray icon: {e}; syncing without one");
+                return;
+            }
+        };
+        let builder = TrayIconBuilder::new()
+            .with_id(TRAY_ID)
+            .with_temp_dir_path(&self.icon_dir)
+            .with_menu(Box::new(shown.menu.clone()))
+            .with_tooltip(&self.view.tooltip);
+        // Template images exist only on macOS (black + alpha, tinted by the menu bar).
+        #[cfg(target_os = "macos")]
+        let builder = builder.with_icon_templated(icon);
+        #[cfg(not(target_os = "macos"))]
+        let builder = builder.with_icon(icon);
+        let builder = builder
+            // Where clicks are reported (Windows, macOS), a left click is the sync switch and
+            // the menu is on the right button; Linux always shows the menu.
+            .with_menu_on_left_click(false);
+        // Without libayatana-appindicator the Linux backend panics instead of failing.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| builder.build())) {
+            Ok(Ok(tray)) => {
+                log::info!(
+                    "tray icon shown; if it is not visible, the desktop has no system tray \
+                     (GNOME needs the AppIndicator extension): syncing continues anyway"
+                );
+                if cfg!(target_os = "linux") {
+                    log::info!(
+                        "on Linux a click on the icon opens the menu; sync is toggled there"
+                    );
+                }
+                self.tray = Some(tray);
+                self.menu = Some(shown);
+            }
+            Ok(Err(e)) => log::error!("cannot show the tray icon: {e}; syncing without one"),
+            Err(_) => log::error!(
+                "cannot show the tray icon (is libayatana-appindicator3-1 installed?); \
+                 syncing without one"
+            ),
+        }
+    }
+
+    fn icon(&self, kind: IconKind) -> Result<Icon, tray_icon::BadIcon> {
+        let rgba = self.icons.get(kind);
+        Icon::from_rgba(rgba.pixels.clone(), rgba.width, rgba.height)
+    }
+
+    fn on_state(&mut self, state: EngineState) {
+        if let Some(login) = &state.login
+            && self.state.login.as_ref() != Some(login)
+        {
+            // The URL is also in the menu; the log keeps it for a user who needs to copy it.
+            log::info!("log in at {}", login.url);
+        }
+        self.state = state;
+        self.show();
+    }
+
+    /// Brings the tray in line with the current state, touching only what changed.
+    fn show(&mut self) {
+        let view = TrayView::from(&self.state, self.start_at_login);
+        if view == self.view && self.menu.is_some() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.view, view);
+        let Some(tray) = &self.tray else {
+            return;
+        };
+        if old.icon != self.view.icon {
+            match self.icon(self.view.icon) {
+                Ok(icon) => {
+                    #[cfg(target_os = "macos")]
+                    let result = tray.set_icon_templated(Some(icon));
+                    #[cfg(not(target_os = "macos"))]
+                    let result = tray.set_icon(Some(icon));
+                    if let Err(e) = result {
+                        log::warn!("cannot change the tray icon: {e}");
+                    }
+                }
+                Err(e) => log::warn!("cannot change the tray icon: {e}"),
+            }
+        }
+        if old.tooltip != self.view.tooltip
+            && let Err(e) = tray.set_tooltip(Some(&self.view.tooltip))
+        {
+            log::warn!("cannot change the tray tooltip: {e}");
+        }
+        match &self.menu {
+            // Same items: update them in place, so a menu the user has open stays open.
+            Some(shown) if old.same_shape(&self.view) => update_menu(shown, &self.view),
+            _ => {
+                let shown = build_menu(&self.view);
+                tray.set_menu(Some(Box::new(shown.menu.clone())));
+                self.menu = Some(shown);
+            }
+        }
+    }
+
+    fn on_menu(&mut self, id: &str) {
+        let Some(action) = self.view.action_for(id) else {
+            return;
+        };
+        if self.quitting {
+            return;
+        }
+        match action {
+            Action::Login => self.handle.send(Command::Login),
+            Action::OpenLoginPage => {
+                if let Some(login) = &self.state.login {
+                    let url = login.url.clone();
+                    std::thread::spawn(move || {
+                        if let Err(e) = webbrowser::open(&url) {
+                            log::warn!("cannot open a browser ({e}); open {url} by hand");
+                        }
+                    });
+                }
+            }
+            Action::SetSync(on) => {
+                log::info!(
+                    "sync switched {} from the tray",
+                    if on { "on" } else { "off" }
+                );
+                self.handle.send(Command::SetEnabled(on));
+            }
+            Action::Logout => self.handle.send(Command::Logout),
+            Action::ToggleStartAtLogin => self.register_start_at_login(!self.start_at_login),
+            Action::ChooseFolder => self.choose_folder(),
+            Action::OpenFolder => open_in_background(self.state.folder.clone(), true),
+            Action::OpenLog => open_in_background(self.state.log_file.clone(), false),
+            Action::Quit => self.quit(),
+        }
+        // GTK flips a check item as it is clicked; put it back to what is true until the
+        // engine (or the start-at-login worker) reports the new state.
+        if let Some(shown) = &self.menu {
+            update_menu(shown, &self.view);
+        }
+    }
+
+    /// The one control, on the icon itself: switch sync, or start the login when logged out.
+    fn on_icon_click(&mut self) {
+        if self.quitting {
+            return;
+        }
+        if self.state.logged_in() {
+            self.handle.send(Command::SetEnabled(!self.state.enabled));
+        } else if self.state.login.is_none() {
+            self.handle.send(Command::Login);
+        }
+    }
+
+    fn register_start_at_login(&self, enabled: bool) {
+        let proxy = self.proxy.clone();
+        let home = self.home.clone();
+        std::thread::spawn(move || {
+            let result = autostart::apply(enabled)
+                .map_err(|e| e.to_string())
+                .and_then(|actual| {
+                    // Remembered with the engine's settings; re-read so the engine's own
+                    // fields are kept as they are now.
+                    let mut s = settings::load(&home).map_err(|e| e.to_string())?;
+                    s.start_at_login = actual;
+                    settings::save(&home, &s).map_err(|e| e.to_string())?;
+                    Ok(actual)
+                });
+            let _ = proxy.send_event(UserEvent::StartAtLogin(result));
+        });
+    }
+
+    fn on_start_at_login(&mut self, result: Result<bool, String>) {
+        match result {
+            Ok(on) => {
+                log::info!("start at login is {}", if on { "on" } else { "off" });
+                self.start_at_login = on;
+            }
+            Err(e) => log::error!("start at login: {e}"),
+        }
+        self.show();
+        if let Some(shown) = &self.menu {
+            update_menu(shown, &self.view);
+        }
+    }
+
+    fn choose_folder(&self) {
+        let proxy = self.proxy.clone();
+        let current = self.state.folder.clone();
+        // The async dialog is shown by GTK's own loop; only this helper thread waits for it.
+        let dialog = rfd::AsyncFileDialog::new()
+            .set_title("Choose the folder to sync with Hyperclay")
+            .set_directory(&current)
+            .pick_folder();
+        std::thread::spawn(move || {
+            let chosen = block_on(dialog).map(|handle| handle.path().to_path_buf());
+            let _ = proxy.send_event(UserEvent::FolderChosen(chosen));
+        });
+    }
+
+    fn quit(&mut self) {
+        self.quitting = true;
+        log::info!("quit from the tray");
+        self.handle.send(Command::Shutdown);
+        let stopped = self.proxy.clone();
+        if let Some(engine) = self.engine.take() {
+            std::thread::spawn(move || {
+                engine.join();
+                let _ = stopped.send_event(UserEvent::EngineStopped);
+            });
+        }
+        // A transfer that does not finish in time is picked up again at the next start.
+        let late = self.proxy.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(QUIT_GRACE);
+            let _ = late.send_event(UserEvent::EngineStopped);
+        });
+    }
+}
+
+fn build_menu(view: &TrayView) -> ShownMenu {
+    let menu = Menu::new();
+    let mut items = Vec::with_capacity(view.menu.len());
+    for line in &view.menu {
+        let shown = match line {
+            MenuLine::Separator => {
+                let separator = PredefinedMenuItem::separator();
+                append(&menu, &separator);
+                ShownItem::Separator
+            }
+            MenuLine::Item {
+                label,
+                action,
+                enabled,
+                checked,
+            } => {
+                let id = action.map(Action::id).map(MenuId::new);
+                match checked {
+                    Some(checked) => {
+                        let item = match id {
+                            Some(id) => CheckMenuItem::with_id(id, label, *enabled, *checked, None),
+                            None => CheckMenuItem::new(label, *enabled, *checked, None),
+                        };
+                        append(&menu, &item);
+                        ShownItem::Check(item)
+                    }
+                    None => {
+                        let item = match id {
+                            Some(id) => MenuItem::with_id(id, label, *enabled, None),
+                            None => MenuItem::new(label, *enabled, None),
+                        };
+                        append(&menu, &item);
+                        ShownItem::Plain(item)
+                    }
+                }
+            }
+        };
+        items.push(shown);
+    }
+    ShownMenu { menu, items }
+}
+
+fn append(menu: &Menu, item: &dyn tray_icon::menu::IsMenuItem) {
+    if let Err(e) = menu.append(item) {
+        log::warn!("cannot add a tray menu item: {e}");
+    }
+}
+
+fn update_menu(shown: &ShownMenu, view: &TrayView) {
+    for (item, line) in shown.items.iter().zip(&view.menu) {
+        let MenuLine::Item {
+            label,
+            enabled,
+            checked,
+            ..
+        } = line
+        else {
+            continue;
+        };
+        match item {
+            ShownItem::Plain(item) => {
+                item.set_text(label);
+                item.set_enabled(*enabled);
+            }
+            ShownItem::Check(item) => {
+                item.set_text(label);
+                item.set_enabled(*enabled);
+                item.set_checked(checked.unwrap_or(false));
+            }
+            ShownItem::Separator => {}
+        }
+    }
+}
+
+/// Icon files left behind by a run that was killed (a clean exit removes its own). Only this
+/// app's directory is cleaned, and only once the engine holds the single-instance lock, so no
+/// live tray's file is touched.
+fn remove_stale_icon_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("tray-icon-")
+            && name.ends_with(".png")
+            && let Err(e) = std::fs::remove_file(entry.path())
+        {
+            log::debug!("cannot remove stale icon {name}: {e}");
+        }
+    }
+}
+
+/// Opens a folder or file with the desktop's default app, on a helper thread (it may start a
+/// process and wait for it).
+fn open_in_background(path: PathBuf, create_dir: bool) {
+    std::thread::spawn(move || {
+        if create_dir && let Err(e) = std::fs::create_dir_all(&path) {
+            log::warn!("cannot create {}: {e}", path.display());
+        }
+        if let Err(e) = open::that_detached(&path) {
+            log::warn!("cannot open {}: {e}", path.display());
+        }
+    });
+}
+
+/// Waits for a future on the current (helper) thread; the dialog future needs no runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

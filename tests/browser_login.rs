@@ -1,0 +1,315 @@
+//! The real browser login, end to end: the tray's "Sync" opens the authorize URL (through a
+//! `BROWSER` wrapper that hands it to the test), headless Chromium (driven over WebDriver by
+//! chromedriver) fills the server's login page, the callback reaches the app, the token is
+//! stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
+//! the app stays logged out.
+
+mod ui_support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyperclay_server::test_support::TestServer;
+use ui_support::*;
+
+/// chromedriver on a free port plus one Chromium session; both end on drop.
+struct Browser {
+    runtime: tokio::runtime::Runtime,
+    client: Option<Client>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (apt-get install chromium-driver)");
+        let base = format!("http://127.0.0.1:{port}");
+        wait_for(
+            "chromedriver to answer",
+            DEADLINE,
+            || ureq::get(&format!("{base}/status")).call().ok().map(|_| ()),
+            String::new,
+        );
+        let profile = tempfile::tempdir().expect("a Chromium profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let client = runtime
+            .block_on(
+                ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps)
+                    .connect(&base),
+            )
+            .expect("a Chromium session from chromedriver");
+        Browser {
+            runtime,
+            client: Some(client),
+            driver,
+            _profile: profile,
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("a live session")
+    }
+
+    fn goto(&self, url: &str) {
+        self.runtime
+            .block_on(self.client().goto(url))
+            .expect("navigate");
+    }
+
+    fn fill(&self, css: &str, text: &str) {
+        self.runtime
+            .block_on(async {
+                self.client()
+                    .find(Locator::Css(css))
+                    .await?
+                    .send_keys(text)
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("fill {css}: {e}"));
+    }
+
+    fn click(&self, css: &str) {
+        self.runtime
+            .block_on(async { self.client().find(Locator::Css(css)).await?.click().await })
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    fn url(&self) -> String {
+        self.runtime
+            .block_on(self.client().current_url())
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    fn source(&self) -> String {
+        self.runtime
+            .block_on(self.client().source())
+            .unwrap_or_default()
+    }
+
+    /// Logs in on the server's login page.
+    fn log_in(&self, user: &str, password: &str) {
+        wait_for(
+            "the server's login page",
+            DEADLINE,
+            || self.source().contains("id=\"username\"").then_some(()),
+            || self.source(),
+        );
+        self.fill("#username", user);
+        self.fill("#password", password);
+        self.click("#login");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = self.runtime.block_on(client.close());
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A `BROWSER` for the app that only writes the URL it is given into `url_file`.
+fn browser_wrapper(dirs: &AppDirs) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dirs.root().join("browser.sh");
+    let url_file = dirs.root().join("opened-url.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            url_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, url_file)
+}
+
+/// Clicks "Sync" in the logged-out menu and returns the URL the app opened.
+fn start_login(screen: &Screen, app: &App, icon: Rect, url_file: &Path) -> String {
+    let (menu, _) = open_menu(screen, app, icon);
+    assert_eq!(menu.items.len(), 4, "logged-out menu: {menu:?}");
+    let (x, y) = menu.item_centre(0);
+    screen.click(x, y);
+    wait_for(
+        "the app to open the authorize URL",
+        DEADLINE,
+        || {
+            let text = std::fs::read_to_string(url_file).ok()?;
+            text.lines().last().map(str::to_owned)
+        },
+        || app.output(),
+    )
+}
+
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn browser_login_turns_sync_on_and_the_token_is_kept() {
+    let server = TestServer::start();
+    let url = server.url();
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    let (wrapper, url_file) = browser_wrapper(&dirs);
+    let wrapper = wrapper.to_string_lossy().into_owned();
+    let mut app = App::start(&screen, &dirs, &url, &[("BROWSER", &wrapper)]);
+    let (icon, _) = wait_for_icon(
+        &screen,
+        &app,
+        "a grey (logged out) icon",
+        IconColour::is_off,
+    );
+
+    let authorize = start_login(&screen, &app, icon, &url_file);
+    assert!(
+        authorize.starts_with(&format!("{url}/api/local-sync/authorize?")),
+        "unexpected login URL {authorize}"
+    );
+    let browser = Browser::start();
+    browser.goto(&authorize);
+    browser.log_in("demo", "demo");
+    wait_for_icon(
+        &screen,
+        &app,
+        "a green icon after the login",
+        IconColour::is_on,
+    );
+    screen.screenshot("browser-login-on");
+    assert!(
+        browser.url().starts_with("http://127.0.0.1:") && browser.url().contains("/callback"),
+        "the browser did not end on the app's callback: {}",
+        browser.url()
+    );
+
+    // The token was stored: after Quit and a fresh start, the app is on with no browser.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    assert_eq!(menu.items.len(), 7, "logged-in menu: {menu:?}");
+    let (x, y) = menu.item_centre(6);
+    screen.click(x, y);
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("the app did not quit\n{}", app.output()));
+    assert!(status.success());
+    std::fs::remove_file(&url_file).ok();
+    let app = App::start(&screen, &dirs, &url, &[("BROWSER", &wrapper)]);
+    wait_for_icon(&screen, &app, "green after a restart", IconColour::is_on);
+    assert!(
+        !url_file.exists(),
+        "the restarted app asked for a login again"
+    );
+
+    // And it syncs with that token.
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("from-browser-login.html"), "<p>hi</p>").unwrap();
+    let admin_token = server.token("demo");
+    wait_for(
+        "the save on the server",
+        DEADLINE,
+        || {
+            server_files(&url, &admin_token)
+                .ok()?
+                .iter()
+                .any(|(p, _)| p == "from-browser-login.html")
+                .then_some(())
+        },
+        || app.output(),
+    );
+}
+
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn unpaid_account_sees_the_paid_page_and_stays_logged_out() {
+    let server = TestServer::start();
+    let url = server.url();
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    let (wrapper, url_file) = browser_wrapper(&dirs);
+    let wrapper = wrapper.to_string_lossy().into_owned();
+    let app = App::start(&screen, &dirs, &url, &[("BROWSER", &wrapper)]);
+    let (icon, _) = wait_for_icon(
+        &screen,
+        &app,
+        "a grey (logged out) icon",
+        IconColour::is_off,
+    );
+
+    let authorize = start_login(&screen, &app, icon, &url_file);
+    let browser = Browser::start();
+    browser.goto(&authorize);
+    browser.log_in("free", "free");
+    wait_for(
+        "the paid-subscribers page",
+        DEADLINE,
+        || {
+            browser
+                .source()
+                .contains("Sync is for paid subscribers")
+                .then_some(())
+        },
+        || browser.source(),
+    );
+    screen.screenshot("browser-login-unpaid");
+    // Back to the app at once (the page also redirects by itself after a few seconds).
+    browser.click("#continue");
+    wait_for(
+        "the browser to reach the app's callback",
+        DEADLINE,
+        || browser.url().contains("/callback").then_some(()),
+        || browser.url(),
+    );
+    // The app has the answer: the login is over, and it stays logged out (grey, or grey with
+    // the error mark if the engine reports the refusal as an error).
+    wait_for(
+        "the app to end the login",
+        DEADLINE,
+        || app.log().contains("Login failed").then_some(()),
+        || app.output(),
+    );
+    let (_, image) = wait_for_icon(&screen, &app, "a logged-out icon", |c| {
+        c.is_off() || c.has_error_mark()
+    });
+    std::fs::write(screenshot_dir().join("tray-unpaid.png"), &image.png).unwrap();
+    let (menu, _) = open_menu(&screen, &app, icon);
+    // Sync (and maybe the error line) | Start at login, Open sync folder | Quit: no Logout.
+    assert!(
+        menu.items.len() == 4 || menu.items.len() == 5,
+        "not the logged-out menu: {menu:?}"
+    );
+    assert_eq!(
+        *menu.separators_before.last().unwrap(),
+        menu.items.len() - 1
+    );
+    screen.key("Escape");
+}

@@ -1,0 +1,221 @@
+//! The tray on a real screen: Xvfb + trayer (XEmbed fallback of the AppIndicator backend), the
+//! real binary against a real server. Checks by pixels that the icon is green when on and grey
+//! when off, reads the menu's structure from pixels, switches sync off from the menu (a save is
+//! then not pushed), back on (it is), and logs out from the menu (the token is revoked).
+
+mod ui_support;
+
+use std::time::{Duration, Instant};
+
+use hyperclay_server::test_support::TestServer;
+use ui_support::*;
+
+/// Has the server got `path`?
+fn on_server(url: &str, token: &str, path: &str) -> bool {
+    server_files(url, token)
+        .map(|files| files.iter().any(|(p, _)| p == path))
+        .unwrap_or(false)
+}
+
+/// The logged-in menu: Sync: On/Off, Logout | Start at login, Choose folder…, Open sync folder,
+/// Open log file | Quit.
+fn assert_logged_in_menu(menu: &MenuLayout) {
+    assert_eq!(menu.items.len(), 7, "logged-in menu items: {menu:?}");
+    assert_eq!(
+        menu.separators_before,
+        [2, 6],
+        "logged-in menu separators: {menu:?}"
+    );
+}
+
+/// The ticks of the two check items: Sync (first) and Start at login (third).
+fn ticks(menu: &MenuLayout) -> (bool, bool) {
+    let tick =
+        |i: usize| menu.checks[i].unwrap_or_else(|| panic!("item {i} has no check box: {menu:?}"));
+    (tick(0), tick(2))
+}
+
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn tray_shows_state_switches_sync_and_logs_out() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+
+    // Logged in through HYPERCLAY_TOKEN, and on as it was left last time: a green icon.
+    let (icon, _) = wait_for_icon(&screen, &app, "a green (on) icon", IconColour::is_on);
+    screen.screenshot("tray-on");
+
+    // Syncing for real: a local save reaches the server.
+    let folder = dirs.folder();
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("hello.html"), "<p>hello</p>").unwrap();
+    wait_for(
+        "hello.html on the server",
+        DEADLINE,
+        || on_server(&url, &token, "hello.html").then_some(()),
+        || app.output(),
+    );
+
+    // The menu, with Sync: On checked.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    screen.screenshot("tray-menu");
+    assert_logged_in_menu(&menu);
+    // Sync: On ticked; Start at login not (it was never switched on).
+    assert_eq!(ticks(&menu), (true, false), "{menu:?}");
+
+    // Sync: Off from the menu turns the icon grey.
+    let (x, y) = menu.item_centre(0);
+    screen.click(x, y);
+    wait_for_icon(&screen, &app, "a grey (off) icon", IconColour::is_off);
+    screen.screenshot("tray-off");
+
+    // While off, a save is not pushed. Proving a negative needs a window of time: many poll
+    // intervals (the app polls every 0.3 s here) and far longer than the push above took.
+    std::fs::write(folder.join("while-off.html"), "<p>kept local</p>").unwrap();
+    let quiet_until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < quiet_until {
+        assert!(
+            !on_server(&url, &token, "while-off.html"),
+            "a save was pushed while sync was off\n{}",
+            app.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The menu now says Sync: Off, unchecked; switching it on pushes the waiting save.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    screen.screenshot("tray-menu-off");
+    assert_logged_in_menu(&menu);
+    assert_eq!(
+        ticks(&menu),
+        (false, false),
+        "Sync: Off still ticked: {menu:?}"
+    );
+    let (x, y) = menu.item_centre(0);
+    screen.click(x, y);
+    wait_for_icon(&screen, &app, "green again", IconColour::is_on);
+    wait_for(
+        "while-off.html on the server once sync is back on",
+        DEADLINE,
+        || on_server(&url, &token, "while-off.html").then_some(()),
+        || app.output(),
+    );
+
+    // Logout from the menu: the token is revoked on the server and the icon turns grey.
+    assert_eq!(token_status(&url, &token), 200);
+    let (menu, _) = open_menu(&screen, &app, icon);
+    assert_logged_in_menu(&menu);
+    let (x, y) = menu.item_centre(1);
+    screen.click(x, y);
+    wait_for_icon(&screen, &app, "grey after logout", IconColour::is_off);
+    wait_for(
+        "the server to refuse the revoked token",
+        DEADLINE,
+        || (token_status(&url, &token) == 401).then_some(()),
+        || app.output(),
+    );
+
+    // Logged out: Sync | Start at login, Open sync folder | Quit.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    screen.screenshot("tray-menu-logged-out");
+    assert_eq!(menu.items.len(), 4, "logged-out menu: {menu:?}");
+    assert_eq!(menu.separators_before, [1, 3], "logged-out menu: {menu:?}");
+    screen.key("Escape");
+}
+
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    let mut first = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    let (icon, _) = wait_for_icon(
+        &screen,
+        &first,
+        "the first instance's icon",
+        IconColour::is_on,
+    );
+
+    let second_dirs_output = dirs.root().join("second-output.txt");
+    let out = screen
+        .cmd(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        .env("HOME", dirs.home())
+        .env("HYPERCLAY_SYNC_HOME", dirs.data())
+        .env("HYPERCLAY_URL", &url)
+        .env("HYPERCLAY_TOKEN", &token)
+        .output()
+        .expect("run a second instance");
+    std::fs::write(&second_dirs_output, &out.stderr).unwrap();
+    assert!(!out.status.success(), "the second instance did not fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("already running"),
+        "unclear message: {stderr}"
+    );
+
+    // Start at login from the menu writes the XDG autostart entry (under the test's HOME) and
+    // checks the item.
+    let (menu, _) = open_menu(&screen, &first, icon);
+    assert_logged_in_menu(&menu);
+    let (x, y) = menu.item_centre(2);
+    screen.click(x, y);
+    let entry = dirs.home().join(".config/autostart/hyperclay-sync.desktop");
+    let text = wait_for(
+        "the autostart entry",
+        DEADLINE,
+        || std::fs::read_to_string(&entry).ok(),
+        || first.output(),
+    );
+    let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync"));
+    assert!(text.contains(&exec), "unexpected entry:\n{text}");
+    let settings = wait_for(
+        "start at login remembered in the settings",
+        DEADLINE,
+        || {
+            let s = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
+            s.contains("\"startAtLogin\": true").then_some(s)
+        },
+        || first.output(),
+    );
+    assert!(settings.contains("startAtLogin"));
+    let (menu, _) = open_menu(&screen, &first, icon);
+    assert_eq!(
+        ticks(&menu),
+        (true, true),
+        "Start at login not ticked: {menu:?}"
+    );
+
+    // Quit from the menu: the app stops cleanly and the icon leaves the tray.
+    let last = menu.items.len() - 1;
+    let (x, y) = menu.item_centre(last);
+    screen.click(x, y);
+    let status = first
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("the app did not quit\n{}", first.output()));
+    assert!(
+        status.success(),
+        "quit exited with {status}\n{}",
+        first.output()
+    );
+    assert!(
+        screen.find_window(ICON_WINDOW).is_none(),
+        "the icon stayed after quit"
+    );
+    // A clean exit leaves no icon files behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dirs.data().join("tray-icon"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "icon files left behind: {leftovers:?}"
+    );
+}
