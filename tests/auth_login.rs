@@ -251,6 +251,43 @@ fn a_callback_with_a_wrong_state_is_refused_and_the_real_one_still_works() {
     assert_eq!(real.status, 200, "{}", real.body);
     let token = app.join().expect("the waiting thread").expect("a token");
     assert_eq!(status_of(&server.url(), &token.access_token).0, 200);
+    // Exactly one callback: nothing listens any more.
+    assert!(
+        browser.agent.get(&callback).call().is_err(),
+        "the loopback listener is closed after the login"
+    );
+}
+
+#[test]
+fn a_code_the_server_does_not_know_ends_with_invalid_grant_and_no_connected_page() {
+    let server = TestServer::start();
+    let login = PendingLogin::begin(&server.url()).expect("begin");
+    let url = login.url().to_owned();
+    let app = waiting(login);
+    // The right state (it is in the authorize URL) with a made-up code.
+    let query = url.split_once('?').expect("a query").1;
+    let param = |key: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{key}=")))
+            .expect("the parameter")
+            .to_owned()
+    };
+    let redirect_uri = param("redirect_uri")
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    let mut browser = Browser::new();
+    let answer = browser.get(&format!(
+        "{redirect_uri}?code=made-up&state={}",
+        param("state")
+    ));
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(!answer.body.contains("close this tab"), "{}", answer.body);
+    assert!(answer.body.contains("Login failed"), "{}", answer.body);
+    match app.join().expect("the waiting thread") {
+        Err(AuthError::InvalidGrant) => {}
+        other => panic!("expected InvalidGrant, got {other:?}"),
+    }
 }
 
 #[test]

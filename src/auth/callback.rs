@@ -466,6 +466,53 @@ mod tests {
         );
     }
 
+    /// `%XX` for every byte that is not a letter or digit.
+    fn percent_encode_all(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b if b.is_ascii_alphanumeric() => (b as char).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives, parsing never panics, and nothing but a GET of /callback with a
+        /// state and a code or an error is ever accepted.
+        #[test]
+        fn hostile_request_lines_are_refused_or_well_formed(
+            line in proptest::prop_oneof![
+                "\\PC{0,200}",
+                "GET /callback\\?[ -~]{0,120}( HTTP/1\\.[019])?",
+            ]
+        ) {
+            if let Ok(cb) = parse_request_line(&line) {
+                proptest::prop_assert!(line.starts_with("GET /callback?"));
+                proptest::prop_assert!(
+                    line.ends_with(" HTTP/1.1") || line.ends_with(" HTTP/1.0")
+                );
+                proptest::prop_assert_eq!(line.matches(' ').count(), 2);
+                proptest::prop_assert!(!cb.state.is_empty());
+            }
+        }
+
+        #[test]
+        fn well_formed_callbacks_round_trip(
+            state in "[A-Za-z0-9_~.-]{1,64}",
+            code in "[ -~]{1,64}",
+        ) {
+            let line = format!(
+                "GET /callback?state={state}&code={} HTTP/1.1",
+                percent_encode_all(&code)
+            );
+            let cb = parse_request_line(&line).map_err(|r| {
+                proptest::test_runner::TestCaseError::fail(format!("{r:?}"))
+            })?;
+            proptest::prop_assert_eq!(&cb.state, &state);
+            proptest::prop_assert!(cb.outcome == Outcome::Code(code));
+        }
+    }
+
     #[test]
     fn debug_output_hides_the_code() {
         let (_, _) = code("GET /callback?code=secret-code&state=secret-state HTTP/1.1");
