@@ -144,7 +144,7 @@ fn deb_depends_on_the_tray_runtime_libraries() {
         depends.contains("libayatana-appindicator3-1 | libappindicator3-1"),
         "{depends}"
     );
-    assert!(depends.contains("libgtk-3-0"), "{depends}");
+    // GTK, GLib and libc come from the binary's NEEDED entries; the smoke test checks the result.
     assert!(depends.contains("$auto"), "{depends}");
 }
 

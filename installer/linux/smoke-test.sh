@@ -3,13 +3,24 @@
 # checks its metadata and contents, `apt-get install`s it, checks `--version` shows the
 # distribution server, syncs a file both ways between /usr/bin/hyperclay-sync (headless) and a
 # reference server on 127.0.0.1, then `apt-get remove`s it.
-#   installer/linux/smoke-test.sh        (as root, or with sudo; CI calls it from scripts)
+#   installer/linux/smoke-test.sh              (as root, or with sudo; CI calls it from scripts)
+#   installer/linux/smoke-test.sh --deb FILE   tests an already built package instead of building
 # Ends with the line "N passed, N failed" and exits non-zero on any failure.
 # It replaces any hyperclay-sync package already installed, and removes it at the end. It must
 # never print the token: the token goes to curl through a 0600 header file, not the command line.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 repo=$PWD
+
+prebuilt=""
+case "${1:-}" in
+  "") ;;
+  --deb)
+    prebuilt=${2:?usage: smoke-test.sh [--deb FILE]}
+    [ -f "$prebuilt" ] || { echo "smoke-test: no such package: $prebuilt" >&2; exit 2; }
+    ;;
+  *) echo "usage: smoke-test.sh [--deb FILE]" >&2; exit 2 ;;
+esac
 
 passed=0
 failed=0
@@ -91,12 +102,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- build -----------------------------------------------------------------------------------
-echo "smoke-test: building the release binary and the .deb (this takes a few minutes)"
-deb=$(installer/linux/build-deb.sh 2>"$work/build.log" | tail -n 1)
-if [ -z "$deb" ] || [ ! -f "$deb" ]; then
-  fatal "build the .deb (installer/linux/build-deb.sh)" "$work/build.log"
+if [ -n "$prebuilt" ]; then
+  deb=$prebuilt
+  echo "smoke-test: testing the prebuilt $deb"
+else
+  echo "smoke-test: building the release binary and the .deb (this takes a few minutes)"
+  deb=$(installer/linux/build-deb.sh 2>"$work/build.log" | tail -n 1)
+  if [ -z "$deb" ] || [ ! -f "$deb" ]; then
+    fatal "build the .deb (installer/linux/build-deb.sh)" "$work/build.log"
+  fi
+  pass "build the .deb: $deb"
 fi
-pass "build the .deb: $deb"
 cargo build --locked -p hyperclay-server >"$work/server-build.log" 2>&1 ||
   fatal "build the reference server" "$work/server-build.log"
 server=$repo/target/debug/hyperclay-server
@@ -119,8 +135,9 @@ for f in ./usr/bin/hyperclay-sync \
   check "the package holds $f" grep -qxF "$f" "$work/contents"
 done
 
-# --- macOS bundle layout (assembled from the Linux binary; signing needs a Mac) ----------------
-if installer/macos/build-app.sh --bundle-only target/release/hyperclay-sync "$work/macos" \
+# --- macOS bundle layout (assembled from the packaged binary; signing needs a Mac) -------------
+dpkg-deb -x "$deb" "$work/deb-root"
+if installer/macos/build-app.sh --bundle-only "$work/deb-root/usr/bin/hyperclay-sync" "$work/macos" \
   >"$work/bundle.out" 2>"$work/bundle.log"; then
   app="$work/macos/Hyperclay Sync.app"
   pass "assemble the macOS bundle layout"
@@ -186,8 +203,9 @@ check "--version does not show the development server" not_development
 
 # --- the tray app, as the menu entry starts it, on a virtual display -----------------------------
 # Proves the package's dependencies are enough for the tray: without the appindicator library
-# the tray panics at start. tray-icon writes the icon it hands to the panel into
-# $XDG_RUNTIME_DIR/tray-icon/, so a PNG there means the tray was built.
+# the tray panics at start. tray-icon loads that library first, then writes the icon it hands to
+# the panel (into HYPERCLAY_SYNC_HOME/tray-icon/, where the app points it, else
+# $XDG_RUNTIME_DIR/tray-icon/), so a PNG there means the tray was built.
 mkdir -p "$work/tray-home" "$work/tray-runtime"
 chmod 700 "$work/tray-runtime"
 Xvfb -displayfd 3 -screen 0 640x360x24 -nolisten tcp 3>"$work/xvfb.display" 2>"$work/xvfb.log" &
@@ -202,7 +220,10 @@ if wait_for 20 display_ready; then
       dbus-run-session -- hyperclay-sync
   ) >"$work/tray.out" 2>"$work/tray.err" &
   tray_pid=$!
-  tray_icon_written() { compgen -G "$work/tray-runtime/tray-icon/*.png" >/dev/null; }
+  tray_icon_written() {
+    compgen -G "$work/tray-home/data/tray-icon/*.png" >/dev/null ||
+      compgen -G "$work/tray-runtime/tray-icon/*.png" >/dev/null
+  }
   if wait_for 20 tray_icon_written; then
     pass "the installed tray app starts and shows its icon (Xvfb, D-Bus session)"
   else
