@@ -2,19 +2,26 @@
 # Builds the distribution binary (release profile, so it defaults to https://hyperclay.com) and the
 # Debian package from the [package.metadata.deb] section of the root Cargo.toml.
 #   installer/linux/build-deb.sh            prints the path of the .deb as its last stdout line
-# Needs cargo-deb (`cargo install cargo-deb --locked`) and dpkg-dev (for dpkg-shlibdeps).
+# Needs cargo-deb, which it installs from crates.io when missing (a few minutes, once), and
+# dpkg-dev (for dpkg-shlibdeps), which it installs with apt-get when run as root.
 # It must never build with a HYPERCLAY_URL in the environment baked in: the URL comes from .env
 # or .env.example only (see build.rs), and HYPERCLAY_URL is a run-time override, so it is unset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# The version the metadata in Cargo.toml was written and tested against.
+cargo_deb_version=3.8.0
 if ! command -v cargo-deb >/dev/null 2>&1; then
-  echo "build-deb: cargo-deb not found; install it with: cargo install cargo-deb --locked" >&2
-  exit 1
+  echo "build-deb: installing cargo-deb $cargo_deb_version (once; takes a few minutes)" >&2
+  cargo install cargo-deb --locked --version "$cargo_deb_version" >&2
 fi
 if ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
-  echo "build-deb: dpkg-shlibdeps not found; install it with: apt-get install dpkg-dev" >&2
-  exit 1
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dpkg-dev >&2
+  else
+    echo "build-deb: dpkg-shlibdeps not found; install it with: sudo apt-get install dpkg-dev" >&2
+    exit 1
+  fi
 fi
 
 unset HYPERCLAY_URL
