@@ -354,9 +354,16 @@ impl Session {
         let Some(rel) = local::relative(&self.folder, &path) else {
             return;
         };
+        // A new event restarts the wait for an empty file: only an emptiness that outlasts the
+        // grace period with no further writes is believed.
         let due = Instant::now() + delay;
-        let waited_empty = self.pending.get(&rel).is_some_and(|p| p.waited_empty);
-        self.pending.insert(rel, Pending { due, waited_empty });
+        self.pending.insert(
+            rel,
+            Pending {
+                due,
+                waited_empty: false,
+            },
+        );
     }
 
     /// Does whatever is due: a rescan, pushes, a poll.
@@ -720,7 +727,7 @@ impl Session {
                     path,
                     Pending {
                         due: Instant::now(),
-                        waited_empty: true,
+                        waited_empty: false,
                     },
                 );
             }

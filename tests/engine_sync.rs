@@ -1,0 +1,409 @@
+//! End to end: the real `hyperclay-sync` binary against a real `hyperclay-server`, in real temp
+//! folders. Each test is one scenario and waits on conditions, never on fixed sleeps.
+
+mod common;
+
+use common::*;
+use hyperclay_protocol::Timestamp;
+
+fn hours_ago(h: i64) -> Timestamp {
+    Timestamp::now().offset_by(-h * 3_600_000)
+}
+
+fn set_mtime(path: &std::path::Path, t: Timestamp) {
+    filetime::set_file_mtime(
+        path,
+        filetime::FileTime::from_system_time(t.to_system_time()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    assert_eq!(
+        api.put("remote-only.html", b"<p>remote</p>", hours_ago(1)),
+        200
+    );
+    assert_eq!(
+        api.put("local-wins.html", b"<p>old remote</p>", hours_ago(2)),
+        200
+    );
+    assert_eq!(
+        api.put("remote-wins.html", b"<p>new remote</p>", hours_ago(0)),
+        200
+    );
+
+    let mut client = Client::start_stopped(&server.url(), &token);
+    client.write("local-only.html", "<p>local</p>");
+    client.write("local-wins.html", "<p>new local</p>");
+    client.write("remote-wins.html", "<p>old local</p>");
+    set_mtime(&client.path("remote-wins.html"), hours_ago(3));
+    client.spawn();
+    client.wait_synced();
+
+    assert_eq!(
+        client.read("remote-only.html").as_deref(),
+        Some("<p>remote</p>")
+    );
+    assert_eq!(api.get("local-only.html").as_deref(), Some("<p>local</p>"));
+    assert_eq!(
+        api.get("local-wins.html").as_deref(),
+        Some("<p>new local</p>")
+    );
+    assert_eq!(
+        client.read("remote-wins.html").as_deref(),
+        Some("<p>new remote</p>")
+    );
+    assert_eq!(client.versions("remote-wins"), ["<p>old local</p>"]);
+    // The server's save process kept the remote loser as a version.
+    assert_eq!(api.versions("local-wins.html"), ["<p>old remote</p>"]);
+    assert!(client.log().contains("upload local-only.html"));
+}
+
+#[test]
+fn a_local_save_reaches_the_server_and_is_not_echoed_back() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let proxy = Proxy::start(&server.url());
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&proxy.url, &token);
+    client.wait_synced();
+
+    client.write("blog/post.html", "<p>v1</p>");
+    assert!(wait_until(DEADLINE, || api
+        .get("blog/post.html")
+        .as_deref()
+        == Some("<p>v1</p>")));
+    // A remote edit comes down, and the download is not uploaded back.
+    let puts_before = proxy.count("PUT", "/api/local-sync/files/");
+    api.save("post", "<p>v2 from the browser</p>");
+    assert!(wait_until(DEADLINE, || client
+        .read("blog/post.html")
+        .as_deref()
+        == Some("<p>v2 from the browser</p>")));
+    assert_eq!(client.versions("blog/post"), ["<p>v1</p>"]);
+    // Let several more polls pass (a marker file must arrive), then count again.
+    api.marker("marker");
+    assert!(wait_until(DEADLINE, || client
+        .read("marker.html")
+        .is_some()));
+    assert_eq!(proxy.count("PUT", "/api/local-sync/files/"), puts_before);
+}
+
+#[test]
+fn deletions_are_respected_on_both_sides_even_after_a_restart() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let mut client = Client::with_files(
+        &server.url(),
+        &token,
+        &[
+            ("gone-locally.html", "<p>a</p>"),
+            ("gone-remotely.html", "<p>b</p>"),
+        ],
+    );
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || api
+        .get("gone-remotely.html")
+        .is_some()));
+
+    std::fs::remove_file(client.path("gone-locally.html")).unwrap();
+    server.rm("demo", "gone-remotely.html");
+    api.marker("marker1");
+    assert!(wait_until(DEADLINE, || client
+        .read("marker1.html")
+        .is_some()));
+    assert!(client.read("gone-locally.html").is_none());
+    assert!(api.get("gone-remotely.html").is_none());
+    assert_eq!(api.get("gone-locally.html").as_deref(), Some("<p>a</p>"));
+
+    client.stop();
+    client.spawn();
+    client.wait_synced();
+    api.marker("marker2");
+    assert!(wait_until(DEADLINE, || client
+        .read("marker2.html")
+        .is_some()));
+    assert!(
+        client.read("gone-locally.html").is_none(),
+        "re-downloaded after restart"
+    );
+    assert!(
+        api.get("gone-remotely.html").is_none(),
+        "re-uploaded after restart"
+    );
+
+    // An edit brings each back to the other side.
+    client.write("gone-remotely.html", "<p>b2</p>");
+    assert!(wait_until(DEADLINE, || api
+        .get("gone-remotely.html")
+        .as_deref()
+        == Some("<p>b2</p>")));
+    api.save("gone-locally", "<p>a2</p>");
+    assert!(wait_until(DEADLINE, || client
+        .read("gone-locally.html")
+        .as_deref()
+        == Some("<p>a2</p>")));
+}
+
+#[test]
+fn a_rename_is_a_new_file_and_an_app_elsewhere_is_updated_in_place() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    assert_eq!(
+        api.put("deep/er/hello.html", b"<p>remote</p>", hours_ago(2)),
+        200
+    );
+    let mut client = Client::start_stopped(&server.url(), &token);
+    client.write("hello.html", "<p>local newer</p>");
+    client.write("old-name.png", "png");
+    client.spawn();
+    client.wait_synced();
+    assert_eq!(
+        api.get("deep/er/hello.html").as_deref(),
+        Some("<p>local newer</p>")
+    );
+    assert!(
+        api.get("hello.html").is_none(),
+        "the app must stay in its remote folder"
+    );
+    assert!(client.read("deep/er/hello.html").is_none());
+
+    client.write("hello.html", "<p>edit 2</p>");
+    assert!(wait_until(DEADLINE, || api
+        .get("deep/er/hello.html")
+        .as_deref()
+        == Some("<p>edit 2</p>")));
+
+    std::fs::rename(client.path("old-name.png"), client.path("new-name.png")).unwrap();
+    assert!(wait_until(DEADLINE, || api.get("new-name.png").as_deref()
+        == Some("png")));
+    assert_eq!(api.get("old-name.png").as_deref(), Some("png"));
+}
+
+#[test]
+fn offline_makes_no_requests_and_reconnecting_reconciles_both_ways() {
+    let mut server = TestServer::start();
+    let token = server.token("demo");
+    let proxy = Proxy::start(&server.url());
+    let api = Api::new(&server.url(), &token);
+    let client = Client::with_files(&proxy.url, &token, &[("a.html", "<p>a1</p>")]);
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || api.get("a.html").is_some()));
+
+    server.stop();
+    assert!(wait_until(DEADLINE, || client.status()["online"] == false));
+    let total = |p: &Proxy| p.seen.lock().unwrap().len();
+    let (all_before, probes_before) = (total(&proxy), proxy.count("GET", "/api/local-sync/status"));
+    client.write("made-offline.html", "<p>offline</p>");
+    // While offline only the status probe goes out, once per poll interval.
+    assert!(wait_until(DEADLINE, || proxy
+        .count("GET", "/api/local-sync/status")
+        >= probes_before + 3));
+    let probes = proxy.count("GET", "/api/local-sync/status") - probes_before;
+    assert_eq!(
+        total(&proxy) - all_before,
+        probes,
+        "only status probes while offline"
+    );
+    server.restart();
+    let api = Api::new(&server.url(), &token);
+    api.marker("remote-while-offline");
+    assert!(wait_until(DEADLINE, || api
+        .get("made-offline.html")
+        .as_deref()
+        == Some("<p>offline</p>")));
+    assert!(wait_until(DEADLINE, || client
+        .read("remote-while-offline.html")
+        .is_some()));
+    assert_eq!(client.status()["online"], true);
+}
+
+#[test]
+fn server_errors_are_retried_on_the_schedule_then_given_up() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let proxy = Proxy::start(&server.url());
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&proxy.url, &token);
+    client.wait_synced();
+
+    *proxy.fail.lock().unwrap() = Some("PUT /api/local-sync/files/flaky.html".into());
+    client.write("flaky.html", "<p>x</p>");
+    // 1 try + 5 retries (1+2+3+4+5 s apart), then it stops.
+    assert!(wait_until(std::time::Duration::from_secs(40), || client
+        .log()
+        .contains("error flaky.html")));
+    assert_eq!(proxy.count("PUT", "/api/local-sync/files/flaky.html"), 6);
+    // Later polls do not retry it: the next change of the file does.
+    api.marker("marker");
+    assert!(wait_until(DEADLINE, || client
+        .read("marker.html")
+        .is_some()));
+    assert_eq!(proxy.count("PUT", "/api/local-sync/files/flaky.html"), 6);
+    *proxy.fail.lock().unwrap() = None;
+    client.write("flaky.html", "<p>y</p>");
+    assert!(wait_until(DEADLINE, || api.get("flaky.html").as_deref()
+        == Some("<p>y</p>")));
+}
+
+#[test]
+fn editor_save_patterns_end_with_the_last_content_and_no_partial_version() {
+    use std::io::Write;
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let client = Client::with_files(&server.url(), &token, &[("page.html", "<p>start</p>")]);
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || api.get("page.html").is_some()));
+
+    // Temp file + rename (most editors' atomic save).
+    client.write(".page.html.tmp", "<p>atomic</p>");
+    std::fs::rename(client.path(".page.html.tmp"), client.path("page.html")).unwrap();
+    assert!(wait_until(DEADLINE, || api.get("page.html").as_deref()
+        == Some("<p>atomic</p>")));
+
+    // Truncate, then write a moment later.
+    let mut f = std::fs::File::create(client.path("page.html")).unwrap();
+    drop(f);
+    f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(client.path("page.html"))
+        .unwrap();
+    f.write_all(b"<p>after truncate</p>").unwrap();
+    drop(f);
+    assert!(wait_until(DEADLINE, || api.get("page.html").as_deref()
+        == Some("<p>after truncate</p>")));
+
+    // 50 rapid saves.
+    for i in 0..50 {
+        client.write("page.html", &format!("<p>save {i}</p>"));
+    }
+    assert!(wait_until(DEADLINE, || api.get("page.html").as_deref()
+        == Some("<p>save 49</p>")));
+    assert!(api.get(".page.html.tmp").is_none());
+    // No version the server kept is partial: each is one of the complete contents written.
+    let mut complete: Vec<String> = (0..50).map(|i| format!("<p>save {i}</p>")).collect();
+    complete.extend(["<p>start</p>", "<p>atomic</p>", "<p>after truncate</p>"].map(String::from));
+    let versions = api.versions("page.html");
+    assert!(!versions.is_empty());
+    for v in versions {
+        assert!(
+            complete.contains(&v),
+            "partial version on the server: {v:?}"
+        );
+    }
+}
+
+#[test]
+fn files_over_20_mib_are_never_sent_and_20_mib_is() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    let limit = hyperclay_protocol::MAX_FILE_BYTES as usize;
+    std::fs::write(client.path("too-big.bin"), vec![b'x'; limit + 1]).unwrap();
+    std::fs::write(client.path("just-fits.bin"), vec![b'y'; limit]).unwrap();
+    assert!(wait_until(std::time::Duration::from_secs(60), || api
+        .get("just-fits.bin")
+        .is_some_and(|s| s.len() == limit)));
+    assert!(wait_until(DEADLINE, || client
+        .log()
+        .contains("skip too-big.bin")));
+    assert!(api.get("too-big.bin").is_none());
+}
+
+#[test]
+fn site_limit_and_name_taken_are_shown_to_the_user() {
+    let server = TestServer::start();
+    server.add_user("small", "pw-small", true, 1);
+    let small = server.token("small");
+    let client = Client::with_files(&server.url(), &small, &[("one.html", "<p>1</p>")]);
+    client.wait_synced();
+    client.write("two.html", "<p>2</p>");
+    assert!(wait_until(DEADLINE, || client.status()["error"]
+        == "You've run out of sites. We can't sync any more sites."));
+
+    let demo_api = Api::new(&server.url(), &server.token("demo"));
+    assert_eq!(
+        demo_api.put("taken.html", b"<p>demo's</p>", hours_ago(0)),
+        200
+    );
+    server.add_user("other", "pw-other", true, 50);
+    let other = Client::start(&server.url(), &server.token("other"));
+    other.wait_synced();
+    other.write("taken.html", "<p>mine?</p>");
+    assert!(wait_until(DEADLINE, || other.status()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("name is taken"))));
+}
+
+#[test]
+fn a_refused_token_logs_out() {
+    let server = TestServer::start();
+    let client = Client::start(&server.url(), "not-a-valid-token");
+    assert!(wait_until(DEADLINE, || client.log().contains("logged out")));
+    assert!(client.status()["account"].is_null());
+}
+
+#[test]
+fn a_token_older_than_a_day_is_refreshed() {
+    let server = TestServer::start();
+    let proxy = Proxy::start(&server.url());
+    let client = Client::start(&proxy.url, &server.token_aged("demo", 25 * 3600));
+    client.wait_synced();
+    assert_eq!(proxy.count("POST", "/api/local-sync/refresh"), 1);
+    assert!(client.log().contains("Login refreshed"));
+}
+
+#[test]
+fn clock_skew_either_way_still_lets_the_newer_side_win() {
+    for skew in [3_600_000i64, -3_600_000] {
+        let server = TestServer::start_with(ServerOptions {
+            clock_skew_ms: skew,
+            demo: true,
+        });
+        let token = server.token("demo");
+        let api = Api::new(&server.url(), &token);
+        // The server's "now" is skewed; a remote copy saved 10 minutes ago (server clock).
+        let server_now = Timestamp::now().offset_by(skew);
+        assert_eq!(
+            api.put(
+                "skew.html",
+                b"<p>remote older</p>",
+                server_now.offset_by(-600_000)
+            ),
+            200
+        );
+        // And a remote copy saved just now, against a local one from 5 minutes ago.
+        assert_eq!(
+            api.put("skew2.html", b"<p>remote newer</p>", server_now),
+            200
+        );
+        let mut client = Client::start_stopped(&server.url(), &token);
+        client.write("skew.html", "<p>local newer</p>");
+        client.write("skew2.html", "<p>local older</p>");
+        set_mtime(
+            &client.path("skew2.html"),
+            Timestamp::now().offset_by(-300_000),
+        );
+        client.spawn();
+        client.wait_synced();
+        assert!(
+            wait_until(DEADLINE, || api.get("skew.html").as_deref()
+                == Some("<p>local newer</p>")),
+            "skew {skew}"
+        );
+        assert_eq!(
+            client.read("skew2.html").as_deref(),
+            Some("<p>remote newer</p>"),
+            "skew {skew}"
+        );
+    }
+}
