@@ -1,10 +1,13 @@
 //! The pure rules of the browser login: which `redirect_uri` is acceptable (loopback only,
-//! RFC 8252), what a PKCE S256 challenge and verifier look like, and whether they match.
+//! RFC 8252), what a PKCE S256 challenge and verifier look like, whether they match, and
+//! whether a code may be exchanged.
 //! No I/O here.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+
+use crate::store::grants::CodeGrant;
 
 /// How long an authorization code may be exchanged, in milliseconds.
 pub const CODE_LIFETIME_MS: i64 = 120_000;
@@ -51,6 +54,29 @@ pub fn s256_challenge(verifier: &str) -> String {
 /// True when `verifier` is well-formed and hashes to `challenge`.
 pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
     is_pkce_string(verifier) && s256_challenge(verifier) == challenge
+}
+
+/// Whether a code may be exchanged now, by this `redirect_uri` and `verifier`; the reason when
+/// not. Checked after the code was marked used, so `grant.used` means an earlier attempt.
+pub fn check_exchange(
+    grant: &CodeGrant,
+    now_ms: i64,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<(), &'static str> {
+    if grant.used {
+        return Err("the code was already used");
+    }
+    if grant.expires_at_ms <= now_ms {
+        return Err("the code has expired");
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err("redirectUri differs from the one the code was issued for");
+    }
+    if !verifier_matches(verifier, &grant.challenge) {
+        return Err("the code verifier does not match the challenge");
+    }
+    Ok(())
 }
 
 /// A fresh random secret (authorization code, session id): 32 bytes, base64url.
@@ -116,6 +142,32 @@ mod tests {
             other,
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
+    }
+
+    #[test]
+    fn codes_are_single_use_short_lived_and_bound() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let grant = CodeGrant {
+            account_id: 1,
+            challenge: s256_challenge(verifier),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+            expires_at_ms: 1_000 + CODE_LIFETIME_MS,
+            used: false,
+        };
+        let cb = "http://127.0.0.1:9/cb";
+        assert_eq!(check_exchange(&grant, 1_000, cb, verifier), Ok(()));
+        assert_eq!(
+            check_exchange(&grant, 1_000 + CODE_LIFETIME_MS - 1, cb, verifier),
+            Ok(())
+        );
+        assert!(check_exchange(&grant, 1_000 + CODE_LIFETIME_MS, cb, verifier).is_err());
+        assert!(check_exchange(&grant, 1_000, "http://127.0.0.1:10/cb", verifier).is_err());
+        assert!(check_exchange(&grant, 1_000, cb, &verifier.replace('d', "e")).is_err());
+        let used = CodeGrant {
+            used: true,
+            ..grant
+        };
+        assert!(check_exchange(&used, 1_000, cb, verifier).is_err());
     }
 
     #[test]

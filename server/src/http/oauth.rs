@@ -11,7 +11,7 @@ use hyperclay_protocol::{Timestamp, TokenRequest, TokenResponse};
 use super::AppState;
 use super::api::user_of;
 use crate::error::ServerError;
-use crate::oauth::verifier_matches;
+use crate::oauth::check_exchange;
 use crate::store::{Account, Plan, accounts, grants};
 
 pub async fn token(
@@ -36,22 +36,8 @@ pub async fn token(
             let grant = grants::take_code(&tx, &req.code)?;
             tx.commit()?;
             let grant = grant.ok_or(ServerError::InvalidGrant("the code is unknown"))?;
-            if grant.used {
-                return Err(ServerError::InvalidGrant("the code was already used"));
-            }
-            if grant.expires_at_ms <= now_ms {
-                return Err(ServerError::InvalidGrant("the code has expired"));
-            }
-            if grant.redirect_uri != req.redirect_uri {
-                return Err(ServerError::InvalidGrant(
-                    "redirectUri differs from the one the code was issued for",
-                ));
-            }
-            if !verifier_matches(&req.code_verifier, &grant.challenge) {
-                return Err(ServerError::InvalidGrant(
-                    "the code verifier does not match the challenge",
-                ));
-            }
+            check_exchange(&grant, now_ms, &req.redirect_uri, &req.code_verifier)
+                .map_err(ServerError::InvalidGrant)?;
             accounts::by_id(s.conn(), grant.account_id)?.ok_or(ServerError::InvalidGrant(
                 "the code's account no longer exists",
             ))

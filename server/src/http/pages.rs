@@ -83,7 +83,7 @@ fn safe_next(next: Option<&str>) -> String {
         Some(n)
             if n.starts_with("/api/local-sync/authorize?")
                 && !n.contains('\\')
-                && !n.bytes().any(|b| b.is_ascii_control()) =>
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
         {
             n.to_owned()
         }
@@ -363,7 +363,14 @@ mod tests {
             safe_next(Some("/api/local-sync/authorize?state=x")),
             "/api/local-sync/authorize?state=x"
         );
-        for bad in ["https://evil.com", "//evil.com", "/\\evil.com", "/other"] {
+        for bad in [
+            "https://evil.com",
+            "//evil.com",
+            "/\\evil.com",
+            "/other",
+            "/api/local-sync/authorize?x=ü",
+            "/api/local-sync/authorize?x= y",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

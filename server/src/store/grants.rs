@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 use super::optional;
 use crate::error::ServerError;
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeGrant {
     pub account_id: i64,
     pub challenge: String,
