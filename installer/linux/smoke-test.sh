@@ -9,18 +9,19 @@
 # It replaces any hyperclay-sync package already installed, and removes it at the end. It must
 # never print the token: the token goes to curl through a 0600 header file, not the command line.
 set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-repo=$PWD
-
 prebuilt=""
 case "${1:-}" in
   "") ;;
   --deb)
     prebuilt=${2:?usage: smoke-test.sh [--deb FILE]}
     [ -f "$prebuilt" ] || { echo "smoke-test: no such package: $prebuilt" >&2; exit 2; }
+    prebuilt=$(realpath "$prebuilt")
     ;;
   *) echo "usage: smoke-test.sh [--deb FILE]" >&2; exit 2 ;;
 esac
+
+cd "$(dirname "$0")/../.." || exit 1
+repo=$PWD
 
 passed=0
 failed=0
