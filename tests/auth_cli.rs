@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use hyperclay_protocol::{Timestamp, User};
 use hyperclay_server::test_support::TestServer;
+use hyperclay_sync::auth::{StoredToken, TokenStore, revoke};
 
 /// Plays the browser: $1 is the authorize URL. Signs in as $LOGIN_USER/$LOGIN_PASSWORD, follows
 /// the server to the app's callback and saves the app's answer page in $BROWSER_OUT.
@@ -57,9 +59,13 @@ impl Cli {
     }
 
     fn run(&self, server: &TestServer, args: &[&str], user: &str, password: &str) -> Output {
+        self.run_at(&server.url(), args, user, password)
+    }
+
+    fn run_at(&self, server_url: &str, args: &[&str], user: &str, password: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
             .args(args)
-            .env("HYPERCLAY_URL", server.url())
+            .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())
             .env("BROWSER", &self.script)
             .env("BROWSER_OUT", &self.browser_out)
@@ -166,5 +172,61 @@ fn an_unpaid_account_cannot_log_in_from_the_command_line() {
     assert!(!stdout.contains("Logged in"), "{stdout}");
     let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
     assert!(page.contains("Sync is for paid subscribers"), "{page}");
+    assert!(cli.token_files().is_empty());
+}
+
+fn plain_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+#[test]
+fn logout_forgets_a_token_the_server_already_revoked() {
+    let server = TestServer::start();
+    let cli = Cli::new();
+    let out = cli.run(&server, &["login"], "demo", "demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = cli.token_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let token = stored_access_token(&files[0]);
+    revoke(&plain_agent(), &server.url(), &token).expect("revoke behind the app's back");
+
+    let out = cli.run(&server, &["logout"], "demo", "demo");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!stdout.contains("could not be told"), "{stdout}");
+    assert!(cli.token_files().is_empty());
+    // Logged out already: still fine.
+    let out = cli.run(&server, &["logout"], "demo", "demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn logout_without_the_server_forgets_locally_and_says_the_server_was_not_told() {
+    let cli = Cli::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
+    drop(listener);
+    TokenStore::file_only(&cli.sync_home(), &dead)
+        .save(&StoredToken {
+            access_token: "h.p.s".to_owned(),
+            expires_at: Timestamp::now(),
+            user: User {
+                id: "u".to_owned(),
+                name: "demo".to_owned(),
+            },
+        })
+        .expect("save a token file");
+    assert_eq!(cli.token_files().len(), 1);
+
+    let out = cli.run_at(&dead, &["logout"], "demo", "demo");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("could not be told"), "{stdout}");
     assert!(cli.token_files().is_empty());
 }
