@@ -38,6 +38,9 @@ enum Command {
         /// Shift the server's clock by this many milliseconds (tests of clock skew).
         #[arg(long, default_value_t = 0, allow_hyphen_values = true, hide = true)]
         clock_skew_ms: i64,
+        /// Exit when stdin reaches its end (test harnesses hold it open while they live).
+        #[arg(long, hide = true)]
+        exit_on_stdin_eof: bool,
     },
     /// Manage accounts.
     User {
@@ -114,14 +117,20 @@ fn main() -> Result<()> {
             listen,
             demo,
             clock_skew_ms,
-        } => run_server(
-            ServeOptions {
-                data_dir: dir,
-                demo,
-                clock_skew_ms,
-            },
-            &listen,
-        ),
+            exit_on_stdin_eof,
+        } => {
+            if exit_on_stdin_eof {
+                exit_when_stdin_closes();
+            }
+            run_server(
+                ServeOptions {
+                    data_dir: dir,
+                    demo,
+                    clock_skew_ms,
+                },
+                &listen,
+            )
+        }
         Command::User { command } => {
             let store = Store::open(&dir).context("opening the data dir")?;
             let account = match command {
@@ -204,6 +213,20 @@ fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
         serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Ends the process once stdin is closed: the parent that held it open has gone.
+fn exit_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        std::process::exit(0);
+    });
 }
 
 async fn shutdown_signal() {

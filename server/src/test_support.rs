@@ -93,11 +93,17 @@ impl TestServer {
     }
 
     fn spawn(&mut self, port: u16) {
+        if let Err(why) = self.try_spawn(port) {
+            panic!("{why}; the server's log:\n{}", self.log());
+        }
+    }
+
+    fn try_spawn(&mut self, port: u16) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())
-            .expect("open the server log");
+            .map_err(|e| format!("opening the server log: {e}"))?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .arg("--listen")
@@ -105,8 +111,11 @@ impl TestServer {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg(format!("--clock-skew-ms={}", self.opts.clock_skew_ms))
+            // The server exits when this pipe closes, so a test process that dies without
+            // running destructors leaves no server behind.
+            .arg("--exit-on-stdin-eof")
             .env_remove("HYPERCLAY_SERVER_DATA")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
         if self.opts.demo {
@@ -114,7 +123,7 @@ impl TestServer {
         }
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", self.bin.display()));
+            .map_err(|e| format!("starting {}: {e}", self.bin.display()))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -125,26 +134,30 @@ impl TestServer {
             // Keep draining so the server never blocks on a full pipe.
             for _ in lines {}
         });
-        let line = match rx.recv_timeout(START_DEADLINE) {
-            Ok(line) => line,
-            Err(_) => {
+        let first = rx.recv_timeout(START_DEADLINE);
+        let port = first
+            .as_deref()
+            .ok()
+            .and_then(|line| line.strip_prefix("listening on http://"))
+            .and_then(|addr| addr.rsplit(':').next())
+            .and_then(|p| p.parse::<u16>().ok());
+        match port {
+            Some(port) => {
+                self.port = port;
+                self.child = Some(child);
+                Ok(())
+            }
+            None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "the server did not start within {START_DEADLINE:?}; its log:\n{}",
-                    self.log()
-                );
+                Err(match first {
+                    Ok(line) => format!("unexpected first line from the server: {line:?}"),
+                    Err(_) => {
+                        format!("the server did not print its address within {START_DEADLINE:?}")
+                    }
+                })
             }
-        };
-        let addr = line
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"));
-        self.port = addr
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
-        self.child = Some(child);
+        }
     }
 
     fn log_path(&self) -> PathBuf {
@@ -180,16 +193,20 @@ impl TestServer {
     pub fn restart(&mut self) {
         self.stop();
         let port = self.port;
-        // The port was ours a moment ago; retry briefly in case the kernel still holds it.
+        // The port was ours a moment ago; if something else grabbed it meanwhile, retry.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
-            if free || std::time::Instant::now() > deadline {
-                break;
+            match self.try_spawn(port) {
+                Ok(()) => return,
+                Err(why) if std::time::Instant::now() > deadline => {
+                    panic!(
+                        "restarting on port {port}: {why}; the server's log:\n{}",
+                        self.log()
+                    )
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        self.spawn(port);
     }
 
     /// Runs the server binary with `args` and `--data-dir`; returns stdout, panics with
