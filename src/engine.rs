@@ -378,6 +378,13 @@ impl Runner {
             self.end_session("not logged in or switched off");
             return;
         }
+        // Refresh before a poll's calls; single-flight by construction: only this thread does it.
+        if self.session.as_ref().is_some_and(Session::poll_due)
+            && self.refresh_if_due()
+            && let (Some(s), Some(t)) = (&mut self.session, &self.token)
+        {
+            s.set_token(t);
+        }
         let outcome = match &mut self.session {
             Some(session) => session.step(&self.reporter),
             None => {
@@ -390,32 +397,18 @@ impl Runner {
                     return;
                 };
                 let remote = Remote::new(self.agent.clone(), &self.config.server_url, &token);
-                match Session::start(
+                Session::start(
                     remote,
                     &self.config,
                     &self.folder,
                     &self.reporter,
                     self.tx.clone(),
-                ) {
-                    Ok(session) => {
-                        self.session = Some(session);
-                        Ok(())
-                    }
-                    Err(end) => Err(end),
-                }
+                )
+                .map(|session| self.session = Some(session))
             }
         };
         if let Err(end) = outcome {
             self.session_ended(end);
-        } else if let Some(s) = &mut self.session
-            && s.poll_due()
-        {
-            // Refresh before the poll's calls, single-flight by construction: only this thread does it.
-            if self.refresh_if_due()
-                && let (Some(s), Some(t)) = (&mut self.session, &self.token)
-            {
-                s.set_token(t);
-            }
         }
     }
 

@@ -329,6 +329,12 @@ fn site_limit_and_name_taken_are_shown_to_the_user() {
     client.write("two.html", "<p>2</p>");
     assert!(wait_until(DEADLINE, || client.status()["error"]
         == "You've run out of sites. We can't sync any more sites."));
+    // More sites, and the next save of the file goes through and clears the message.
+    server.cli(&["user", "set", "small", "--site-limit", "5"]);
+    client.write("two.html", "<p>2 again</p>");
+    assert!(wait_until(DEADLINE, || client.status()["error"].is_null()));
+    let small_api = Api::new(&server.url(), &small);
+    assert_eq!(small_api.get("two.html").as_deref(), Some("<p>2 again</p>"));
 
     let demo_api = Api::new(&server.url(), &server.token("demo"));
     assert_eq!(
@@ -342,6 +348,23 @@ fn site_limit_and_name_taken_are_shown_to_the_user() {
     assert!(wait_until(DEADLINE, || other.status()["error"]
         .as_str()
         .is_some_and(|e| e.contains("name is taken"))));
+}
+
+#[test]
+fn an_unpaid_account_is_told_and_syncs_once_it_pays() {
+    let server = TestServer::start();
+    let client = Client::with_files(
+        &server.url(),
+        &server.token("free"),
+        &[("f.html", "<p>f</p>")],
+    );
+    assert!(wait_until(DEADLINE, || client.status()["error"]
+        == "Sync is for paid subscribers"));
+    server.cli(&["user", "set", "free", "--plan", "paid"]);
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || client.status()["error"].is_null()));
+    let api = Api::new(&server.url(), &server.token("free"));
+    assert!(wait_until(DEADLINE, || api.get("f.html").is_some()));
 }
 
 #[test]

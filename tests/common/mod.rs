@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use hyperclay_server::test_support::{ServerOptions, TestServer};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
