@@ -49,6 +49,9 @@ pub enum AuthError {
         "logged out on this computer, but the server could not be told ({0}); the old login expires on its own within 10 days"
     )]
     NotRevoked(Box<AuthError>),
+    /// The configured server URL cannot be used.
+    #[error("the server URL {0:?} must start with http:// or https://; fix HYPERCLAY_URL")]
+    BadServerUrl(String),
     /// The loopback listener for the browser's answer could not be set up.
     #[error(
         "could not listen on 127.0.0.1 for the browser's answer ({0}); check that local connections are allowed"

@@ -41,9 +41,7 @@ impl PendingLogin {
     pub fn begin(server_url: &str) -> Result<PendingLogin, AuthError> {
         let base = api::base_url(server_url);
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(AuthError::Malformed(format!(
-                "server URL {base:?} (it must start with http:// or https://)"
-            )));
+            return Err(AuthError::BadServerUrl(base.to_owned()));
         }
         let callbacks = CallbackServer::bind().map_err(|e| AuthError::Listener(e.to_string()))?;
         let redirect_uri = format!("http://127.0.0.1:{}/callback", callbacks.port());
@@ -187,7 +185,7 @@ mod tests {
     fn refuses_a_server_url_without_a_scheme() {
         assert!(matches!(
             PendingLogin::begin("localhyperclay.com:8787"),
-            Err(AuthError::Malformed(_))
+            Err(AuthError::BadServerUrl(_))
         ));
     }
 
