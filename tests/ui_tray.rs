@@ -44,7 +44,7 @@ fn tray_shows_state_switches_sync_and_logs_out() {
     let screen = Screen::start();
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
-    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
 
     // Logged in through HYPERCLAY_TOKEN, and on as it was left last time: a green icon.
     let (icon, _) = wait_for_icon(&screen, &app, "a green (on) icon", IconColour::is_on);
@@ -126,6 +126,17 @@ fn tray_shows_state_switches_sync_and_logs_out() {
     assert_eq!(menu.items.len(), 4, "logged-out menu: {menu:?}");
     assert_eq!(menu.separators_before, [1, 3], "logged-out menu: {menu:?}");
     screen.key("Escape");
+
+    // SIGTERM (the desktop session ending) quits cleanly and takes the icon away.
+    app.terminate();
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("SIGTERM did not stop the app\n{}", app.output()));
+    assert!(status.success(), "exit {status}\n{}", app.output());
+    assert!(
+        screen.find_window(ICON_WINDOW).is_none(),
+        "the icon stayed after SIGTERM"
+    );
 }
 
 #[test]
@@ -218,4 +229,45 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
         leftovers.is_empty(),
         "icon files left behind: {leftovers:?}"
     );
+}
+
+/// No display (a server, an SSH session): the tray app says so in its log and keeps syncing.
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn without_a_display_the_app_keeps_syncing() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    let mut app = App::start_without_display(&dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    wait_for(
+        "the log to say there is no display",
+        DEADLINE,
+        || {
+            app.log()
+                .contains("no display to show the tray icon on")
+                .then_some(())
+        },
+        || app.output(),
+    );
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("headless.html"), "<p>no screen</p>").unwrap();
+    wait_for(
+        "headless.html on the server",
+        DEADLINE,
+        || on_server(&url, &token, "headless.html").then_some(()),
+        || app.output(),
+    );
+    assert!(
+        !app.output().contains("panicked"),
+        "the expected GTK failure was printed as a crash:\n{}",
+        app.output()
+    );
+    // SIGTERM stops it cleanly.
+    app.terminate();
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("SIGTERM did not stop the app\n{}", app.output()));
+    assert!(status.success(), "exit {status}\n{}", app.output());
 }

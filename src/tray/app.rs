@@ -37,6 +37,8 @@ enum UserEvent {
     /// A left click on the icon (Windows and macOS only; Linux trays report no clicks).
     IconClick,
     FolderChosen(Option<PathBuf>),
+    /// SIGTERM or Ctrl-C: quit as from the menu.
+    StopSignal,
     StartAtLogin(Result<bool, String>),
     EngineStopped,
 }
@@ -44,12 +46,12 @@ enum UserEvent {
 /// Runs the tray app until the user quits. Falls back to syncing without an icon when there is
 /// no display or no tray library.
 pub fn run(config: EngineConfig) -> anyhow::Result<()> {
-    let event_loop =
-        match std::panic::catch_unwind(|| EventLoopBuilder::<UserEvent>::with_user_event().build())
-        {
-            Ok(event_loop) => event_loop,
-            Err(_) => return run_without_tray(config),
-        };
+    // tao panics when GTK cannot open a display.
+    let event_loop = match catch_panic(|| EventLoopBuilder::<UserEvent>::with_user_event().build())
+    {
+        Ok(event_loop) => event_loop,
+        Err(why) => return run_without_tray(config, &why),
+    };
     let proxy = event_loop.create_proxy();
     let home = config.home.clone();
 
@@ -62,6 +64,11 @@ pub fn run(config: EngineConfig) -> anyhow::Result<()> {
         }),
     )
     .map_err(already_running_message)?;
+
+    let signal_proxy = proxy.clone();
+    on_stop_signal(move || {
+        let _ = signal_proxy.send_event(UserEvent::StopSignal);
+    });
 
     let menu_proxy = Mutex::new(proxy.clone());
     MenuEvent::set_event_handler(Some(move |event: MenuEvent| {
@@ -126,13 +133,15 @@ fn already_running_message(e: EngineError) -> anyhow::Error {
     }
 }
 
-/// No display or no tray: keep syncing, just without an icon, until the engine stops.
-fn run_without_tray(config: EngineConfig) -> anyhow::Result<()> {
+/// No display: keep syncing, just without an icon, until the process is stopped.
+fn run_without_tray(config: EngineConfig, why: &str) -> anyhow::Result<()> {
     let engine =
         Engine::start(config, Box::new(|_: &EngineState| {})).map_err(already_running_message)?;
+    let handle = engine.handle();
+    on_stop_signal(move || handle.send(Command::Shutdown));
     // Logged once the engine has opened the log.
     log::warn!(
-        "no display to show the tray icon on: syncing without one \
+        "no display to show the tray icon on ({why}): syncing without one \
          (`hyperclay-sync run --headless` does the same on purpose)"
     );
     engine.join();
@@ -180,6 +189,7 @@ fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
                 app.handle.send(Command::SetFolder(folder));
             }
             Event::UserEvent(UserEvent::FolderChosen(None)) => {}
+            Event::UserEvent(UserEvent::StopSignal) if !app.quitting => app.quit(),
             Event::UserEvent(UserEvent::StartAtLogin(result)) => app.on_start_at_login(result),
             Event::UserEvent(UserEvent::EngineStopped) => {
                 // Dropping the tray removes its icon and icon file.
@@ -217,7 +227,7 @@ impl App {
             // the menu is on the right button; Linux always shows the menu.
             .with_menu_on_left_click(false);
         // Without libayatana-appindicator the Linux backend panics instead of failing.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| builder.build())) {
+        match catch_panic(AssertUnwindSafe(|| builder.build())) {
             Ok(Ok(tray)) => {
                 log::info!(
                     "tray icon shown; if it is not visible, the desktop has no system tray \
@@ -232,8 +242,8 @@ impl App {
                 self.menu = Some(shown);
             }
             Ok(Err(e)) => log::error!("cannot show the tray icon: {e}; syncing without one"),
-            Err(_) => log::error!(
-                "cannot show the tray icon (is libayatana-appindicator3-1 installed?); \
+            Err(why) => log::error!(
+                "cannot show the tray icon ({why}; is libayatana-appindicator3-1 installed?): \
                  syncing without one"
             ),
         }
@@ -517,6 +527,67 @@ fn open_in_background(path: PathBuf, create_dir: bool) {
             log::warn!("cannot open {}: {e}", path.display());
         }
     });
+}
+
+/// Calls `then` once on SIGTERM or SIGINT (a desktop session ending, Ctrl-C in a terminal), so
+/// the engine can finish the transfer in hand instead of dying mid-write.
+fn on_stop_signal(then: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("stop-signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    log::warn!("cannot watch for stop signals: {e}");
+                    return;
+                }
+            };
+            let signalled: std::io::Result<()> = runtime.block_on(async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let mut term = signal(SignalKind::terminate())?;
+                    tokio::select! {
+                        r = tokio::signal::ctrl_c() => r,
+                        _ = term.recv() => Ok(()),
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    tokio::signal::ctrl_c().await
+                }
+            });
+            match signalled {
+                Ok(()) => {
+                    log::info!("stop signal received: quitting");
+                    then();
+                }
+                Err(e) => log::warn!("cannot watch for stop signals: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot watch for stop signals: {e}");
+    }
+}
+
+/// Runs `f`, turning a panic into its message. The default hook is silenced meanwhile: these
+/// panics are expected failures (no display, no tray library) that the caller reports in one
+/// line, not crashes to print with a backtrace.
+fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "an unknown failure".to_owned())
+    })
 }
 
 /// Waits for a future on the current (helper) thread; the dialog future needs no runtime.

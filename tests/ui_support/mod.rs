@@ -565,13 +565,30 @@ pub struct App {
 
 impl App {
     pub fn start(screen: &Screen, dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
+        App::spawn(
+            screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            dirs,
+            server_url,
+            env,
+        )
+    }
+
+    /// The app with no display at all (and no session bus).
+    pub fn start_without_display(dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"));
+        cmd.env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+        App::spawn(cmd, dirs, server_url, env)
+    }
+
+    fn spawn(mut cmd: Command, dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
         std::fs::create_dir_all(dirs.home()).expect("create HOME");
         let output = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dirs.output())
             .expect("open the app's output file");
-        let mut cmd = screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync"));
         for (key, _) in std::env::vars() {
             if key.starts_with("HYPERCLAY_") || key.starts_with("XDG_") || key == "BROWSER" {
                 cmd.env_remove(key);
@@ -582,7 +599,6 @@ impl App {
             .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_POLL_SECONDS", "0.3")
             .env("BROWSER", "false")
-            .env("RUST_LOG", "debug")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(output.try_clone().expect("clone a file handle"))
@@ -607,6 +623,15 @@ impl App {
     /// The app's log file (the engine writes it under HYPERCLAY_SYNC_HOME).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks the app to stop, as a desktop session ending would (SIGTERM).
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
     }
 
     /// Waits for the app to exit by itself; `None` if it is still running at the deadline.
