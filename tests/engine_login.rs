@@ -1,0 +1,164 @@
+//! `Command::Login` and `Command::Logout` through the library API, as the tray uses them: the
+//! engine runs the browser login itself (this test plays the browser over HTTP), stores the
+//! token, switches sync on and starts a session; logout forgets the token. The observer calls
+//! back into the handle, which would deadlock if it were called under the state lock.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use hyperclay_sync::config::EngineConfig;
+use hyperclay_sync::engine::Engine;
+use hyperclay_sync::state::{Command, EngineState};
+
+struct Browser {
+    agent: ureq::Agent,
+    cookie: Option<String>,
+}
+
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .new_agent(),
+            cookie: None,
+        }
+    }
+
+    fn reply(&mut self, mut resp: ureq::http::Response<ureq::Body>) -> Reply {
+        if let Some(set) = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+        {
+            self.cookie = set.split(';').next().map(str::to_owned);
+        }
+        Reply {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Reply {
+        let mut req = self.agent.get(url);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let r = req.call().unwrap();
+        self.reply(r)
+    }
+
+    /// Opens the authorize URL, signs in, and follows the server's redirect to the app.
+    fn log_in(&mut self, server: &str, authorize_url: &str, user: &str, password: &str) {
+        let page = self.get(authorize_url);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let at = page.body.find("name=\"next\"").expect("a next field");
+        let value = page.body[at..].split("value=\"").nth(1).unwrap();
+        let next = value[..value.find('"').unwrap()]
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        let mut req = self.agent.post(format!("{server}/login"));
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let r = req
+            .send_form([
+                ("username", user),
+                ("password", password),
+                ("next", next.as_str()),
+            ])
+            .unwrap();
+        let after = self.reply(r);
+        assert_eq!(after.status, 303, "{}", after.body);
+        let back = after.location.unwrap();
+        let back = if back.starts_with("http") {
+            back
+        } else {
+            format!("{server}{back}")
+        };
+        let redirect = self.get(&back);
+        if let Some(callback) = redirect.location {
+            self.get(&callback);
+        }
+    }
+}
+
+#[test]
+fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
+    // SAFETY: the only test in this binary; set before any thread reads the environment.
+    unsafe {
+        std::env::set_var("BROWSER", "true");
+        std::env::remove_var("DBUS_SESSION_BUS_ADDRESS");
+    }
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let folder_path = folder.path().canonicalize().unwrap();
+    std::fs::write(folder_path.join("mine.html"), "<p>mine</p>").unwrap();
+    let config = EngineConfig {
+        home: home.path().to_path_buf(),
+        server_url: server.url(),
+        token_override: None,
+        poll_interval: std::time::Duration::from_millis(200),
+        folder: Some(folder_path.clone()),
+    };
+    let seen: Arc<Mutex<Vec<EngineState>>> = Arc::default();
+    let handle_slot: Arc<Mutex<Option<hyperclay_sync::engine::EngineHandle>>> = Arc::default();
+    let (s, h) = (seen.clone(), handle_slot.clone());
+    let engine = Engine::start(
+        config.clone(),
+        Box::new(move |state| {
+            if let Some(handle) = h.lock().unwrap().as_ref() {
+                // Would deadlock if the engine held its state lock while calling us.
+                assert_eq!(handle.state().enabled, state.enabled);
+            }
+            s.lock().unwrap().push(state.clone());
+        }),
+    )
+    .unwrap();
+    let handle = engine.handle();
+    *handle_slot.lock().unwrap() = Some(handle.clone());
+    assert!(matches!(
+        Engine::start(config, Box::new(|_| {})),
+        Err(hyperclay_sync::engine::EngineError::AlreadyRunning)
+    ));
+    assert!(handle.state().account.is_none());
+
+    handle.send(Command::Login);
+    assert!(wait_until(DEADLINE, || handle.state().login.is_some()));
+    let url = handle.state().login.unwrap().url;
+    Browser::new().log_in(&server.url(), &url, "demo", "demo");
+    assert!(wait_until(DEADLINE, || {
+        let s = handle.state();
+        s.account.as_deref() == Some("demo") && s.enabled && s.login.is_none()
+    }));
+    let api = Api::new(&server.url(), &server.token("demo"));
+    assert!(wait_until(DEADLINE, || api.get("mine.html").is_some()));
+    assert!(hyperclay_sync::settings::load(home.path()).unwrap().enabled);
+
+    handle.send(Command::Logout);
+    assert!(wait_until(DEADLINE, || handle.state().account.is_none()));
+    let store = hyperclay_sync::auth::TokenStore::open(home.path(), &server.url());
+    assert!(store.load().unwrap().is_none());
+    handle.send(Command::Shutdown);
+    engine.join();
+    assert!(seen.lock().unwrap().iter().any(|s| s.login.is_some()));
+}
