@@ -61,24 +61,22 @@ pub fn set_user(
         .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))
 }
 
-/// Makes sure `name` exists with this plan and limit; the password is set only on creation,
-/// so restarting with `--demo` costs no hashing.
+/// Creates `name` unless it exists. An existing account is left exactly as it is, so a
+/// restart with `--demo` keeps whatever the admin CLI changed (and costs no hashing).
 pub fn ensure_user(
     store: &Store,
     name: &str,
     password: &str,
     plan: Plan,
     site_limit: u64,
-) -> Result<Account, AdminError> {
-    match accounts::by_name(store.conn(), name)? {
-        Some(_) => set_user(store, name, Some(plan), Some(site_limit), None),
-        None => match add_user(store, name, password, plan, site_limit) {
-            // Another process created it in between: fine, make the plan right.
-            Err(AdminError::AccountExists(_)) => {
-                set_user(store, name, Some(plan), Some(site_limit), None)
-            }
-            other => other,
-        },
+) -> Result<(), AdminError> {
+    if accounts::by_name(store.conn(), name)?.is_some() {
+        return Ok(());
+    }
+    match add_user(store, name, password, plan, site_limit) {
+        // Another process created it in between.
+        Ok(_) | Err(AdminError::AccountExists(_)) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -818,6 +818,8 @@ fn a_restart_keeps_everything() {
     assert_eq!(r.status, 204);
     let (before, cursor) = drain_changes(&api, None, None);
     let url = t.url.clone();
+    t.server()
+        .cli(&["user", "set", "demo", "--site-limit", "7"]);
 
     t.server_mut().restart();
     assert_eq!(t.server().url(), url, "same port");
@@ -834,7 +836,11 @@ fn a_restart_keeps_everything() {
         .status()
         .expect_error(ErrorCode::Unauthorized);
     let s: StatusResponse = api.status().ok();
-    assert_eq!(s.sites.used, 1);
+    assert_eq!(
+        s.sites,
+        hyperclay_protocol::Sites { used: 1, limit: 7 },
+        "--demo keeps admin changes"
+    );
 }
 
 #[test]
