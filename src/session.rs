@@ -461,8 +461,12 @@ impl Session {
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
             ReadOutcome::Ready(s) => s,
             ReadOutcome::Gone => {
-                // Deletions never propagate; the base keeps the file "deleted here".
-                self.local.remove(rel);
+                // Deletions never propagate (the base keeps the file "deleted here"), but a remote
+                // edit the session already knows about must now come down.
+                if self.local.remove(rel).is_some() {
+                    let actions = self.plan_keys(&BTreeSet::from([key_of(rel)]));
+                    return self.execute(actions, None, false, reporter);
+                }
                 return Ok(());
             }
             ReadOutcome::TooLarge(size) => {

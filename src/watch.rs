@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsSignal {
-    /// A writer finished with this path (closed it, or renamed it into place): act now.
+    /// A writer finished with this path (closed it, or renamed it into place), or it went
+    /// away: act now.
     Done(PathBuf),
     /// Something changed here with no completion event (non-Linux): act after a quiet time.
     Changed(PathBuf),
@@ -42,6 +43,12 @@ pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
             .map(FsSignal::Done)
             .collect(),
         EventKind::Create(CreateKind::Folder) => {
+            event.paths.into_iter().map(FsSignal::Done).collect()
+        }
+        // Gone (deleted or renamed away): the engine forgets its local copy, and never deletes
+        // remotely.
+        EventKind::Remove(RemoveKind::File | RemoveKind::Any)
+        | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
             event.paths.into_iter().map(FsSignal::Done).collect()
         }
         EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
