@@ -233,7 +233,7 @@ fn server_errors_are_retried_on_the_schedule_then_given_up() {
     let client = Client::start(&proxy.url, &token);
     client.wait_synced();
 
-    *proxy.fail.lock().unwrap() = Some("PUT /api/local-sync/files/flaky.html".into());
+    proxy.fail("PUT /api/local-sync/files/flaky.html", 500, "internal");
     client.write("flaky.html", "<p>x</p>");
     // 1 try + 5 retries (1+2+3+4+5 s apart), then it stops.
     assert!(wait_until(std::time::Duration::from_secs(40), || client
@@ -246,7 +246,7 @@ fn server_errors_are_retried_on_the_schedule_then_given_up() {
         .read("marker.html")
         .is_some()));
     assert_eq!(proxy.count("PUT", "/api/local-sync/files/flaky.html"), 6);
-    *proxy.fail.lock().unwrap() = None;
+    proxy.heal();
     client.write("flaky.html", "<p>y</p>");
     assert!(wait_until(DEADLINE, || api.get("flaky.html").as_deref()
         == Some("<p>y</p>")));
@@ -429,4 +429,28 @@ fn clock_skew_either_way_still_lets_the_newer_side_win() {
             "skew {skew}"
         );
     }
+}
+
+#[test]
+fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let proxy = Proxy::start(&server.url());
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&proxy.url, &token);
+    client.wait_synced();
+    let full = |p: &Proxy| p.count("GET", "/api/local-sync/changes?limit");
+    let sessions = full(&proxy);
+    proxy.fail(
+        "GET /api/local-sync/changes?limit=1000&cursor",
+        410,
+        "cursor_expired",
+    );
+    assert!(wait_until(DEADLINE, || full(&proxy) > sessions));
+    proxy.heal();
+    api.marker("after-410");
+    assert!(wait_until(DEADLINE, || client
+        .read("after-410.html")
+        .is_some()));
+    assert!(client.log().contains("New session: the cursor expired"));
 }

@@ -320,8 +320,9 @@ pub struct Seen {
 pub struct Proxy {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
-    /// Requests whose "METHOD path" starts with this get a 500 instead of reaching the server.
-    pub fail: Arc<Mutex<Option<String>>>,
+    /// Requests whose "METHOD path" starts with the prefix get this status and error code
+    /// instead of reaching the server.
+    fault: Arc<Mutex<Option<(String, u16, String)>>>,
 }
 
 impl Proxy {
@@ -330,8 +331,8 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let fail = Arc::new(Mutex::new(None::<String>));
-        let (s, f) = (seen.clone(), fail.clone());
+        let fault = Arc::new(Mutex::new(None));
+        let (s, f) = (seen.clone(), fault.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let (s, f, up) = (s.clone(), f.clone(), upstream.clone());
@@ -340,7 +341,16 @@ impl Proxy {
                 });
             }
         });
-        Proxy { url, seen, fail }
+        Proxy { url, seen, fault }
+    }
+
+    /// From now on, answer requests starting with `prefix` ("PUT /api/...") with this error.
+    pub fn fail(&self, prefix: &str, status: u16, code: &str) {
+        *self.fault.lock().unwrap() = Some((prefix.to_owned(), status, code.to_owned()));
+    }
+
+    pub fn heal(&self) {
+        *self.fault.lock().unwrap() = None;
     }
 
     pub fn count(&self, method: &str, path_prefix: &str) -> usize {
@@ -358,7 +368,7 @@ fn serve(
     conn: TcpStream,
     upstream: &str,
     seen: &Mutex<Vec<Seen>>,
-    fail: &Mutex<Option<String>>,
+    fault: &Mutex<Option<(String, u16, String)>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut head = Vec::new();
@@ -395,17 +405,17 @@ fn serve(
         path: path.clone(),
     });
     let mut conn = conn;
-    let failing = fail.lock().unwrap().clone();
-    if let Some(prefix) = failing
+    let failing = fault.lock().unwrap().clone();
+    if let Some((prefix, status, code)) = failing
         && format!("{method} {path}").starts_with(&prefix)
     {
-        let body = br#"{"error":"internal","message":"injected"}"#;
+        let body = format!(r#"{{"error":"{code}","message":"injected"}}"#);
         write!(
             conn,
-            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )?;
-        conn.write_all(body)?;
+        conn.write_all(body.as_bytes())?;
         return Ok(());
     }
     let mut up = TcpStream::connect(upstream)?;
