@@ -503,7 +503,8 @@ impl Runner {
             }
         };
         let url = pending.url().to_owned();
-        log::info!("Login: waiting for the browser at {url}");
+        // The URL carries the login's state: shown to the user (EngineState), never logged.
+        log::info!("Login: waiting for the browser");
         self.login_running = true;
         self.reporter
             .update(|s| s.login = Some(PendingLogin { url: url.clone() }));
