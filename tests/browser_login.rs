@@ -197,6 +197,14 @@ fn browser_login_turns_sync_on_and_the_token_is_kept() {
         authorize.starts_with(&format!("{url}/api/local-sync/authorize?")),
         "unexpected login URL {authorize}"
     );
+    // While the browser is out, the menu says so and offers the page again: a note, "Open login
+    // page again", "Copy login URL", the URL | Start at login, Open sync folder | Quit.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    screen.screenshot("tray-menu-logging-in");
+    assert_eq!(menu.items.len(), 7, "logging-in menu: {menu:?}");
+    assert_eq!(menu.separators_before, [4, 6], "logging-in menu: {menu:?}");
+    assert!(menu.rect.w < 400, "the URL stretched the menu: {menu:?}");
+    screen.key("Escape");
     let browser = Browser::start();
     browser.goto(&authorize);
     browser.log_in("demo", "demo");

@@ -255,12 +255,6 @@ impl App {
     }
 
     fn on_state(&mut self, state: EngineState) {
-        if let Some(login) = &state.login
-            && self.state.login.as_ref() != Some(login)
-        {
-            // The URL is also in the menu; the log keeps it for a user who needs to copy it.
-            log::info!("log in at {}", login.url);
-        }
         self.state = state;
         self.show();
     }
@@ -322,6 +316,11 @@ impl App {
                             log::warn!("cannot open a browser ({e}); open {url} by hand");
                         }
                     });
+                }
+            }
+            Action::CopyLoginUrl => {
+                if let Some(login) = &self.state.login {
+                    copy_to_clipboard(&login.url);
                 }
             }
             Action::SetSync(on) => {
@@ -514,6 +513,22 @@ fn remove_stale_icon_files(dir: &Path) {
             log::debug!("cannot remove stale icon {name}: {e}");
         }
     }
+}
+
+/// Puts `text` on the clipboard. GTK serves it from this (long-running) process, and asks a
+/// clipboard manager, if there is one, to keep it after exit. Runs on the UI thread, as GTK
+/// requires; it does not block.
+#[cfg(target_os = "linux")]
+fn copy_to_clipboard(text: &str) {
+    let clipboard = gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD);
+    clipboard.set_text(text);
+    clipboard.store();
+}
+
+/// The view offers copying only where [`super::view::CAN_COPY`] is true.
+#[cfg(not(target_os = "linux"))]
+fn copy_to_clipboard(_text: &str) {
+    log::warn!("copying is not available on this platform");
 }
 
 /// Opens a folder or file with the desktop's default app, on a helper thread (it may start a

@@ -22,6 +22,8 @@ pub enum Action {
     Login,
     /// Open the pending login URL again (the first open may have silently failed).
     OpenLoginPage,
+    /// Put the pending login URL on the clipboard, for a browser the app cannot open.
+    CopyLoginUrl,
     /// Switch sync to the given value.
     SetSync(bool),
     Logout,
@@ -40,6 +42,7 @@ impl Action {
         match self {
             Action::Login => "login",
             Action::OpenLoginPage => "open-login-page",
+            Action::CopyLoginUrl => "copy-login-url",
             Action::SetSync(_) => "sync",
             Action::Logout => "logout",
             Action::ToggleStartAtLogin => "start-at-login",
@@ -115,6 +118,19 @@ pub struct TrayView {
 
 const APP: &str = "Hyperclay Sync";
 
+/// Whether the app can put text on the clipboard (it uses GTK's, which only the Linux build has).
+pub const CAN_COPY: bool = cfg!(target_os = "linux");
+
+/// The login URL as shown in the menu: up to its path. The query (state, PKCE challenge) makes
+/// it hundreds of characters long, which would stretch the menu across the screen; the whole
+/// URL is one click away (open again, copy) and in the log.
+fn short_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_owned(),
+    }
+}
+
 impl TrayView {
     /// The view for `state`. `start_at_login` is the tray's own setting (the engine does not
     /// know it), shown as a check item.
@@ -159,9 +175,12 @@ impl TrayView {
                 "Open login page again",
                 Action::OpenLoginPage,
             ));
-            // Opening a browser can "succeed" without showing anything, so the URL is
-            // always visible here for the user to type or copy from the log.
-            menu.push(MenuLine::note(login.url.clone()));
+            // Opening a browser can "succeed" without showing anything, so the URL is always
+            // at hand: shown here, copyable where the platform allows, and in the log.
+            if CAN_COPY {
+                menu.push(MenuLine::action("Copy login URL", Action::CopyLoginUrl));
+            }
+            menu.push(MenuLine::note(short_url(&login.url)));
         } else {
             menu.push(MenuLine::action("Sync", Action::Login));
         }
@@ -300,26 +319,30 @@ mod tests {
     fn logging_in_shows_the_url_and_a_way_to_open_it_again() {
         let state = EngineState {
             login: Some(PendingLogin {
-                url: "http://h/api/local-sync/authorize?state=S".to_owned(),
+                url: "http://h/api/local-sync/authorize?redirect_uri=x&state=S".to_owned(),
             }),
             ..logged_out()
         };
         let view = TrayView::from(&state, true);
         assert_eq!(view.icon, IconKind::Off);
         assert_eq!(view.tooltip, "Hyperclay Sync: Waiting for login");
-        assert_eq!(
-            lines(&view),
-            [
-                "Log in in your browser to turn sync on (disabled)",
-                "Open login page again <open-login-page>",
-                "http://h/api/local-sync/authorize?state=S (disabled)",
-                "---",
-                "Start at login <start-at-login> [x]",
-                "Open sync folder <open-folder>",
-                "---",
-                "Quit <quit>",
-            ]
-        );
+        let mut expected = vec![
+            "Log in in your browser to turn sync on (disabled)",
+            "Open login page again <open-login-page>",
+        ];
+        if CAN_COPY {
+            expected.push("Copy login URL <copy-login-url>");
+        }
+        expected.extend([
+            "http://h/api/local-sync/authorize?… (disabled)",
+            "---",
+            "Start at login <start-at-login> [x]",
+            "Open sync folder <open-folder>",
+            "---",
+            "Quit <quit>",
+        ]);
+        assert_eq!(lines(&view), expected);
+        assert_eq!(short_url("http://h/a"), "http://h/a");
     }
 
     #[test]

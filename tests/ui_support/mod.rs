@@ -418,8 +418,8 @@ fn is_red([r, g, b]: [u8; 3]) -> bool {
     r > 170 && g < 90 && b < 90
 }
 
-/// The lines of an open GTK menu, read from pixels: each text line is a band of rows with dark
-/// pixels, each separator a light, thin, wide row between bands.
+/// The lines of an open GTK menu, read from pixels: each text line is a band of rows with ink
+/// (greyed-out text too), each separator a row of one light colour across the whole menu.
 #[derive(Debug)]
 pub struct MenuLayout {
     pub rect: Rect,
@@ -447,18 +447,21 @@ impl MenuLayout {
         let mut pending_separator = false;
         let mut in_band = false;
         for y in inner.y..inner.y + inner.h {
-            let mut dark_left = None;
-            let mut faint = 0;
-            for x in inner.x..inner.x + inner.w {
-                let px = image.pixel(x, y);
-                let l = luma(px);
-                if l < 140 {
-                    dark_left.get_or_insert(x);
-                } else if px != background && l < luma(background) {
-                    faint += 1;
+            // A separator is a row of one colour, not the background's, across the menu.
+            let first = image.pixel(inner.x, y);
+            let uniform = (inner.x..inner.x + inner.w)
+                .filter(|&x| image.pixel(x, y) == first)
+                .count();
+            if first != background && uniform * 10 >= inner.w as usize * 9 {
+                in_band = false;
+                if !items.is_empty() {
+                    pending_separator = true;
                 }
+                continue;
             }
-            match dark_left {
+            // Text ink, greyed-out (disabled) text included.
+            let ink_left = (inner.x..inner.x + inner.w).find(|&x| luma(image.pixel(x, y)) < 200);
+            match ink_left {
                 Some(left) => {
                     if in_band {
                         let last = items.last_mut().expect("in a band");
@@ -473,12 +476,7 @@ impl MenuLayout {
                         in_band = true;
                     }
                 }
-                None => {
-                    in_band = false;
-                    if faint * 2 > inner.w as usize && !items.is_empty() {
-                        pending_separator = true;
-                    }
-                }
+                None => in_band = false,
             }
         }
         // Check items start with a box left of the labels' indent; a tick puts ink inside it.
