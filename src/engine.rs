@@ -361,8 +361,13 @@ impl Runner {
         true
     }
 
+    /// Writes the engine's own fields (the switch and the folder) over what is on disk now, so a
+    /// setting the tray saved meanwhile (start at login) is kept.
     fn save_settings(&self) {
-        if let Err(e) = settings::save(&self.config.home, &self.settings) {
+        let mut on_disk = settings::load(&self.config.home).unwrap_or_default();
+        on_disk.enabled = self.settings.enabled;
+        on_disk.folder = self.settings.folder.clone();
+        if let Err(e) = settings::save(&self.config.home, &on_disk) {
             log::error!("{e}");
         }
     }

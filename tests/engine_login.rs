@@ -158,6 +158,14 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     assert!(wait_until(DEADLINE, || handle.state().account.is_none()));
     let store = hyperclay_sync::auth::TokenStore::open(home.path(), &server.url());
     assert!(store.load().unwrap().is_none());
+    // The tray persists start-at-login itself; the engine's own saves must keep it.
+    let mut s = hyperclay_sync::settings::load(home.path()).unwrap();
+    s.start_at_login = true;
+    hyperclay_sync::settings::save(home.path(), &s).unwrap();
+    handle.send(Command::SetEnabled(false));
+    assert!(wait_until(DEADLINE, || !handle.state().enabled));
+    let s = hyperclay_sync::settings::load(home.path()).unwrap();
+    assert!(s.start_at_login && !s.enabled);
     handle.send(Command::Shutdown);
     engine.join();
     assert!(seen.lock().unwrap().iter().any(|s| s.login.is_some()));
