@@ -271,3 +271,49 @@ fn without_a_display_the_app_keeps_syncing() {
         .unwrap_or_else(|| panic!("SIGTERM did not stop the app\n{}", app.output()));
     assert!(status.success(), "exit {status}\n{}", app.output());
 }
+
+/// An error that blocks syncing shows on the icon (the red mark) and as a greyed-out line with
+/// the exact message under the switch.
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn running_out_of_sites_shows_the_error_mark_and_the_message_line() {
+    let server = TestServer::start();
+    let url = server.url();
+    server.add_user("capped", "capped", true, 1);
+    let token = server.token("capped");
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("first.html"), "<p>1</p>").unwrap();
+    std::fs::write(dirs.folder().join("second.html"), "<p>2</p>").unwrap();
+    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+
+    let (icon, _) = wait_for_icon(
+        &screen,
+        &app,
+        "the error mark (one site allowed, two apps)",
+        IconColour::has_error_mark,
+    );
+    screen.screenshot("tray-error");
+    // Sync: On, "You've run out of sites…", Logout | Start at login, Choose folder…,
+    // Open sync folder, Open log file | Quit.
+    let (menu, _) = open_menu(&screen, &app, icon);
+    screen.screenshot("tray-menu-error");
+    assert_eq!(menu.items.len(), 8, "menu with the error line: {menu:?}");
+    assert_eq!(
+        menu.separators_before,
+        [3, 7],
+        "menu with the error line: {menu:?}"
+    );
+    assert_eq!(
+        menu.checks[0],
+        Some(true),
+        "Sync: On is still ticked: {menu:?}"
+    );
+    assert_eq!(
+        menu.checks[1], None,
+        "the error line is plain text: {menu:?}"
+    );
+    screen.key("Escape");
+}
