@@ -454,3 +454,39 @@ fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
         .is_some()));
     assert!(client.log().contains("New session: the cursor expired"));
 }
+
+#[test]
+fn a_stale_upload_takes_the_servers_copy_and_keeps_the_local_one_as_a_backup() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let proxy = Proxy::start(&server.url());
+    let api = Api::new(&server.url(), &token);
+    let client = Client::with_files(&proxy.url, &token, &[("s.html", "<p>v1</p>")]);
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || api.get("s.html").is_some()));
+    // The server gets a newer copy the client has not polled yet, and refuses the local save.
+    api.save("s", "<p>server newer</p>");
+    proxy.fail("PUT /api/local-sync/files/s.html", 409, "stale");
+    client.write("s.html", "<p>local edit</p>");
+    assert!(wait_until(DEADLINE, || client.read("s.html").as_deref()
+        == Some("<p>server newer</p>")));
+    assert!(
+        client
+            .versions("s")
+            .contains(&"<p>local edit</p>".to_owned())
+    );
+}
+
+#[test]
+fn names_the_protocol_forbids_are_skipped_and_logged_once() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let client = Client::with_files(&server.url(), &token, &[("Bad Name.html", "<p>1</p>")]);
+    client.wait_synced();
+    client.write("Bad Name.html", "<p>2</p>");
+    client.write("fine.html", "<p>ok</p>");
+    assert!(wait_until(DEADLINE, || api.get("fine.html").is_some()));
+    assert_eq!(client.log().matches("skip Bad Name.html").count(), 1);
+    assert!(!api.paths().iter().any(|p| p.contains("Bad")));
+}
