@@ -207,7 +207,6 @@ fn authorize_without_state_is_refused() {
 /// would silently link their folder to the attacker's account and upload it there. The form
 /// has no token, so the server must refuse a cross-site post by its Origin / Sec-Fetch-Site.
 #[test]
-#[ignore = "BUG: POST /login has no CSRF protection: a cross-site form post logs the browser into another account"]
 fn a_cross_site_login_post_is_refused() {
     let t = local();
     let form = [("Content-Type", "application/x-www-form-urlencoded")];

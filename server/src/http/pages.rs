@@ -126,11 +126,36 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// Login CSRF: another site posting this form with its own credentials would log the browser
+/// into that account, and the user's next "Sync" would link their folder to it. Browsers name
+/// the posting page in `Origin` / `Sec-Fetch-Site`; clients without either are no victim.
+fn cross_site_post(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match (header("origin"), header("host")) {
+        (None, _) => false,
+        (Some(origin), Some(host)) => {
+            origin != format!("http://{host}") && origin != format!("https://{host}")
+        }
+        (Some(_), None) => true,
+    }
+}
+
 /// A wrong name or password shows the form again (401), never a redirect.
 pub async fn login(
     State(st): State<AppState>,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if cross_site_post(&headers) {
+        return login_page(
+            StatusCode::FORBIDDEN,
+            "/",
+            Some("This login came from another site. Open the login page and try again."),
+        );
+    }
     let Ok(Form(form)) = form else {
         return login_page(
             StatusCode::BAD_REQUEST,
