@@ -187,7 +187,14 @@ pub async fn put_file(
         .run(move |s| save::save_file(s, &account, &path, &bytes, modified_at))
         .await?;
     if let Saved::Written(e) = &saved {
-        tracing::info!(path = %e.path, size = e.size.unwrap_or(0), "saved");
+        // Logged right after the commit: the benchmark (xtask) reads this line's time and
+        // checksum as the moment that content was committed.
+        tracing::info!(
+            path = %e.path,
+            size = e.size.unwrap_or(0),
+            checksum = %e.checksum.as_deref().unwrap_or(""),
+            "saved"
+        );
     }
     Ok(Json(PutResponse {
         server_time: st.clock.now(),

@@ -1,0 +1,134 @@
+//! Figure 4, initial sync: a tree of mixed apps and uploads synced remote → empty local and
+//! local → empty remote by the real client (spawn → first session done), each against `cp -r`
+//! of the same tree in the same run. Both results are checked file by file, so a fast but wrong
+//! sync cannot look good.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use hyperclay_protocol::sha256_hex;
+use serde_json::json;
+
+use super::{SYNC_DEADLINE, local_files, ms, seed};
+use crate::http::Api;
+use crate::procs::{Client, Mode, Server};
+use crate::report::{Report, Verdict};
+use crate::stats::{self, ratio};
+use crate::{Bench, tree};
+
+pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
+    let (n, total) = (bench.sizes.init_files, bench.sizes.init_bytes);
+    let files = tree::mixed("init", n, total, 4);
+    let source = bench.dir("init-tree");
+    tree::write(&source, &files)?;
+    let expected: std::collections::BTreeMap<String, String> = files
+        .iter()
+        .map(|f| (f.path.clone(), sha256_hex(&f.bytes())))
+        .collect();
+
+    // cp -r of the same tree; the copy is the local → remote client's folder.
+    let up_folder = bench.dir("init-up-folder");
+    let t = Instant::now();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&source)
+        .arg(&up_folder)
+        .status()
+        .context("running cp -r")?;
+    let cp = ms(t.elapsed());
+    if !status.success() {
+        bail!("cp -r failed ({status})");
+    }
+
+    // Remote → empty local.
+    let down_ms = {
+        let server = Server::start(&bench.server_bin, &bench.dir("init-down-server"))?;
+        let token = server.account("down")?;
+        eprintln!(
+            "initial: seeding {n} files / {} for the download",
+            stats::bytes(total)
+        );
+        seed(&Api::new(server.url(), &token), &files, 8)?;
+        let mut client = Client::new(
+            &bench.client_bin,
+            server.url(),
+            &token,
+            &bench.dir("init-down-home"),
+            &bench.dir("init-down-folder"),
+        )?;
+        eprintln!("initial: remote → empty local");
+        let spawned = client.spawn(&Mode::Headless)?;
+        let done = client.wait_synced(SYNC_DEADLINE)?;
+        client.stop()?;
+        let got = local_files(&client.folder)?;
+        let mut wrong = 0;
+        for (path, sum) in &expected {
+            match got.get(path).map(std::fs::read) {
+                Some(Ok(bytes)) if sha256_hex(&bytes) == *sum => {}
+                _ => wrong += 1,
+            }
+        }
+        if wrong > 0 || got.len() != expected.len() {
+            bail!(
+                "remote → local left {wrong} of {n} files missing or wrong ({} local files)",
+                got.len()
+            );
+        }
+        ms(done - spawned)
+    };
+
+    // Local → empty remote.
+    let up_ms = {
+        let server = Server::start(&bench.server_bin, &bench.dir("init-up-server"))?;
+        let token = server.account("up")?;
+        let mut client = Client::new(
+            &bench.client_bin,
+            server.url(),
+            &token,
+            &bench.dir("init-up-home"),
+            &up_folder,
+        )?;
+        eprintln!("initial: local → empty remote");
+        let spawned = client.spawn(&Mode::Headless)?;
+        let done = client.wait_synced(SYNC_DEADLINE)?;
+        client.stop()?;
+        let (remote, _) = Api::new(server.url(), &token).files()?;
+        let wrong = remote
+            .iter()
+            .filter(|e| expected.get(&e.path) != e.checksum.as_ref())
+            .count();
+        if wrong > 0 || remote.len() != expected.len() {
+            bail!(
+                "local → remote: the server holds {} files, {wrong} of them not as sent",
+                remote.len()
+            );
+        }
+        ms(done - spawned)
+    };
+
+    report.set(
+        "initialSync",
+        json!({"files": n, "bytes": total, "cpMs": cp, "remoteToLocalMs": down_ms,
+               "localToRemoteMs": up_ms}),
+    );
+    let what = format!("{n} files / {}", stats::bytes(total));
+    report.row(
+        &format!("4. Initial sync remote → empty local, {what}"),
+        format!(
+            "{} ms = {} cp -r ({} ms)",
+            stats::ms(down_ms),
+            ratio(down_ms / cp),
+            stats::ms(cp)
+        ),
+        "≤ 3× cp -r",
+        Verdict::of(down_ms <= 3.0 * cp),
+    );
+    report.row(
+        &format!("4. Initial sync local → empty remote, {what}"),
+        format!("{} ms = {} cp -r", stats::ms(up_ms), ratio(up_ms / cp)),
+        "≤ 3× cp -r",
+        Verdict::of(up_ms <= 3.0 * cp),
+    );
+    Ok(())
+}
