@@ -27,7 +27,8 @@ const PARALLEL_TRANSFERS: usize = 4;
 /// A file that just became empty is usually mid-save (truncate, then write): wait this long for
 /// its next write before believing it.
 const EMPTY_GRACE: Duration = Duration::from_millis(1500);
-/// Without a close-after-write event (non-Linux), a path is read after this much quiet.
+/// Without a close-after-write event (non-Linux), a path is read after this much quiet; also the
+/// wait before the second look into a new folder.
 const QUIET: Duration = Duration::from_millis(200);
 
 /// Why a session stopped.
@@ -71,6 +72,9 @@ pub(crate) struct Session {
     next_poll: Instant,
     pending: HashMap<String, Pending>,
     rescan: bool,
+    /// A second look at the folder a moment after a folder appeared: files written into it
+    /// before the watcher had added it produce no events at all.
+    rescan_at: Option<Instant>,
     shutdown: Arc<AtomicBool>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -304,6 +308,7 @@ impl Session {
             next_poll: Instant::now() + config.poll_interval,
             pending: HashMap::new(),
             rescan: false,
+            rescan_at: None,
             shutdown: reporter.shutdown_flag(),
             _watcher: watcher,
         };
@@ -333,6 +338,9 @@ impl Session {
         if self.rescan {
             wake = Instant::now();
         }
+        if let Some(at) = self.rescan_at {
+            wake = wake.min(at);
+        }
         wake
     }
 
@@ -347,8 +355,10 @@ impl Session {
             FsSignal::Changed(p) => (p, QUIET),
         };
         if path.is_dir() {
-            // A folder moved or created in: its files are found by a (cached) rescan.
+            // A folder moved or created in: its files are found by a (cached) rescan, now and
+            // once more after a quiet moment.
             self.rescan = true;
+            self.rescan_at = Some(Instant::now() + QUIET);
             return;
         }
         let Some(rel) = local::relative(&self.folder, &path) else {
@@ -368,6 +378,10 @@ impl Session {
 
     /// Does whatever is due: a rescan, pushes, a poll.
     pub(crate) fn step(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        if self.rescan_at.is_some_and(|at| at <= Instant::now()) {
+            self.rescan_at = None;
+            self.rescan = true;
+        }
         if self.rescan {
             self.rescan = false;
             self.reconcile_all(reporter)?;
