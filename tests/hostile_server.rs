@@ -1,0 +1,554 @@
+//! The real `hyperclay-sync run --headless` against a hostile server (`common/hostile_server.rs`):
+//! traversal paths, duplicates, lying sizes and checksums, malformed JSON, a 100,000-entry
+//! listing, an endless body, redirects to another host, and symlinks in the folder pointing
+//! out. The client must write nothing outside its folder, never a file whose bytes do not
+//! match, never send the token elsewhere, keep running, and log each refusal with its path.
+//!
+//! The sync folder sits seven levels deep inside a private sandbox, so any `..` escape lands
+//! in the sandbox where the test can see it.
+
+mod common;
+#[path = "common/hostile_server.rs"]
+mod hostile;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Client, DEADLINE, wait_until};
+use hostile::*;
+use hyperclay_protocol::{Timestamp, sha256_hex};
+use serde_json::json;
+
+const TOKEN: &str = "hostile-test-token-must-not-leak";
+const DEPTH: &str = "a/b/c/d/e/f/g";
+
+struct Rig {
+    server: HostileServer,
+    client: Client,
+    sandbox: tempfile::TempDir,
+}
+
+impl Rig {
+    /// A client syncing `<sandbox>/a/b/c/d/e/f/g/sync` against `script`; `prepare` runs on the
+    /// folder (and the sandbox) before the client starts.
+    fn start(script: Script, prepare: impl FnOnce(&Path, &Path)) -> Rig {
+        let sandbox = tempfile::tempdir().expect("sandbox");
+        let folder = sandbox.path().join(DEPTH).join("sync");
+        std::fs::create_dir_all(&folder).expect("folder");
+        let folder = folder.canonicalize().expect("canonical folder");
+        prepare(&folder, sandbox.path());
+        let server = HostileServer::start(script);
+        let mut client = Client::start_stopped(&server.url, TOKEN);
+        client.folder = folder;
+        client.spawn();
+        Rig {
+            server,
+            client,
+            sandbox,
+        }
+    }
+
+    fn folder(&self) -> &Path {
+        &self.client.folder
+    }
+
+    /// Files in the sandbox that are not inside the sync folder (symlink targets the test made
+    /// itself are listed in `allowed`).
+    fn outside(&self, allowed: &[&str]) -> Vec<String> {
+        let inside = format!("{DEPTH}/sync/");
+        files_under(self.sandbox.path())
+            .into_iter()
+            .filter(|p| !p.starts_with(&inside) && !allowed.contains(&p.as_str()))
+            .collect()
+    }
+
+    fn inside(&self) -> Vec<String> {
+        files_under(self.folder())
+            .into_iter()
+            .filter(|p| !p.starts_with("sites-versions/"))
+            .collect()
+    }
+
+    fn wait_for_file(&self, rel: &str, content: &[u8]) {
+        let p = self.folder().join(rel);
+        assert!(
+            wait_until(DEADLINE, || std::fs::read(&p).is_ok_and(|b| b == content)),
+            "{rel} never arrived; log:\n{}",
+            self.client.log()
+        );
+    }
+
+    /// Waits until the client has polled `n` more times: it is still running its session.
+    fn wait_polls(&self, n: usize) {
+        let start = self.server.polls();
+        assert!(
+            wait_until(DEADLINE, || self.server.polls() >= start + n),
+            "the client stopped polling; log:\n{}",
+            self.client.log()
+        );
+    }
+
+    fn wait_log(&self, deadline: Duration, needle: &str) {
+        assert!(
+            wait_until(deadline, || self.client.log().contains(needle)),
+            "the log never mentions {needle:?}:\n{}",
+            self.client.log()
+        );
+    }
+
+    fn no_token_in_log(&self) {
+        assert!(!self.client.log().contains(TOKEN), "the token was logged");
+    }
+}
+
+fn tag() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// How a path shows up in the log: as itself or in Rust's quoted form.
+fn logged(log: &str, path: &str) -> bool {
+    log.contains(path) || log.contains(&format!("{path:?}"))
+}
+
+#[test]
+fn traversal_and_forbidden_paths_are_refused_logged_and_never_fetched() {
+    let t = tag();
+    let good = format!("good-{t}.html");
+    let bad: Vec<String> = [
+        "../esc-T.html",
+        "../../esc-T.txt",
+        "../../../../../../../../esc-T.txt",
+        "%2e%2e/esc-T.txt",
+        "%2E%2E/%2E%2E/esc-T.txt",
+        "/abs-T.txt",
+        "/tmp/abs-T.txt",
+        "C:\\esc-T.txt",
+        "C:/esc-T.txt",
+        "c:esc-T.txt",
+        "sub\\..\\..\\esc-T.txt",
+        "..\\esc-T.txt",
+        "nul\u{0}-T.txt",
+        "sub/nul\u{0}/x-T.txt",
+        "a/b/c/d/e/f/deep-T.txt",
+        "./dot-T.txt",
+        "sub//esc-T.txt",
+        "sub/./esc-T.txt",
+        "sub/../esc-T.txt",
+        "sub/..",
+        "",
+        "esc-T.txt/",
+    ]
+    .iter()
+    .map(|p| p.replace('T', &t))
+    .collect();
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    let mut entries: Vec<serde_json::Value> = bad.iter().map(|p| entry(p, b"pwned")).collect();
+    entries.push(entry(&good, b"<p>good</p>"));
+    script.full = Reply::json(&changes(entries, "c1"));
+    // Even if asked, the server would hand the bytes over: only the client's check protects.
+    for p in &bad {
+        script.files.insert(url_tail(p), Reply::file(b"pwned"));
+    }
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"<p>good</p>");
+    rig.wait_polls(3);
+
+    assert_eq!(rig.outside(&[]), Vec::<String>::new(), "written outside");
+    assert_eq!(rig.inside(), vec![good.clone()], "written inside");
+    for abs in [format!("/abs-{t}.txt"), format!("/tmp/abs-{t}.txt")] {
+        assert!(!Path::new(&abs).exists(), "{abs} was written");
+    }
+    let fetched: Vec<String> = rig
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/api/local-sync/files/"))
+        .map(|r| r.target)
+        .collect();
+    assert!(
+        fetched
+            .iter()
+            .all(|f| f == &format!("/api/local-sync/files/{good}")),
+        "the client asked for a forbidden path: {fetched:?}"
+    );
+    let log = rig.client.log();
+    for p in bad.iter().filter(|p| !p.is_empty()) {
+        assert!(logged(&log, p), "no refusal logged for {p:?}:\n{log}");
+    }
+    rig.no_token_in_log();
+}
+
+#[test]
+fn duplicate_paths_in_a_listing_end_in_one_checked_file() {
+    let t = tag();
+    let dup = format!("dup-{t}.html");
+    let up = format!("dupfile-{t}.txt");
+    let app = format!("app-{t}.html");
+    let mut script = Script::serving(&[]);
+    script.full = Reply::json(&changes(
+        vec![
+            entry(&dup, b"<p>A</p>"),
+            entry(&dup, b"<p>B</p>"),
+            entry(&up, b"first"),
+            entry(&up, b"second"),
+            // One app name in two folders: one app, wherever it lands.
+            entry(&format!("x/{app}"), b"<p>X</p>"),
+            entry(&format!("y/{app}"), b"<p>Y</p>"),
+        ],
+        "c1",
+    ));
+    script
+        .files
+        .insert(url_tail(&dup), Reply::file(b"<p>B</p>"));
+    script.files.insert(url_tail(&up), Reply::file(b"second"));
+    script
+        .files
+        .insert(url_tail(&format!("x/{app}")), Reply::file(b"<p>X</p>"));
+    script
+        .files
+        .insert(url_tail(&format!("y/{app}")), Reply::file(b"<p>Y</p>"));
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&dup, b"<p>B</p>");
+    rig.wait_for_file(&up, b"second");
+    rig.wait_polls(3);
+    let inside = rig.inside();
+    let apps: Vec<&String> = inside.iter().filter(|p| p.ends_with(&app)).collect();
+    assert_eq!(apps.len(), 1, "one app name, one local file: {inside:?}");
+    let content = std::fs::read(rig.folder().join(apps[0])).expect("the app");
+    assert!(
+        content == b"<p>X</p>" || content == b"<p>Y</p>",
+        "{content:?}"
+    );
+    assert_eq!(inside.len(), 3, "{inside:?}");
+    assert_eq!(rig.outside(&[]), Vec::<String>::new());
+    // Nothing was local before, so nothing needed a backup.
+    assert!(
+        files_under(&rig.folder().join("sites-versions")).is_empty(),
+        "backups of nothing"
+    );
+}
+
+#[test]
+fn bodies_that_do_not_match_their_size_or_checksum_are_never_written() {
+    let t = tag();
+    let good = format!("good-{t}.html");
+    let long = format!("long-{t}.txt");
+    let short = format!("short-{t}.txt");
+    let badsum = format!("badsum-{t}.html");
+    let nosum = format!("nosum-{t}.txt");
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    script.full = Reply::json(&changes(
+        vec![
+            entry(&good, b"<p>good</p>"),
+            entry(&long, b"hello"),
+            entry(&short, &[b'z'; 100]),
+            entry(&badsum, b"<p>real</p>"),
+            entry(&nosum, b"plain"),
+        ],
+        "c1",
+    ));
+    // Longer than announced, under the announced checksum.
+    script.files.insert(
+        url_tail(&long),
+        Reply::file_with_checksum(b"hello, and something appended", &sha256_hex(b"hello")),
+    );
+    // Content-Length 100, then 10 bytes and a closed connection.
+    script.files.insert(
+        url_tail(&short),
+        Reply::file_with_checksum(b"", &sha256_hex(&[b'z'; 100])).with_body(Body::Truncated {
+            declared: 100,
+            bytes: vec![b'z'; 10],
+        }),
+    );
+    script.files.insert(
+        url_tail(&badsum),
+        Reply::file_with_checksum(b"<p>tampered</p>", &sha256_hex(b"<p>real</p>")),
+    );
+    let mut no = Reply::file(b"plain");
+    no.headers.retain(|(k, _)| k != "X-Checksum");
+    script.files.insert(url_tail(&nosum), no);
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"<p>good</p>");
+    // The truncated body is retried on the 1..5 s schedule before it is given up.
+    let long_wait = Duration::from_secs(60);
+    for p in [&long, &badsum, &nosum, &short] {
+        rig.wait_log(long_wait, &format!("error {p}"));
+    }
+    rig.wait_polls(2);
+    assert_eq!(rig.inside(), vec![good], "a refused body left a file");
+    assert_eq!(rig.outside(&[]), Vec::<String>::new());
+    rig.no_token_in_log();
+}
+
+#[test]
+fn malformed_json_is_logged_and_the_client_recovers_when_the_server_does() {
+    let t = tag();
+    let good = format!("good-{t}.html");
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    let sane_full = script.full.clone();
+    script.full = Reply::raw_json(r#"{"serverTime": "yesterday", "entries": [{"path": "#);
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_log(DEADLINE, "Sync stopped");
+    assert!(
+        wait_until(DEADLINE, || !rig.client.status()["error"].is_null()),
+        "the error never reached status: {}",
+        rig.client.status()
+    );
+    // Wrong types where the shape is right.
+    rig.server.edit(|s| {
+        s.full = Reply::json(&json!({
+            "serverTime": Timestamp::now().to_rfc3339(), "cursor": 7, "hasMore": "no",
+            "entries": [{"path": ["x"], "kind": "app"}],
+        }))
+    });
+    let tries = rig.server.count("GET", "/api/local-sync/changes");
+    assert!(
+        wait_until(DEADLINE, || rig
+            .server
+            .count("GET", "/api/local-sync/changes")
+            > tries + 2),
+        "the client stopped trying"
+    );
+    assert!(rig.inside().is_empty(), "{:?}", rig.inside());
+    // The status reply malformed too.
+    rig.server
+        .edit(|s| s.status = Reply::raw_json(r#"{"plan": "paid"}"#));
+    let tries = rig.server.count("GET", "/api/local-sync/status");
+    assert!(
+        wait_until(DEADLINE, || rig
+            .server
+            .count("GET", "/api/local-sync/status")
+            > tries + 2),
+        "the client stopped trying"
+    );
+    rig.server.edit(|s| {
+        s.status = Reply::json(&status_json());
+        s.full = sane_full;
+    });
+    rig.wait_for_file(&good, b"<p>good</p>");
+    rig.wait_polls(2);
+}
+
+#[test]
+fn a_hundred_thousand_entry_listing_is_handled() {
+    let t = tag();
+    let mut entries: Vec<serde_json::Value> = (0..50_000)
+        .map(|i| json!({"path": format!("f{i}"), "kind": "folder", "modifiedAt": modified_at()}))
+        .collect();
+    entries.extend((0..49_995).map(|i| {
+        json!({"path": format!("gone{i}.txt"), "kind": "upload", "deleted": true,
+               "modifiedAt": modified_at()})
+    }));
+    let files: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| {
+            (
+                format!("f{i}/real-{t}-{i}.txt"),
+                format!("real {i}").into_bytes(),
+            )
+        })
+        .collect();
+    let mut script = Script::serving(&[]);
+    for (p, b) in &files {
+        entries.push(entry(p, b));
+        script.files.insert(url_tail(p), Reply::file(b));
+    }
+    assert_eq!(entries.len(), 100_000);
+    script.full = Reply::json(&changes(entries, "c1"));
+    let rig = Rig::start(script, |_, _| {});
+    for (p, b) in &files {
+        rig.wait_for_file(p, b);
+    }
+    rig.wait_polls(3);
+    assert_eq!(rig.inside().len(), 5, "{:?}", rig.inside());
+}
+
+#[test]
+fn an_endless_body_never_leaves_a_partial_file_and_other_files_still_arrive() {
+    let t = tag();
+    let slow = format!("slow-{t}.html");
+    let goods: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| {
+            (
+                format!("good{i}-{t}.html"),
+                format!("<p>{i}</p>").into_bytes(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = goods
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let mut script = Script::serving(&refs);
+    let mut entries: Vec<serde_json::Value> = goods.iter().map(|(p, b)| entry(p, b)).collect();
+    entries.insert(0, entry(&slow, &[b'x'; 1 << 20]));
+    script.full = Reply::json(&changes(entries, "c1"));
+    script.files.insert(
+        url_tail(&slow),
+        Reply::file_with_checksum(b"", &sha256_hex(&[b'x'; 1 << 20])).with_body(Body::Endless),
+    );
+    let rig = Rig::start(script, |_, _| {});
+    let mut partial = false;
+    for (p, b) in &goods {
+        let path = rig.folder().join(p);
+        assert!(
+            wait_until(DEADLINE, || {
+                partial |= rig.inside().iter().any(|f| f.contains("slow"));
+                std::fs::read(&path).is_ok_and(|c| &c == b)
+            }),
+            "{p} never arrived while another body was endless; log:\n{}",
+            rig.client.log()
+        );
+    }
+    assert!(
+        rig.server
+            .count("GET", &format!("/api/local-sync/files/{slow}"))
+            >= 1,
+        "the endless body was never requested, so this proved nothing"
+    );
+    assert!(!partial, "a partial slow file appeared");
+    assert!(
+        rig.inside().iter().all(|f| !f.contains("slow")),
+        "{:?}",
+        rig.inside()
+    );
+}
+
+#[test]
+fn redirects_to_another_host_are_never_followed_with_the_token() {
+    let t = tag();
+    let other = Bystander::start();
+    let good = format!("good-{t}.html");
+    let moved = format!("moved-{t}.html");
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    let sane_status = script.status.clone();
+    script.status = Reply::redirect(302, &format!("{}/api/local-sync/status", other.url));
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_log(DEADLINE, "Sync stopped");
+    let tries = rig.server.count("GET", "/api/local-sync/status");
+    assert!(wait_until(DEADLINE, || rig
+        .server
+        .count("GET", "/api/local-sync/status")
+        > tries + 1));
+    // Now the session works, but one file's download redirects (307 keeps method and, in a
+    // naive client, the Authorization header).
+    rig.server.edit(|s| {
+        s.status = sane_status;
+        s.full = Reply::json(&changes(
+            vec![entry(&good, b"<p>good</p>"), entry(&moved, b"<p>m</p>")],
+            "c1",
+        ));
+        s.files.insert(
+            url_tail(&moved),
+            Reply::redirect(307, &format!("{}/api/local-sync/files/{moved}", other.url)),
+        );
+    });
+    rig.wait_for_file(&good, b"<p>good</p>");
+    rig.wait_log(Duration::from_secs(40), &format!("error {moved}"));
+    rig.wait_polls(2);
+    let leaked: Vec<Seen> = other
+        .requests()
+        .into_iter()
+        .filter(|r| r.authorization.is_some())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the token went to another host: {leaked:?}"
+    );
+    assert!(
+        other.requests().is_empty(),
+        "the client followed a redirect at all: {:?}",
+        other.requests()
+    );
+    assert!(!rig.folder().join(&moved).exists());
+    rig.no_token_in_log();
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_pointing_outside_are_never_written_through() {
+    use std::os::unix::fs::symlink;
+    let t = tag();
+    let link = format!("link-{t}.html");
+    let app = format!("app-{t}.html");
+    let future = Timestamp::now().offset_by(86_400_000).to_rfc3339();
+    let newer = |path: &str, bytes: &[u8]| {
+        let mut e = entry(path, bytes);
+        e["modifiedAt"] = json!(future);
+        e
+    };
+    let newer_file = |bytes: &[u8]| {
+        let mut r = Reply::file(bytes);
+        for h in r.headers.iter_mut().filter(|(k, _)| k == "X-Modified-At") {
+            h.1 = future.clone();
+        }
+        r
+    };
+    let mut script = Script::serving(&[]);
+    script.full = Reply::json(&changes(
+        vec![
+            newer(&link, b"<p>remote</p>"),
+            newer("linkdir/inner.txt", b"remote inner"),
+            newer(&app, b"<p>new</p>"),
+        ],
+        "c1",
+    ));
+    script
+        .files
+        .insert(url_tail(&link), newer_file(b"<p>remote</p>"));
+    script
+        .files
+        .insert(url_tail("linkdir/inner.txt"), newer_file(b"remote inner"));
+    script
+        .files
+        .insert(url_tail(&app), newer_file(b"<p>new</p>"));
+    let rig = Rig::start(script, |folder, sandbox| {
+        let out = sandbox.join("outside");
+        std::fs::create_dir_all(out.join("dir")).expect("outside dir");
+        std::fs::create_dir_all(out.join("versions")).expect("outside versions");
+        std::fs::write(out.join("target.html"), "<p>outside original</p>").expect("target");
+        symlink(out.join("target.html"), folder.join(&link)).expect("file link");
+        symlink(out.join("dir"), folder.join("linkdir")).expect("dir link");
+        // Backups too: a sites-versions that points out must not receive them.
+        symlink(out.join("versions"), folder.join("sites-versions")).expect("versions link");
+        std::fs::write(folder.join(&app), "<p>old</p>").expect("app");
+        let old = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+        filetime::set_file_mtime(folder.join(&app), old).expect("mtime");
+    });
+    let outside_target = rig.sandbox.path().join("outside/target.html");
+    rig.wait_log(DEADLINE, &link);
+    rig.wait_log(DEADLINE, "linkdir/inner.txt");
+    rig.wait_polls(3);
+    assert_eq!(
+        std::fs::read_to_string(&outside_target).expect("target"),
+        "<p>outside original</p>",
+        "written through the file symlink"
+    );
+    assert!(
+        !rig.sandbox.path().join("outside/dir/inner.txt").exists(),
+        "written through the folder symlink"
+    );
+    assert!(
+        files_under(&rig.sandbox.path().join("outside/versions")).is_empty(),
+        "a backup went through the sites-versions symlink"
+    );
+    assert_eq!(
+        rig.outside(&["outside/target.html"]),
+        Vec::<String>::new(),
+        "written outside"
+    );
+    // The old app could not be backed up (sites-versions points out), so it was not replaced.
+    rig.wait_log(DEADLINE, &app);
+    assert_eq!(
+        std::fs::read_to_string(rig.folder().join(&app)).expect("app"),
+        "<p>old</p>",
+        "replaced without a backup"
+    );
+    // The outside file's content never went up either.
+    let leaked: Vec<Seen> = rig
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.body == b"<p>outside original</p>")
+        .collect();
+    assert!(leaked.is_empty(), "a file outside the folder was uploaded");
+}
