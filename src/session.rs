@@ -27,6 +27,8 @@ const PARALLEL_TRANSFERS: usize = 4;
 /// A file that just became empty is usually mid-save (truncate, then write): wait this long for
 /// its next write before believing it.
 const EMPTY_GRACE: Duration = Duration::from_millis(1500);
+/// A file the scan finds modified this recently may still be being written.
+const FRESH_WRITE: Duration = Duration::from_secs(1);
 /// Without a close-after-write event (non-Linux), a path is read after this much quiet; also the
 /// wait before the second look into a new folder.
 const QUIET: Duration = Duration::from_millis(200);
@@ -447,7 +449,23 @@ impl Session {
                 (path, file)
             })
             .collect();
-        let actions = plan::plan(&self.base, &self.local, &self.remote_files);
+        let mut actions = plan::plan(&self.base, &self.local, &self.remote_files);
+        // A file written in the last moment may still be mid-save (a scan sees no close event):
+        // its upload waits for a quiet moment, and the watcher's close event, if one comes.
+        let recent = Timestamp::now().offset_by(self.offset_ms - FRESH_WRITE.as_millis() as i64);
+        actions.retain(|a| match a {
+            Action::Upload { local, .. } if local.mtime > recent => {
+                self.pending.insert(
+                    local.path.clone(),
+                    Pending {
+                        due: Instant::now() + QUIET,
+                        waited_empty: false,
+                    },
+                );
+                false
+            }
+            _ => true,
+        });
         self.execute(actions, None, true, reporter)
     }
 

@@ -48,11 +48,14 @@ fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
         client.read("remote-only.html").as_deref(),
         Some("<p>remote</p>")
     );
-    assert_eq!(api.get("local-only.html").as_deref(), Some("<p>local</p>"));
-    assert_eq!(
-        api.get("local-wins.html").as_deref(),
-        Some("<p>new local</p>")
-    );
+    assert!(wait_until(DEADLINE, || api
+        .get("local-only.html")
+        .as_deref()
+        == Some("<p>local</p>")));
+    assert!(wait_until(DEADLINE, || api
+        .get("local-wins.html")
+        .as_deref()
+        == Some("<p>new local</p>")));
     assert_eq!(
         client.read("remote-wins.html").as_deref(),
         Some("<p>new remote</p>")
@@ -164,10 +167,10 @@ fn a_rename_is_a_new_file_and_an_app_elsewhere_is_updated_in_place() {
     client.write("old-name.png", "png");
     client.spawn();
     client.wait_synced();
-    assert_eq!(
-        api.get("deep/er/hello.html").as_deref(),
-        Some("<p>local newer</p>")
-    );
+    assert!(wait_until(DEADLINE, || api
+        .get("deep/er/hello.html")
+        .as_deref()
+        == Some("<p>local newer</p>")));
     assert!(
         api.get("hello.html").is_none(),
         "the app must stay in its remote folder"
