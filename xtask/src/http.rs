@@ -37,6 +37,11 @@ impl Api {
 
     /// `PUT /files/{path}` stamped now, as a client saving a fresh edit would.
     pub fn put_file(&self, path: &str, bytes: &[u8]) -> Result<PutResponse> {
+        self.put_file_summed(path, bytes, &sha256_hex(bytes))
+    }
+
+    /// [`Api::put_file`] with the checksum already computed (the floor's bare PUT).
+    pub fn put_file_summed(&self, path: &str, bytes: &[u8], checksum: &str) -> Result<PutResponse> {
         let rp = RemotePath::file(path).with_context(|| format!("bad bench path {path}"))?;
         let url = format!("{}/api/local-sync/files/{}", self.base, rp.to_url_path());
         let resp = self
@@ -44,7 +49,7 @@ impl Api {
             .put(&url)
             .header("Authorization", &self.auth)
             .header(HEADER_MODIFIED_AT, Timestamp::now().to_rfc3339())
-            .header(HEADER_CHECKSUM, sha256_hex(bytes))
+            .header(HEADER_CHECKSUM, checksum)
             .send(bytes)
             .with_context(|| format!("PUT {path}"))?;
         json(resp, &format!("PUT {path}"))

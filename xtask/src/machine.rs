@@ -63,6 +63,9 @@ pub struct ProcSample {
     pub rss_kib: u64,
     pub hwm_kib: u64,
     pub anon_kib: u64,
+    pub file_kib: u64,
+    /// Proportional set size: shared library pages split among the processes mapping them.
+    pub pss_kib: u64,
     pub threads: u64,
     /// utime + stime, in seconds.
     pub cpu_secs: f64,
@@ -94,6 +97,11 @@ impl ProcSample {
             rss_kib: field_kib(&status, "VmRSS:").unwrap_or(0),
             hwm_kib: field_kib(&status, "VmHWM:").unwrap_or(0),
             anon_kib: field_kib(&status, "RssAnon:").unwrap_or(0),
+            file_kib: field_kib(&status, "RssFile:").unwrap_or(0),
+            pss_kib: std::fs::read_to_string(format!("{dir}/smaps_rollup"))
+                .ok()
+                .and_then(|s| field_kib(&s, "Pss:"))
+                .unwrap_or(0),
             threads: field_kib(&status, "Threads:").unwrap_or(0),
             cpu_secs: (ticks(11) + ticks(12)) as f64 / hz,
             switches: thread_switches(Path::new(&dir)),

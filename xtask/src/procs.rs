@@ -178,6 +178,28 @@ impl Server {
         }
     }
 
+    /// When the last of `checksums` committed, once all of them have (they stay recorded).
+    pub fn wait_all_commits(&self, checksums: &[String], deadline: Duration) -> Option<SystemTime> {
+        let end = Instant::now() + deadline;
+        let mut state = self.log.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let times: Option<Vec<SystemTime>> = checksums
+                .iter()
+                .map(|c| state.commits.get(c).copied())
+                .collect();
+            if let Some(times) = times {
+                return times.into_iter().max();
+            }
+            let left = end.checked_duration_since(Instant::now())?;
+            state = self
+                .log
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// How many `GET /changes` the server has answered so far.
     pub fn change_requests(&self) -> u64 {
         self.log.change_polls.load(Ordering::SeqCst)

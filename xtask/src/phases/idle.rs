@@ -252,6 +252,8 @@ struct Footprint {
     /// The peak over the process's whole life, its first sync included.
     hwm_kib: u64,
     anon_end_kib: u64,
+    file_end_kib: u64,
+    pss_end_kib: u64,
     threads: u64,
     cpu_secs: f64,
     cpu_pct: f64,
@@ -271,9 +273,11 @@ impl Footprint {
                 .collect()
         };
         format!(
-            "RSS max {:.1} MB (anon {:.1} MB; peak since start {:.1} MB); CPU {:.2} s = {:.2} %; {} wake-ups ({}) for {} polls; {} threads",
+            "RSS max {:.1} MB (at the end: anon {:.1} MB, file-backed {:.1} MB, PSS {:.1} MB; peak since start {:.1} MB); CPU {:.2} s = {:.2} %; {} wake-ups ({}) for {} polls; {} threads",
             self.rss_max_kib as f64 / 1000.0,
             self.anon_end_kib as f64 / 1000.0,
+            self.file_end_kib as f64 / 1000.0,
+            self.pss_end_kib as f64 / 1000.0,
             self.hwm_kib as f64 / 1000.0,
             self.cpu_secs,
             self.cpu_pct,
@@ -287,7 +291,7 @@ impl Footprint {
     fn to_json(&self) -> serde_json::Value {
         json!({
             "seconds": self.seconds, "rssMaxKiB": self.rss_max_kib, "rssEndKiB": self.rss_end_kib, "rssPeakKiB": self.hwm_kib,
-            "rssAnonEndKiB": self.anon_end_kib, "threads": self.threads, "cpuSeconds": self.cpu_secs,
+            "rssAnonEndKiB": self.anon_end_kib, "rssFileEndKiB": self.file_end_kib, "pssEndKiB": self.pss_end_kib, "threads": self.threads, "cpuSeconds": self.cpu_secs,
             "cpuPercent": self.cpu_pct, "contextSwitches": self.switches, "polls": self.polls,
             "contextSwitchesByThread": self.by_thread,
         })
@@ -319,6 +323,8 @@ fn footprint(pid: u32, window: Duration, server: &Server) -> Result<Footprint> {
         rss_end_kib: after.rss_kib,
         hwm_kib: after.hwm_kib,
         anon_end_kib: after.anon_kib,
+        file_end_kib: after.file_kib,
+        pss_end_kib: after.pss_kib,
         threads: after.threads,
         cpu_secs: cpu,
         cpu_pct: 100.0 * cpu / seconds,
