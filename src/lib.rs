@@ -15,3 +15,4 @@ pub mod settings;
 pub mod state;
 pub mod state_store;
 pub mod watch;
+mod transfer;

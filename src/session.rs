@@ -15,11 +15,12 @@ use hyperclay_protocol::{Entry, EntryKind, RemotePath, Timestamp};
 
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
-use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
+use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict};
 use crate::plan::{self, Action, BaseRecord, Key, LocalFile, RemoteFile, key_of};
-use crate::remote::{Remote, RemoteError, with_retries};
+use crate::remote::{Remote, RemoteError};
 use crate::state::UserError;
 use crate::state_store::{Stamp, StateStore};
+use crate::transfer::{Ctx, Outcome};
 use crate::watch::FsSignal;
 
 /// Transfers at once during the first sync of a session.
@@ -79,159 +80,6 @@ pub(crate) struct Session {
     rescan_at: Option<Instant>,
     shutdown: Arc<AtomicBool>,
     _watcher: Option<notify::RecommendedWatcher>,
-}
-
-/// What one transfer came to; applied to the session's state on the engine thread.
-enum Outcome {
-    Uploaded {
-        key: Key,
-        local: LocalFile,
-        stamp: Stamp,
-        entry: Entry,
-    },
-    Downloaded {
-        key: Key,
-        remote: RemoteFile,
-        local: LocalFile,
-        stamp: Option<Stamp>,
-        backup: Option<String>,
-    },
-    /// The local file moved under us; look at it again.
-    Replan(String),
-    Skipped(String, String),
-    Failed(String, RemoteError),
-}
-
-/// Everything a transfer needs, shareable across the transfer threads.
-struct Ctx<'a> {
-    remote: &'a Remote,
-    folder: &'a Path,
-    offset_ms: i64,
-    shutdown: &'a AtomicBool,
-}
-
-impl Ctx<'_> {
-    fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            if self.shutdown.load(Ordering::SeqCst) {
-                return false;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
-        }
-        !self.shutdown.load(Ordering::SeqCst)
-    }
-
-    /// The local mtime of `stamp` on the server's clock.
-    fn server_time(&self, stamp: Stamp) -> Timestamp {
-        Timestamp::from_millis(stamp.mtime_ns.div_euclid(1_000_000)).offset_by(self.offset_ms)
-    }
-
-    fn upload(
-        &self,
-        key: &str,
-        l: &LocalFile,
-        remote_path: &str,
-        snap: Option<Snapshot>,
-    ) -> Outcome {
-        let Ok(rp) = RemotePath::file(remote_path) else {
-            return Outcome::Skipped(l.path.clone(), "not a valid remote path".into());
-        };
-        let snap = match snap {
-            Some(s) => s,
-            None => match local::read_stable(self.folder, &self.folder.join(&l.path)) {
-                ReadOutcome::Ready(s) => s,
-                ReadOutcome::Moving => return Outcome::Replan(l.path.clone()),
-                _ => return Outcome::Skipped(l.path.clone(), "gone before upload".into()),
-            },
-        };
-        let mtime = self.server_time(snap.stamp);
-        let sent = LocalFile {
-            path: l.path.clone(),
-            size: snap.stamp.size,
-            mtime,
-            checksum: snap.checksum.clone(),
-        };
-        let result = with_retries(|| self.remote.upload(&rp, &snap.bytes, mtime), &mut |d| {
-            self.sleep(d)
-        });
-        match result {
-            Ok(put) => Outcome::Uploaded {
-                key: key.to_owned(),
-                local: sent,
-                stamp: snap.stamp,
-                entry: put.entry,
-            },
-            Err(RemoteError::Stale(entry)) => {
-                log::info!("stale {}: the server has a newer copy; taking it", l.path);
-                let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
-                self.download(key, &path, &l.path, Some(&snap.checksum))
-            }
-            Err(e) => Outcome::Failed(l.path.clone(), e),
-        }
-    }
-
-    fn download(
-        &self,
-        key: &str,
-        remote_path: &str,
-        local_path: &str,
-        replaces: Option<&str>,
-    ) -> Outcome {
-        let (Ok(rp), Ok(lp)) = (RemotePath::file(remote_path), RemotePath::file(local_path)) else {
-            return Outcome::Skipped(remote_path.to_owned(), "not a valid path".into());
-        };
-        let got = match with_retries(|| self.remote.download(&rp), &mut |d| self.sleep(d)) {
-            Ok(d) => d,
-            Err(e) => return Outcome::Failed(remote_path.to_owned(), e),
-        };
-        let mtime = got.modified_at.offset_by(-self.offset_ms).to_system_time();
-        match write::save(self.folder, &lp, &got.bytes, mtime, replaces) {
-            Ok(backup) => {
-                let stamp = std::fs::metadata(self.folder.join(local_path))
-                    .ok()
-                    .map(|m| local::stamp_of(&m));
-                let size = got.bytes.len() as u64;
-                Outcome::Downloaded {
-                    key: key.to_owned(),
-                    remote: RemoteFile {
-                        path: remote_path.to_owned(),
-                        size,
-                        modified_at: got.modified_at,
-                        checksum: got.checksum.clone(),
-                    },
-                    local: LocalFile {
-                        path: local_path.to_owned(),
-                        size,
-                        mtime: got.modified_at,
-                        checksum: got.checksum,
-                    },
-                    stamp,
-                    backup,
-                }
-            }
-            Err(write::WriteError::Changed(_)) => Outcome::Replan(local_path.to_owned()),
-            Err(e) => Outcome::Skipped(local_path.to_owned(), e.to_string()),
-        }
-    }
-
-    fn run(&self, action: &Action, snap: Option<Snapshot>) -> Outcome {
-        match action {
-            Action::Upload {
-                key,
-                local,
-                remote_path,
-                ..
-            } => self.upload(key, local, remote_path, snap),
-            Action::Download {
-                key,
-                remote,
-                local_path,
-                replaces,
-            } => self.download(key, &remote.path, local_path, replaces.as_deref()),
-            _ => Outcome::Skipped(String::new(), String::new()),
-        }
-    }
 }
 
 impl Session {
