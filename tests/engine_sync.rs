@@ -493,3 +493,38 @@ fn names_the_protocol_forbids_are_skipped_and_logged_once() {
     assert_eq!(client.log().matches("skip Bad Name.html").count(), 1);
     assert!(!api.paths().iter().any(|p| p.contains("Bad")));
 }
+
+#[test]
+fn a_token_revoked_while_syncing_logs_out() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    assert_eq!(client.status()["account"], "demo");
+    let revoked = ureq::post(format!("{}/api/local-sync/logout", server.url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert!(wait_until(DEADLINE, || client.status()["account"].is_null()));
+    assert!(client.log().contains("logged out"));
+}
+
+#[test]
+fn a_lapsed_subscription_pauses_sync_until_it_is_paid_again() {
+    let server = TestServer::start();
+    server.add_user("payer", "pw-payer", true, 50);
+    let token = server.token("payer");
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    server.cli(&["user", "set", "payer", "--plan", "free"]);
+    assert!(wait_until(DEADLINE, || client.status()["error"]
+        == "Sync is for paid subscribers"));
+    client.write("while-unpaid.html", "<p>u</p>");
+    server.cli(&["user", "set", "payer", "--plan", "paid"]);
+    assert!(wait_until(DEADLINE, || client.status()["error"].is_null()));
+    assert!(wait_until(DEADLINE, || api
+        .get("while-unpaid.html")
+        .is_some()));
+}
