@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ pub enum Body {
     Truncated { declared: usize, bytes: Vec<u8> },
     /// A Content-Length of 1 MiB, then one byte every 100 ms for as long as the client reads.
     Endless,
+    /// These bytes in 64 KiB pieces with a pause of `pause_ms` between them, counted in the
+    /// server's `sent` as they go (so a test can act mid-transfer).
+    Slow { bytes: Vec<u8>, pause_ms: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -175,6 +178,8 @@ pub struct HostileServer {
     pub url: String,
     pub script: Arc<Mutex<Script>>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Body bytes sent so far by `Body::Slow` replies.
+    pub sent: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -185,15 +190,16 @@ impl HostileServer {
         let script = Arc::new(Mutex::new(script));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (sc, se, st) = (script.clone(), seen.clone(), stop.clone());
+        let sent = Arc::new(AtomicUsize::new(0));
+        let (sc, se, st, sn) = (script.clone(), seen.clone(), stop.clone(), sent.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
-                let (sc, se, st) = (sc.clone(), se.clone(), st.clone());
+                let (sc, se, st, sn) = (sc.clone(), se.clone(), st.clone(), sn.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &sc, &se, &st);
+                    let _ = serve(conn, &sc, &se, &st, &sn);
                 });
             }
         });
@@ -201,6 +207,7 @@ impl HostileServer {
             url,
             script,
             seen,
+            sent,
             stop,
         }
     }
@@ -245,6 +252,7 @@ fn serve(
     script: &Mutex<Script>,
     seen: &Mutex<Vec<Seen>>,
     stop: &AtomicBool,
+    sent: &AtomicUsize,
 ) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -313,7 +321,7 @@ fn serve(
             _ => not_found(),
         }
     };
-    respond(conn, &reply, stop)
+    respond(conn, &reply, stop, sent)
 }
 
 fn decode(s: &str) -> Vec<u8> {
@@ -326,11 +334,17 @@ fn not_found() -> Reply {
     r
 }
 
-fn respond(mut conn: TcpStream, reply: &Reply, stop: &AtomicBool) -> std::io::Result<()> {
+fn respond(
+    mut conn: TcpStream,
+    reply: &Reply,
+    stop: &AtomicBool,
+    sent: &AtomicUsize,
+) -> std::io::Result<()> {
     let (declared, bytes): (usize, &[u8]) = match &reply.body {
         Body::Bytes(b) => (b.len(), b),
         Body::Truncated { declared, bytes } => (*declared, bytes),
         Body::Endless => (1 << 20, &[]),
+        Body::Slow { bytes, .. } => (bytes.len(), &[]),
     };
     let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
     for (k, v) in &reply.headers {
@@ -339,6 +353,17 @@ fn respond(mut conn: TcpStream, reply: &Reply, stop: &AtomicBool) -> std::io::Re
     head.push_str(&format!("Content-Length: {declared}\r\n\r\n"));
     conn.write_all(head.as_bytes())?;
     conn.write_all(bytes)?;
+    if let Body::Slow { bytes, pause_ms } = &reply.body {
+        for piece in bytes.chunks(64 * 1024) {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            conn.write_all(piece)?;
+            conn.flush()?;
+            sent.fetch_add(piece.len(), Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(*pause_ms));
+        }
+    }
     if matches!(reply.body, Body::Endless) {
         for _ in 0..(1 << 20) {
             if stop.load(Ordering::SeqCst) {
