@@ -15,7 +15,7 @@ use hyperclay_protocol::{Entry, EntryKind, RemotePath, Timestamp};
 
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
-use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict};
+use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::plan::{self, Action, BaseRecord, Key, LocalFile, RemoteFile, key_of};
 use crate::remote::{Remote, RemoteError};
 use crate::state::UserError;
@@ -129,6 +129,10 @@ impl Session {
         let folder = folder
             .canonicalize()
             .unwrap_or_else(|_| folder.to_path_buf());
+        let strays = write::remove_stray_temps(&folder);
+        if strays > 0 {
+            log::info!("Removed {strays} temp file(s) left by an interrupted write");
+        }
         let store = StateStore::open(&config.home, &folder)
             .map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let base = store

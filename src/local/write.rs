@@ -90,8 +90,8 @@ pub fn backup(
     };
     let dir = safe_dir(folder, &versions_rel)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".hyperclay-sync-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
@@ -157,8 +157,8 @@ pub fn save(
         backup_path = Some(backup(folder, rel, old, SystemTime::now())?);
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".hyperclay-sync-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
@@ -218,6 +218,38 @@ fn safe_dir(folder: &Path, rel_dir: &str) -> Result<PathBuf, WriteError> {
         }
     }
     Ok(dir)
+}
+
+/// The name every temp file of ours has: dot-prefixed (so the watcher and the scan ignore it).
+const TEMP_PREFIX: &str = ".hyperclay-sync-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes the temp files a killed engine left behind (anywhere in the folder, backups
+/// included); returns how many. Only names of ours are touched, and never through a symlink.
+/// Call only while no write of this engine is in flight.
+pub fn remove_stray_temps(folder: &Path) -> usize {
+    let mut removed = 0;
+    let mut dirs = vec![folder.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if ft.is_dir() {
+                dirs.push(entry.path());
+            } else if ft.is_file()
+                && name.starts_with(TEMP_PREFIX)
+                && name.ends_with(TEMP_SUFFIX)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 fn sync_dir(dir: &Path) {
@@ -285,6 +317,20 @@ mod tests {
             Err(WriteError::Changed(_))
         ));
         assert_eq!(std::fs::read(root.join("x.html")).unwrap(), b"edited");
+    }
+
+    #[test]
+    fn stray_temp_files_of_ours_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("sites-versions/x")).unwrap();
+        std::fs::write(root.join(".hyperclay-sync-AbC.tmp"), "x").unwrap();
+        std::fs::write(root.join("sites-versions/x/.hyperclay-sync-Q.tmp"), "x").unwrap();
+        std::fs::write(root.join(".other.tmp"), "keep").unwrap();
+        std::fs::write(root.join("x.html"), "keep").unwrap();
+        assert_eq!(remove_stray_temps(root), 2);
+        assert!(root.join(".other.tmp").exists() && root.join("x.html").exists());
+        assert!(!root.join(".hyperclay-sync-AbC.tmp").exists());
     }
 
     #[cfg(unix)]
