@@ -14,5 +14,5 @@ mod session;
 pub mod settings;
 pub mod state;
 pub mod state_store;
-pub mod watch;
 mod transfer;
+pub mod watch;

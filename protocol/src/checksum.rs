@@ -9,7 +9,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// True when `s` has the shape of a protocol checksum (64 lowercase hex digits).
 pub fn is_checksum(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

@@ -353,7 +353,9 @@ mod tests {
     #[test]
     fn decodes_url_segments_before_checking() {
         assert_eq!(
-            RemotePath::file_from_url("a/my%20file.txt").unwrap().as_str(),
+            RemotePath::file_from_url("a/my%20file.txt")
+                .unwrap()
+                .as_str(),
             "a/my file.txt"
         );
         assert_eq!(
