@@ -49,6 +49,13 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // The tray draws with cairo only, but GTK also initialises OpenGL once its icon embeds in a
+    // fresh panel, which maps Mesa and LLVM: about 55 MB more resident memory for nothing
+    // (measured by `xtask bench`, docs/benchmarks.md). A user's own GDK_GL still wins.
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: no other thread exists yet, so nothing can read the environment meanwhile.
+        unsafe { std::env::set_var("GDK_GL", "disable") };
+    }
     // Before any thread starts: reading the local UTC offset is refused in threaded processes.
     local::write::capture_local_offset();
     match run() {
