@@ -479,7 +479,6 @@ fn read_only_files_and_folders_are_reported_not_retried_forever() {
 }
 
 #[test]
-#[ignore = "BUG: temp files a SIGKILLed client leaves (.hyperclay-sync-*.tmp, up to 20 MiB each) are never removed"]
 fn stray_temp_files_of_a_killed_client_are_removed_on_restart() {
     let good = format!("good-{:08x}.html", rand::random::<u32>());
     let server = HostileServer::start(Script::serving(&[(&good, b"<p>good</p>")]));
