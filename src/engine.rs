@@ -36,6 +36,28 @@ pub(crate) enum Event {
     Command(Command),
     Fs(FsSignal),
     LoginFinished(Result<StoredToken, AuthError>),
+    /// The token store finished opening (on its own thread), with what it held then.
+    StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
+}
+
+/// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
+/// user takes to answer an unlock prompt.
+type StoreOpener = Arc<dyn Fn(&Path, &str) -> TokenStore + Send + Sync>;
+
+/// The token store as the control loop sees it: it opens off the loop, so a locked keyring's
+/// prompt never freezes commands or the tray.
+enum StoreSlot {
+    /// Not asked for yet (a token from the environment needs none until a login).
+    Closed,
+    /// Opening; the login change asked for meanwhile, applied once it is open.
+    Opening(Option<StoreWrite>),
+    Open(TokenStore),
+}
+
+/// A login change for the token store.
+enum StoreWrite {
+    Save(StoredToken),
+    Clear,
 }
 
 pub(crate) struct Shared {
@@ -75,6 +97,14 @@ impl Engine {
     pub fn start(
         config: EngineConfig,
         observer: Box<dyn Fn(&EngineState) + Send + 'static>,
+    ) -> Result<Engine, EngineError> {
+        Self::start_with(config, observer, Arc::new(TokenStore::open))
+    }
+
+    fn start_with(
+        config: EngineConfig,
+        observer: Box<dyn Fn(&EngineState) + Send + 'static>,
+        open_store: StoreOpener,
     ) -> Result<Engine, EngineError> {
         let data_lock = DataDirLock::acquire(&config.home).map_err(|e| match e {
             LockError::Held => EngineError::AlreadyRunning,
@@ -124,7 +154,8 @@ impl Engine {
                 let mut runner = Runner {
                     agent: remote::agent(),
                     token: None,
-                    store: None,
+                    store: StoreSlot::Closed,
+                    open_store,
                     config,
                     settings,
                     folder,
@@ -243,7 +274,8 @@ struct Runner {
     tx: Sender<Event>,
     agent: ureq::Agent,
     token: Option<String>,
-    store: Option<TokenStore>,
+    store: StoreSlot,
+    open_store: StoreOpener,
     session: Option<Session>,
     /// When the next session attempt (or offline probe) is due.
     next_probe: Instant,
@@ -259,7 +291,10 @@ impl Runner {
             self.folder.display()
         );
         self.reporter.publish(&self.reporter.state());
-        self.load_token();
+        match self.config.token_override.clone() {
+            Some(t) => self.token = Some(t),
+            None => self.begin_opening_store(),
+        }
         loop {
             self.tick();
             if self.reporter.shutting_down() {
@@ -305,25 +340,73 @@ impl Runner {
         self.token.is_some() && self.settings.enabled
     }
 
-    fn token_store(&mut self) -> &TokenStore {
-        let (home, url) = (&self.config.home, &self.config.server_url);
-        self.store
-            .get_or_insert_with(|| TokenStore::open(home, url))
-    }
-
-    fn load_token(&mut self) {
-        if let Some(t) = self.config.token_override.clone() {
-            self.token = Some(t);
+    /// Starts opening the token store on its own thread; [`Event::StoreOpened`] brings it back.
+    fn begin_opening_store(&mut self) {
+        if !matches!(self.store, StoreSlot::Closed) {
             return;
         }
-        match self.token_store().load() {
+        self.store = StoreSlot::Opening(None);
+        let (home, url) = (self.config.home.clone(), self.config.server_url.clone());
+        let (open, tx) = (self.open_store.clone(), self.tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("token-store".into())
+            .spawn(move || {
+                let store = open(&home, &url);
+                let loaded = store.load();
+                let _ = tx.send(Event::StoreOpened(store, loaded));
+            });
+        if let Err(e) = spawned {
+            // No thread to spare: open it here rather than never.
+            log::warn!("cannot open the token store in the background: {e}");
+            let store = (self.open_store)(&self.config.home, &self.config.server_url);
+            let loaded = store.load();
+            self.store_opened(store, loaded);
+        }
+    }
+
+    fn store_opened(&mut self, store: TokenStore, loaded: Result<Option<StoredToken>, AuthError>) {
+        let pending = match std::mem::replace(&mut self.store, StoreSlot::Closed) {
+            StoreSlot::Opening(pending) => pending,
+            _ => None,
+        };
+        self.store = StoreSlot::Open(store);
+        if let Some(write) = pending {
+            // A login or logout while the store was opening: newer than what it held.
+            self.write_store(write);
+            return;
+        }
+        if self.config.token_override.is_some() {
+            return;
+        }
+        match loaded {
             Ok(Some(t)) => {
                 let name = t.user.name.clone();
                 self.token = Some(t.access_token);
+                self.next_probe = Instant::now();
                 self.reporter.update(|s| s.account = Some(name));
             }
             Ok(None) => log::info!("Not logged in"),
             Err(e) => log::error!("Cannot read the stored login: {e}"),
+        }
+    }
+
+    /// Saves or forgets the login now, or as soon as the store is open (the last change wins).
+    fn write_store(&mut self, write: StoreWrite) {
+        match &mut self.store {
+            StoreSlot::Open(store) => {
+                let (result, what) = match &write {
+                    StoreWrite::Save(t) => (store.save(t), "store"),
+                    StoreWrite::Clear => (store.clear(), "forget"),
+                };
+                if let Err(e) = result {
+                    log::error!("Cannot {what} the login: {e}");
+                }
+            }
+            StoreSlot::Opening(pending) => *pending = Some(write),
+            StoreSlot::Closed => {
+                self.begin_opening_store();
+                self.write_store(write);
+            }
         }
     }
 
@@ -352,6 +435,7 @@ impl Runner {
             Event::Command(Command::Login) => self.begin_login(),
             Event::Command(Command::Logout) => self.logout(),
             Event::LoginFinished(result) => self.finish_login(result),
+            Event::StoreOpened(store, loaded) => self.store_opened(store, loaded),
             Event::Fs(signal) => {
                 if let Some(s) = &mut self.session {
                     s.note(signal);
@@ -453,10 +537,8 @@ impl Runner {
     fn forget_token(&mut self) {
         self.token = None;
         self.session = None;
-        if self.config.token_override.is_none()
-            && let Err(e) = self.token_store().clear()
-        {
-            log::error!("Cannot forget the stored login: {e}");
+        if self.config.token_override.is_none() {
+            self.write_store(StoreWrite::Clear);
         }
         self.reporter.update(|s| {
             s.account = None;
@@ -476,10 +558,8 @@ impl Runner {
         match auth::refresh(&self.agent, &self.config.server_url, &token) {
             Ok(fresh) => {
                 log::info!("Login refreshed");
-                if self.config.token_override.is_none()
-                    && let Err(e) = self.token_store().save(&fresh)
-                {
-                    log::error!("Cannot store the refreshed login: {e}");
+                if self.config.token_override.is_none() {
+                    self.write_store(StoreWrite::Save(fresh.clone()));
                 }
                 self.token = Some(fresh.access_token);
                 true
@@ -541,9 +621,7 @@ impl Runner {
         match result {
             Ok(token) => {
                 log::info!("Logged in as {}", token.user.name);
-                if let Err(e) = self.token_store().save(&token) {
-                    log::error!("Cannot store the login: {e}");
-                }
+                self.write_store(StoreWrite::Save(token.clone()));
                 let name = token.user.name.clone();
                 self.token = Some(token.access_token);
                 self.settings.enabled = true;
@@ -559,7 +637,14 @@ impl Runner {
             }
             Err(e) => {
                 log::error!("Login failed: {e}");
-                self.reporter.update(|s| s.login = None);
+                // An unpaid account must see why; a timeout or a refusal is only logged.
+                let unpaid = matches!(e, AuthError::SubscriptionRequired);
+                self.reporter.update(|s| {
+                    s.login = None;
+                    if unpaid {
+                        s.error = Some(UserError::SubscriptionRequired);
+                    }
+                });
             }
         }
     }
@@ -593,5 +678,91 @@ pub(crate) struct Once(Mutex<HashMap<String, ()>>);
 impl Once {
     pub(crate) fn first(&self, what: &str) -> bool {
         lock(&self.0).insert(what.to_owned(), ()).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyperclay_protocol::User;
+
+    /// Nothing listens here: a session attempt fails at once and the engine goes offline.
+    const NOWHERE: &str = "http://127.0.0.1:9";
+
+    /// A stored login, and an opener that waits (like a keyring behind an unlock prompt) until
+    /// the test says go, then opens the file store holding it.
+    fn stalled_store(home: &Path) -> (StoreOpener, mpsc::Sender<()>) {
+        let stored = StoredToken {
+            access_token: "not-a-real-token".into(),
+            expires_at: Timestamp::from_millis(i64::MAX / 2),
+            user: User {
+                id: "1".into(),
+                name: "alice".into(),
+            },
+        };
+        TokenStore::file_only(home, NOWHERE).save(&stored).unwrap();
+        let (go, wait) = mpsc::channel::<()>();
+        let wait = Mutex::new(wait);
+        let opener: StoreOpener = Arc::new(move |home: &Path, url: &str| {
+            let _ = lock(&wait).recv_timeout(Duration::from_secs(30));
+            TokenStore::file_only(home, url)
+        });
+        (opener, go)
+    }
+
+    fn start(home: &Path, folder: &Path, opener: StoreOpener) -> Engine {
+        let config = EngineConfig {
+            home: home.to_path_buf(),
+            server_url: NOWHERE.into(),
+            token_override: None,
+            poll_interval: Duration::from_millis(200),
+            folder: Some(folder.to_path_buf()),
+        };
+        Engine::start_with(config, Box::new(|_| {}), opener).unwrap()
+    }
+
+    fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    #[test]
+    fn commands_are_handled_while_the_keyring_waits_for_an_unlock() {
+        let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (opener, go) = stalled_store(home.path());
+        let engine = start(home.path(), folder.path(), opener);
+        let handle = engine.handle();
+        handle.send(Command::SetEnabled(false));
+        assert!(wait_until(|| !handle.state().enabled));
+        assert!(handle.state().account.is_none());
+        go.send(()).unwrap();
+        assert!(wait_until(
+            || handle.state().account.as_deref() == Some("alice")
+        ));
+        handle.send(Command::Shutdown);
+        engine.join();
+    }
+
+    #[test]
+    fn a_logout_while_the_keyring_opens_wins_over_the_stored_login() {
+        let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (opener, go) = stalled_store(home.path());
+        let engine = start(home.path(), folder.path(), opener);
+        let handle = engine.handle();
+        handle.send(Command::Logout);
+        go.send(()).unwrap();
+        let store = TokenStore::file_only(home.path(), NOWHERE);
+        assert!(wait_until(|| matches!(store.load(), Ok(None))));
+        handle.send(Command::SetEnabled(false));
+        assert!(wait_until(|| !handle.state().enabled));
+        assert!(handle.state().account.is_none());
+        handle.send(Command::Shutdown);
+        engine.join();
     }
 }

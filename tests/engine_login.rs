@@ -1,7 +1,8 @@
 //! `Command::Login` and `Command::Logout` through the library API, as the tray uses them: the
 //! engine runs the browser login itself (this test plays the browser over HTTP), stores the
 //! token, switches sync on and starts a session; logout forgets the token. The observer calls
-//! back into the handle, which would deadlock if it were called under the state lock.
+//! back into the handle, which would deadlock if it were called under the state lock. An unpaid
+//! account's refused login shows "Sync is for paid subscribers" until a login or logout.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::Engine;
-use hyperclay_sync::state::{Command, EngineState};
+use hyperclay_sync::state::{Command, EngineState, UserError};
 
 struct Browser {
     agent: ureq::Agent,
@@ -69,12 +70,7 @@ impl Browser {
         assert_eq!(page.status, 200, "{}", page.body);
         let at = page.body.find("name=\"next\"").expect("a next field");
         let value = page.body[at..].split("value=\"").nth(1).unwrap();
-        let next = value[..value.find('"').unwrap()]
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&");
+        let next = unescape(&value[..value.find('"').unwrap()]);
         let mut req = self.agent.post(format!("{server}/login"));
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
@@ -97,29 +93,57 @@ impl Browser {
         let redirect = self.get(&back);
         if let Some(callback) = redirect.location {
             self.get(&callback);
+        } else if let Some(at) = redirect.body.find("id=\"continue\" href=\"") {
+            // The unpaid page: its link goes back to the app with the OAuth error.
+            let rest = &redirect.body[at + "id=\"continue\" href=\"".len()..];
+            let callback = unescape(&rest[..rest.find('"').unwrap()]);
+            self.get(&callback);
         }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Both tests need the same environment; it is set once, before either starts an engine.
+fn browserless_env() {
+    static ENV: std::sync::Once = std::sync::Once::new();
+    // SAFETY: every test of this binary calls this first, and no thread of this process reads
+    // the environment before the Once has finished.
+    ENV.call_once(|| unsafe {
+        std::env::set_var("BROWSER", "true");
+        std::env::remove_var("DBUS_SESSION_BUS_ADDRESS");
+    });
+}
+
+fn config_for(
+    server: &TestServer,
+    home: &std::path::Path,
+    folder: &std::path::Path,
+) -> EngineConfig {
+    EngineConfig {
+        home: home.to_path_buf(),
+        server_url: server.url(),
+        token_override: None,
+        poll_interval: std::time::Duration::from_millis(200),
+        folder: Some(folder.to_path_buf()),
     }
 }
 
 #[test]
 fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
-    // SAFETY: the only test in this binary; set before any thread reads the environment.
-    unsafe {
-        std::env::set_var("BROWSER", "true");
-        std::env::remove_var("DBUS_SESSION_BUS_ADDRESS");
-    }
+    browserless_env();
     let server = TestServer::start();
     let home = tempfile::tempdir().unwrap();
     let folder = tempfile::tempdir().unwrap();
     let folder_path = folder.path().canonicalize().unwrap();
     std::fs::write(folder_path.join("mine.html"), "<p>mine</p>").unwrap();
-    let config = EngineConfig {
-        home: home.path().to_path_buf(),
-        server_url: server.url(),
-        token_override: None,
-        poll_interval: std::time::Duration::from_millis(200),
-        folder: Some(folder_path.clone()),
-    };
+    let config = config_for(&server, home.path(), &folder_path);
     let seen: Arc<Mutex<Vec<EngineState>>> = Arc::default();
     let handle_slot: Arc<Mutex<Option<hyperclay_sync::engine::EngineHandle>>> = Arc::default();
     let (s, h) = (seen.clone(), handle_slot.clone());
@@ -169,4 +193,64 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     handle.send(Command::Shutdown);
     engine.join();
     assert!(seen.lock().unwrap().iter().any(|s| s.login.is_some()));
+}
+
+#[test]
+fn an_unpaid_login_shows_why_until_the_next_login_or_logout() {
+    browserless_env();
+    let server = TestServer::start();
+    server.add_user("unpaid", "unpaid-pw", false, 10);
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let folder_path = folder.path().canonicalize().unwrap();
+    let engine = Engine::start(
+        config_for(&server, home.path(), &folder_path),
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    let handle = engine.handle();
+    let log_in_as = |user: &str, password: &str| {
+        handle.send(Command::Login);
+        assert!(wait_until(DEADLINE, || handle.state().login.is_some()));
+        let url = handle.state().login.unwrap().url;
+        Browser::new().log_in(&server.url(), &url, user, password);
+    };
+
+    log_in_as("unpaid", "unpaid-pw");
+    assert!(
+        wait_until(DEADLINE, || {
+            let s = handle.state();
+            s.login.is_none() && s.error == Some(UserError::SubscriptionRequired)
+        }),
+        "{:?}",
+        handle.state()
+    );
+    assert!(handle.state().account.is_none());
+    assert_eq!(
+        UserError::SubscriptionRequired.message(),
+        "Sync is for paid subscribers"
+    );
+
+    // A paid login clears it.
+    log_in_as("demo", "demo");
+    assert!(wait_until(DEADLINE, || {
+        let s = handle.state();
+        s.account.as_deref() == Some("demo") && s.error.is_none() && s.login.is_none()
+    }));
+
+    handle.send(Command::Logout);
+    assert!(wait_until(DEADLINE, || handle.state().account.is_none()));
+
+    // Refused again, then a logout (with no login held) clears it.
+    log_in_as("unpaid", "unpaid-pw");
+    assert!(wait_until(DEADLINE, || {
+        handle.state().error == Some(UserError::SubscriptionRequired)
+    }));
+    handle.send(Command::Logout);
+    assert!(wait_until(DEADLINE, || {
+        let s = handle.state();
+        s.account.is_none() && s.error.is_none()
+    }));
+    handle.send(Command::Shutdown);
+    engine.join();
 }
