@@ -31,18 +31,40 @@ pub fn sigkill(pid: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// True while `pid` exists and is not a zombie.
+/// True while `pid` exists and is not a fully exited zombie. A killed multi-threaded process
+/// shows its leader as a zombie while other threads are still tearing down (and still hold its
+/// files and locks), so every thread must be gone.
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    let zombie_leader = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim().to_owned()))
-        .is_some_and(|rest| !rest.starts_with('Z'))
+        .map(|rest| rest.starts_with('Z'));
+    match zombie_leader {
+        None => false,
+        Some(false) => true,
+        Some(true) => std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count() > 1)
+            .unwrap_or(false),
+    }
 }
 
 /// SIGKILLs every process running with `arg` and waits until they are gone.
 pub fn kill_all_with_arg(arg: &str) {
-    let pids = pids_with_arg(arg);
-    assert!(!pids.is_empty(), "no process runs with {arg}");
+    // A process spawned a moment ago may not show its final command line yet.
+    let mut pids = Vec::new();
+    crate::common::wait_until(crate::common::DEADLINE, || {
+        pids = pids_with_arg(arg);
+        !pids.is_empty()
+    });
+    if pids.is_empty() {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "pid,stat,args"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ours: Vec<&str> = ps.lines().filter(|l| l.contains(arg)).collect();
+        panic!("no process runs with {arg}; ps: {ours:?}");
+    }
     for pid in &pids {
         sigkill(*pid);
     }
