@@ -42,6 +42,10 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     if !status.success() {
         bail!("cp -r failed ({status})");
     }
+    // A second floor that makes every file durable, as the client must (cp -r never fsyncs).
+    let t = Instant::now();
+    durable_copy(&source, &bench.dir("init-durable-copy"))?;
+    let durable = ms(t.elapsed());
 
     // Remote → empty local.
     let down_ms = {
@@ -121,7 +125,7 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
 
     report.set(
         "initialSync",
-        json!({"files": n, "bytes": total, "cpMs": cp, "remoteToLocalMs": down_ms,
+        json!({"files": n, "bytes": total, "cpMs": cp, "durableCopyMs": durable, "remoteToLocalMs": down_ms,
                "localToRemoteMs": up_ms}),
     );
     let what = format!("{n} files / {}", stats::bytes(total));
@@ -142,5 +146,33 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         "≤ 3× cp -r",
         Verdict::of(up_ms <= 3.0 * cp),
     );
+    report.row(
+        "4. (floor) durable copy of the same tree: write temp, fsync, rename, per file",
+        format!(
+            "{} ms; sync / durable copy: down {}, up {}",
+            stats::ms(durable),
+            ratio(down_ms / durable),
+            ratio(up_ms / durable)
+        ),
+        "",
+        Verdict::Info,
+    );
+    Ok(())
+}
+
+/// Copies every file of `from` into `to` the way a careful writer does: temp file in the same
+/// folder, fsync, rename. One thread, like `cp -r`.
+fn durable_copy(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    for (rel, path) in local_files(from)? {
+        let target = to.join(&rel);
+        let dir = target.parent().context("a file with no folder")?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(".copy.tmp");
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, &std::fs::read(&path)?)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &target)?;
+    }
     Ok(())
 }
