@@ -3,10 +3,12 @@
 //! bring both sides together. It must never do I/O, read a clock or sleep, and it never emits a
 //! delete: deletions are respected, not propagated.
 //!
+//! Folders are planned apart, by [`plan_folders`], under the same rules.
+//!
 //! Files are matched by [`Key`]: an app by its name (apps are unique by name across Hyperclay, so
 //! a local `x.html` anywhere is the remote app `x` wherever it lives), any other file by its path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hyperclay_protocol::{Timestamp, app_name_of};
 
@@ -224,6 +226,49 @@ fn plan_one(
             }
         }
     }
+}
+
+/// What to do about one folder. Folders carry no content, so only their existence is synced.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FolderAction {
+    /// Both sides have it: remember it as synced.
+    Record(String),
+    /// Only here and never synced: create it on the server.
+    Push(String),
+    /// Only on the server and never synced: create it here.
+    Create(String),
+    /// Neither side has it any more: drop its base.
+    Forget(String),
+}
+
+/// The folder decision, by the same rules as files: a folder new on one side is created on the
+/// other; one that was synced and then deleted on one side stays deleted there (a folder has no
+/// content that could change, so only something new arriving inside brings it back: a new file
+/// or subfolder is created with its parents). Nothing is ever deleted. `base` holds the folders
+/// both sides had at the last sync; paths are `/`-separated and already valid.
+pub fn plan_folders(
+    base: &BTreeSet<String>,
+    local: &BTreeSet<String>,
+    remote: &BTreeSet<String>,
+) -> Vec<FolderAction> {
+    let all: BTreeSet<&String> = base.iter().chain(local).chain(remote).collect();
+    let mut actions = Vec::new();
+    for path in all {
+        let (b, l, r) = (
+            base.contains(path),
+            local.contains(path),
+            remote.contains(path),
+        );
+        let action = match (l, r) {
+            (true, true) if !b => FolderAction::Record(path.clone()),
+            (true, false) if !b => FolderAction::Push(path.clone()),
+            (false, true) if !b => FolderAction::Create(path.clone()),
+            (false, false) if b => FolderAction::Forget(path.clone()),
+            _ => continue,
+        };
+        actions.push(action);
+    }
+    actions
 }
 
 fn upload_action(key: Key, l: &LocalFile, remote_path: String, replaces: Option<String>) -> Action {

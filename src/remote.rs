@@ -202,6 +202,16 @@ impl Remote {
         })
     }
 
+    /// `PUT /folders/{path}`: creates the folder and its parents; idempotent.
+    pub fn put_folder(&self, path: &RemotePath) -> Result<PutResponse, RemoteError> {
+        let reply = self
+            .agent
+            .put(format!("{}/folders/{}", self.base, path.to_url_path()))
+            .header("Authorization", self.auth())
+            .send_empty();
+        json(reply)
+    }
+
     /// `PUT /files/{path}`: the server's save process keeps its current copy as a version first.
     pub fn upload(
         &self,

@@ -16,8 +16,8 @@ use hyperclay_protocol::{Entry, EntryKind, RemotePath, Timestamp};
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
 use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
-use crate::plan::{self, Action, BaseRecord, Key, LocalFile, RemoteFile, key_of};
-use crate::remote::{Remote, RemoteError};
+use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of};
+use crate::remote::{Remote, RemoteError, with_retries};
 use crate::state::UserError;
 use crate::state_store::{Stamp, StateStore};
 use crate::transfer::{Ctx, Outcome};
@@ -69,6 +69,10 @@ pub(crate) struct Session {
     base: BTreeMap<Key, BaseRecord>,
     local: BTreeMap<String, LocalFile>,
     remote_files: BTreeMap<String, RemoteFile>,
+    /// The folders both sides had at the last sync, and each side's folders now.
+    base_folders: BTreeSet<String>,
+    local_folders: BTreeSet<String>,
+    remote_folders: BTreeSet<String>,
     cursor: String,
     offset_ms: i64,
     poll_interval: Duration,
@@ -109,11 +113,12 @@ impl Session {
             status.user.name
         );
         let mut remote_files = BTreeMap::new();
+        let mut remote_folders = BTreeSet::new();
         let mut cursor: Option<String> = None;
         loop {
             let page = remote.changes(cursor.as_deref()).map_err(end_of)?;
             for entry in page.entries {
-                apply_entry(&mut remote_files, entry, reporter);
+                apply_entry(&mut remote_files, &mut remote_folders, entry, reporter);
             }
             cursor = Some(page.cursor);
             if !page.has_more {
@@ -138,6 +143,9 @@ impl Session {
         let base = store
             .base()
             .map_err(|e| SessionEnd::Failed(e.to_string()))?;
+        let base_folders = store
+            .folders()
+            .map_err(|e| SessionEnd::Failed(e.to_string()))?;
         // Watch before scanning: a save during the scan must not be missed.
         let watcher = match crate::watch::start(&folder, tx, Event::Fs) {
             Ok(w) => Some(w),
@@ -156,6 +164,9 @@ impl Session {
             base,
             local: BTreeMap::new(),
             remote_files,
+            base_folders,
+            local_folders: BTreeSet::new(),
+            remote_folders,
             cursor: cursor.unwrap_or_default(),
             offset_ms,
             poll_interval: config.poll_interval,
@@ -209,8 +220,9 @@ impl Session {
             FsSignal::Changed(p) => (p, QUIET),
         };
         if path.is_dir() {
-            // A folder moved or created in: its files are found by a (cached) rescan, now and
-            // once more after a quiet moment.
+            // A folder moved or created in: the rescan at once pushes it (and any folders in it)
+            // and finds its files; a second one after a quiet moment catches files written
+            // before the watcher had added it.
             self.rescan = true;
             self.rescan_at = Some(Instant::now() + QUIET);
             return;
@@ -279,6 +291,13 @@ impl Session {
         for notice in &scan.notices {
             log_notice(notice, reporter);
         }
+        self.local_folders = scan.folders;
+        let folder_actions = plan::plan_folders(
+            &self.base_folders,
+            &self.local_folders,
+            &self.remote_folders,
+        );
+        self.execute_folders(folder_actions, reporter)?;
         let hashes: HashMap<String, (Stamp, String)> = scan
             .files
             .iter()
@@ -398,18 +417,30 @@ impl Session {
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         self.next_poll = Instant::now() + self.poll_interval;
         let mut keys = BTreeSet::new();
+        let mut folders = BTreeSet::new();
         loop {
             let page = self.remote.changes(Some(&self.cursor)).map_err(end_of)?;
             for entry in page.entries {
-                if entry.kind != EntryKind::Folder {
+                if entry.kind == EntryKind::Folder {
+                    folders.insert(entry.path.clone());
+                } else {
                     keys.insert(key_of(&entry.path));
                 }
-                apply_entry(&mut self.remote_files, entry, reporter);
+                apply_entry(
+                    &mut self.remote_files,
+                    &mut self.remote_folders,
+                    entry,
+                    reporter,
+                );
             }
             self.cursor = page.cursor;
             if !page.has_more {
                 break;
             }
+        }
+        if !folders.is_empty() {
+            let actions = self.plan_folder_paths(&folders);
+            self.execute_folders(actions, reporter)?;
         }
         if !keys.is_empty() {
             let actions = self.plan_keys(&keys);
@@ -443,6 +474,107 @@ impl Session {
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
         plan::plan(&base, &local, &remote)
+    }
+
+    /// The folder plan for `paths` alone, with their local side looked at afresh (the watcher
+    /// does not report folders that go away).
+    fn plan_folder_paths(&mut self, paths: &BTreeSet<String>) -> Vec<FolderAction> {
+        for p in paths {
+            let here = RemotePath::folder(p)
+                .ok()
+                .and_then(|rp| local::join_inside(&self.folder, &rp))
+                .and_then(|dir| std::fs::symlink_metadata(dir).ok())
+                .is_some_and(|m| m.is_dir());
+            if here {
+                self.local_folders.insert(p.clone());
+            } else {
+                self.local_folders.remove(p);
+            }
+        }
+        let only = |set: &BTreeSet<String>| set.intersection(paths).cloned().collect();
+        plan::plan_folders(
+            &only(&self.base_folders),
+            &only(&self.local_folders),
+            &only(&self.remote_folders),
+        )
+    }
+
+    /// Creates folders on either side. Nothing here ever deletes one.
+    fn execute_folders(
+        &mut self,
+        actions: Vec<FolderAction>,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
+        for action in actions {
+            if self.shutdown.load(Ordering::SeqCst) {
+                break;
+            }
+            match action {
+                FolderAction::Record(p) => self.put_base_folder(&p),
+                FolderAction::Forget(p) => {
+                    self.base_folders.remove(&p);
+                    if let Err(e) = self.store.forget_folder(&p) {
+                        log::warn!("Cannot update the sync state: {e}");
+                    }
+                }
+                FolderAction::Create(p) => {
+                    let Ok(rp) = RemotePath::folder(&p) else {
+                        continue;
+                    };
+                    match write::create_folder(&self.folder, &rp) {
+                        Ok(()) => {
+                            log::info!("download folder {p}");
+                            self.local_folders.insert(p.clone());
+                            self.put_base_folder(&p);
+                        }
+                        Err(e) => {
+                            if reporter.once().first(&format!("folder-here:{p}")) {
+                                log::error!("error {p}: {e}");
+                            }
+                        }
+                    }
+                }
+                FolderAction::Push(p) => {
+                    let Ok(rp) = RemotePath::folder(&p) else {
+                        continue;
+                    };
+                    let ctx = self.ctx();
+                    let result =
+                        with_retries(|| self.remote.put_folder(&rp), &mut |d| ctx.sleep(d));
+                    match result {
+                        Ok(_) => {
+                            log::info!("upload folder {p}");
+                            self.remote_folders.insert(p.clone());
+                            self.put_base_folder(&p);
+                        }
+                        Err(e) => {
+                            if reporter.once().first(&format!("folder-there:{p}")) {
+                                log::error!("error {p}: {e}");
+                            }
+                            if let Some(ue) = user_error(&e) {
+                                reporter.update(|s| s.error = Some(ue.clone()));
+                            }
+                            if matches!(
+                                e,
+                                RemoteError::Unreachable(_)
+                                    | RemoteError::Unauthorized
+                                    | RemoteError::SubscriptionRequired
+                            ) {
+                                return Err(end_of(e));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn put_base_folder(&mut self, path: &str) {
+        if let Err(e) = self.store.put_folder(path) {
+            log::warn!("Cannot update the sync state: {e}");
+        }
+        self.base_folders.insert(path.to_owned());
     }
 
     /// Carries out `actions`; transfers run `PARALLEL_TRANSFERS` at a time when `parallel`.
@@ -643,8 +775,33 @@ impl Session {
 
 /// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out
 /// (a server must never make us write outside the folder).
-fn apply_entry(files: &mut BTreeMap<String, RemoteFile>, entry: Entry, reporter: &Reporter) {
+fn apply_entry(
+    files: &mut BTreeMap<String, RemoteFile>,
+    folders: &mut BTreeSet<String>,
+    entry: Entry,
+    reporter: &Reporter,
+) {
     if entry.kind == EntryKind::Folder {
+        if entry.deleted {
+            folders.remove(&entry.path);
+            return;
+        }
+        match local::folder_verdict(&entry.path) {
+            Verdict::Synced(_) => {
+                folders.insert(entry.path);
+            }
+            // A remote `sites-versions` or `node_modules` must never mix with local backups or
+            // tools; it stays on the server.
+            Verdict::Ignored => {}
+            Verdict::Forbidden(_) => {
+                if reporter.once().first(&format!("bad:{}", entry.path)) {
+                    log::warn!(
+                        "skip {:?}: the server sent a path that breaks the rules",
+                        entry.path
+                    );
+                }
+            }
+        }
         return;
     }
     if entry.deleted {

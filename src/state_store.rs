@@ -1,9 +1,9 @@
 //! The memory of the last sync, per synced folder, kept OUTSIDE the folder under the engine's home
-//! (`<home>/state/<folder-hash>.sqlite`): the base record of every synced file, the hash cache
+//! (`<home>/state/<folder-hash>.sqlite`): the base record of every synced file and folder, the hash cache
 //! that makes an unchanged folder start fast, and the session cursor. It must never be written
 //! inside the sync folder and holds no token.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use hyperclay_protocol::{Timestamp, sha256_hex};
@@ -48,7 +48,8 @@ impl StateStore {
                local_path TEXT NOT NULL, remote_path TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
                mtime_ns INTEGER NOT NULL, checksum TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY);",
         )?;
         Ok(StateStore { db })
     }
@@ -91,6 +92,25 @@ impl StateStore {
 
     pub fn forget_base(&self, key: &str) -> Result<(), StoreError> {
         self.db.execute("DELETE FROM base WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// The folders both sides had at the last sync.
+    pub fn folders(&self) -> Result<BTreeSet<String>, StoreError> {
+        let mut stmt = self.db.prepare("SELECT path FROM folders")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn put_folder(&self, path: &str) -> Result<(), StoreError> {
+        self.db
+            .execute("INSERT OR IGNORE INTO folders VALUES (?1)", [path])?;
+        Ok(())
+    }
+
+    pub fn forget_folder(&self, path: &str) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM folders WHERE path = ?1", [path])?;
         Ok(())
     }
 
@@ -194,11 +214,19 @@ mod tests {
             );
             s.replace_hashes(&h).unwrap();
             s.set_meta("cursor", "42").unwrap();
+            s.put_folder("a/b").unwrap();
+            s.put_folder("c").unwrap();
         }
         let s = StateStore::open(home.path(), folder).unwrap();
         assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
         assert_eq!(s.hashes().unwrap()["x.html"].1, "c");
         assert_eq!(s.meta("cursor").unwrap().as_deref(), Some("42"));
+        assert_eq!(
+            s.folders().unwrap(),
+            BTreeSet::from(["a/b".into(), "c".into()])
+        );
+        s.forget_folder("c").unwrap();
+        assert_eq!(s.folders().unwrap(), BTreeSet::from(["a/b".into()]));
         s.forget_base("app:x").unwrap();
         assert!(s.base().unwrap().is_empty());
         assert!(!state_file(home.path(), folder).starts_with(folder));

@@ -44,7 +44,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn sleep(&self, d: Duration) -> bool {
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
         let end = Instant::now() + d;
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             if self.shutdown.load(Ordering::SeqCst) {

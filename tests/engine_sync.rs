@@ -528,3 +528,56 @@ fn a_lapsed_subscription_pauses_sync_until_it_is_paid_again() {
         .get("while-unpaid.html")
         .is_some()));
 }
+
+#[test]
+fn empty_folders_sync_both_ways_and_a_folder_deleted_here_stays_deleted() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    assert_eq!(api.put_folder("remote-empty"), 200);
+    assert_eq!(api.put_folder("deep/er"), 200);
+    let mut client = Client::start_stopped(&server.url(), &token);
+    std::fs::create_dir_all(client.path("local-empty/inner")).unwrap();
+    std::fs::create_dir_all(client.path("Bad Folder")).unwrap();
+    std::fs::create_dir_all(client.path("node_modules/pkg")).unwrap();
+    client.spawn();
+    client.wait_synced();
+    let has = |p: &str| api.paths().iter().any(|q| q == p);
+
+    assert!(client.path("remote-empty").is_dir());
+    assert!(client.path("deep/er").is_dir());
+    assert!(wait_until(DEADLINE, || has("local-empty/inner")));
+    // The watcher pushes a new folder at once, and a new remote one comes down at a poll.
+    std::fs::create_dir(client.path("made-here")).unwrap();
+    assert!(wait_until(DEADLINE, || has("made-here")));
+    assert_eq!(api.put_folder("made-there"), 200);
+    assert!(wait_until(DEADLINE, || client.path("made-there").is_dir()));
+    // Names the protocol forbids are skipped and logged once; ignored folders stay local.
+    assert!(
+        !api.paths()
+            .iter()
+            .any(|p| p.starts_with("Bad") || p.starts_with("node_modules"))
+    );
+    assert_eq!(client.log().matches("skip Bad Folder").count(), 1);
+
+    // Deleted here after it was synced: not re-created, even after a restart, and kept remotely.
+    std::fs::remove_dir(client.path("remote-empty")).unwrap();
+    client.stop();
+    client.spawn();
+    client.wait_synced();
+    api.marker("polled");
+    assert!(wait_until(DEADLINE, || client
+        .read("polled.html")
+        .is_some()));
+    assert!(!path_exists(&client.path("remote-empty")));
+    assert!(has("remote-empty"));
+    // ... until something new arrives in it.
+    assert_eq!(
+        api.put("remote-empty/new.txt", b"new", Timestamp::now()),
+        200
+    );
+    assert!(wait_until(DEADLINE, || client
+        .read("remote-empty/new.txt")
+        .as_deref()
+        == Some("new")));
+}

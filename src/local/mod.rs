@@ -4,7 +4,7 @@
 
 pub mod write;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -51,6 +51,18 @@ pub fn verdict(rel: &str) -> Verdict {
         return Verdict::Ignored;
     }
     match RemotePath::file(rel) {
+        Ok(p) => Verdict::Synced(p),
+        Err(e) => Verdict::Forbidden(e.to_string()),
+    }
+}
+
+/// Decides for a folder-relative `/`-separated folder path, by the same ignore rules as files.
+pub fn folder_verdict(rel: &str) -> Verdict {
+    let mut segments = rel.split('/');
+    if segments.clone().next() == Some(VERSIONS_DIR) || segments.any(ignored_name) {
+        return Verdict::Ignored;
+    }
+    match RemotePath::folder(rel) {
         Ok(p) => Verdict::Synced(p),
         Err(e) => Verdict::Forbidden(e.to_string()),
     }
@@ -114,6 +126,8 @@ pub enum Notice {
 #[derive(Debug, Default)]
 pub struct Scan {
     pub files: HashMap<String, Scanned>,
+    /// Every folder that takes part in sync (empty or not).
+    pub folders: BTreeSet<String>,
     pub notices: Vec<Notice>,
 }
 
@@ -204,6 +218,15 @@ pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, String)>) -> std::io:
                 let name = name.to_string_lossy();
                 if !ignored_name(&name) && rel != VERSIONS_DIR {
                     dirs.push(path);
+                }
+                match folder_verdict(&rel) {
+                    Verdict::Synced(_) => {
+                        out.folders.insert(rel);
+                    }
+                    Verdict::Ignored => {}
+                    Verdict::Forbidden(why) => {
+                        out.notices.push(Notice::Forbidden { path: rel, why })
+                    }
                 }
                 continue;
             }
@@ -296,6 +319,15 @@ mod tests {
             verdict("a/b/c/d/e/f/x.html"),
             Verdict::Forbidden(_)
         ));
+        assert!(matches!(folder_verdict("a/b-c_9"), Verdict::Synced(_)));
+        assert_eq!(folder_verdict("sites-versions"), Verdict::Ignored);
+        assert_eq!(folder_verdict("a/node_modules"), Verdict::Ignored);
+        assert_eq!(folder_verdict("a/.git"), Verdict::Ignored);
+        assert!(matches!(folder_verdict("My Folder"), Verdict::Forbidden(_)));
+        assert!(matches!(
+            folder_verdict("a/b/c/d/e/f"),
+            Verdict::Forbidden(_)
+        ));
     }
 
     #[test]
@@ -310,6 +342,7 @@ mod tests {
         big.set_len(MAX_FILE_BYTES + 1).unwrap();
         let s = scan(root, &HashMap::new()).unwrap();
         assert_eq!(s.files.keys().collect::<Vec<_>>(), ["a/x.html"]);
+        assert_eq!(s.folders, BTreeSet::from(["a".to_string()]));
         assert_eq!(s.files["a/x.html"].checksum, sha256_hex(b"hello"));
         assert_eq!(s.notices.len(), 2);
         // A cached stamp is trusted: the (fake) cached checksum comes back without a read.

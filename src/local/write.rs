@@ -190,6 +190,11 @@ fn current(
     }
 }
 
+/// Creates the (empty) folder `rel` and its parents inside `folder`, never through a symlink.
+pub fn create_folder(folder: &Path, rel: &RemotePath) -> Result<(), WriteError> {
+    safe_dir(folder, rel.as_str()).map(|_| ())
+}
+
 /// Creates `rel_dir` under `folder` one level at a time, refusing any level that is a symlink.
 fn safe_dir(folder: &Path, rel_dir: &str) -> Result<PathBuf, WriteError> {
     let mut dir = folder.to_path_buf();

@@ -405,3 +405,93 @@ proptest! {
         }
     }
 }
+
+// ---- folders ----
+
+fn set(paths: &[&str]) -> BTreeSet<String> {
+    paths.iter().map(|p| p.to_string()).collect()
+}
+
+#[test]
+fn a_new_folder_on_either_side_is_made_on_the_other() {
+    let actions = plan_folders(
+        &set(&[]),
+        &set(&["mine", "both"]),
+        &set(&["theirs", "both"]),
+    );
+    assert_eq!(
+        actions,
+        vec![
+            FolderAction::Record("both".into()),
+            FolderAction::Push("mine".into()),
+            FolderAction::Create("theirs".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_synced_folder_deleted_on_one_side_stays_deleted_there() {
+    let base = set(&["gone-here", "gone-there", "gone-both", "kept"]);
+    let local = set(&["gone-there", "kept"]);
+    let remote = set(&["gone-here", "kept"]);
+    assert_eq!(
+        plan_folders(&base, &local, &remote),
+        vec![FolderAction::Forget("gone-both".into())]
+    );
+}
+
+#[test]
+fn something_new_in_a_folder_deleted_here_brings_it_back() {
+    // `a` was synced and deleted here; `a/new` is new on the server: it is created (with `a`).
+    let actions = plan_folders(&set(&["a"]), &set(&[]), &set(&["a", "a/new"]));
+    assert_eq!(actions, vec![FolderAction::Create("a/new".into())]);
+}
+
+const FOLDERS: [&str; 5] = ["a", "a/b", "c", "c/d/e", "f"];
+
+fn arb_folders() -> impl Strategy<Value = BTreeSet<String>> {
+    proptest::collection::btree_set(0..FOLDERS.len(), 0..=FOLDERS.len())
+        .prop_map(|s| s.into_iter().map(|i| FOLDERS[i].to_string()).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn folders_are_never_deleted_and_a_synced_deletion_is_respected(
+        base in arb_folders(), local in arb_folders(), remote in arb_folders()
+    ) {
+        for a in plan_folders(&base, &local, &remote) {
+            match a {
+                FolderAction::Push(p) => {
+                    prop_assert!(local.contains(&p) && !remote.contains(&p) && !base.contains(&p));
+                }
+                FolderAction::Create(p) => {
+                    prop_assert!(remote.contains(&p) && !local.contains(&p) && !base.contains(&p));
+                }
+                FolderAction::Record(p) => {
+                    prop_assert!(local.contains(&p) && remote.contains(&p) && !base.contains(&p));
+                }
+                FolderAction::Forget(p) => {
+                    prop_assert!(base.contains(&p) && !local.contains(&p) && !remote.contains(&p));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn applying_the_folder_plan_then_planning_again_yields_nothing(
+        base in arb_folders(), local in arb_folders(), remote in arb_folders()
+    ) {
+        let (mut b, mut l, mut r) = (base, local, remote);
+        for a in plan_folders(&b, &l, &r) {
+            match a {
+                FolderAction::Record(p) => { b.insert(p); }
+                FolderAction::Push(p) => { r.insert(p.clone()); b.insert(p); }
+                FolderAction::Create(p) => { l.insert(p.clone()); b.insert(p); }
+                FolderAction::Forget(p) => { b.remove(&p); }
+            }
+        }
+        prop_assert!(plan_folders(&b, &l, &r).is_empty());
+    }
+}

@@ -249,6 +249,17 @@ impl Api {
             .as_u16()
     }
 
+    /// `PUT /folders/{path}`: the status.
+    pub fn put_folder(&self, path: &str) -> u16 {
+        self.agent
+            .put(format!("{}/api/local-sync/folders/{path}", self.url))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send_empty()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// The platform's own save (an app edited in the browser).
     pub fn save(&self, app: &str, html: &str) {
         let r = self
