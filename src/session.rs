@@ -479,6 +479,13 @@ impl Session {
     /// The folder plan for `paths` alone, with their local side looked at afresh (the watcher
     /// does not report folders that go away).
     fn plan_folder_paths(&mut self, paths: &BTreeSet<String>) -> Vec<FolderAction> {
+        // Ignored or forbidden names (a remote `node_modules`) take no part, as in a scan.
+        let paths: BTreeSet<String> = paths
+            .iter()
+            .filter(|p| matches!(local::folder_verdict(p), Verdict::Synced(_)))
+            .cloned()
+            .collect();
+        let paths = &paths;
         for p in paths {
             let here = RemotePath::folder(p)
                 .ok()
