@@ -251,6 +251,25 @@ fn an_unpaid_login_shows_why_until_the_next_login_or_logout() {
         let s = handle.state();
         s.account.is_none() && s.error.is_none()
     }));
+
+    // Any other refusal is only logged: no error line.
+    handle.send(Command::Login);
+    assert!(wait_until(DEADLINE, || handle.state().login.is_some()));
+    let url = handle.state().login.unwrap().url;
+    let param = |name: &str| {
+        let raw = url
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap();
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .unwrap()
+            .into_owned()
+    };
+    let (callback, state) = (param("redirect_uri"), param("state"));
+    Browser::new().get(&format!("{callback}?error=access_denied&state={state}"));
+    assert!(wait_until(DEADLINE, || handle.state().login.is_none()));
+    assert_eq!(handle.state().error, None);
     handle.send(Command::Shutdown);
     engine.join();
 }
