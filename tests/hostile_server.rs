@@ -552,3 +552,31 @@ fn symlinks_pointing_outside_are_never_written_through() {
         .collect();
     assert!(leaked.is_empty(), "a file outside the folder was uploaded");
 }
+
+#[test]
+#[ignore = "BUG: one endless download body stalls the whole session (no polls, no pushes) for up to ~6 min: 60 s timeout x 6 tries"]
+fn an_endless_body_does_not_stop_polling() {
+    let t = tag();
+    let slow = format!("slow-{t}.html");
+    let good = format!("good-{t}.html");
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    script.full = Reply::json(&changes(
+        vec![entry(&slow, &[b'x'; 1 << 20]), entry(&good, b"<p>good</p>")],
+        "c1",
+    ));
+    script.files.insert(
+        url_tail(&slow),
+        Reply::file_with_checksum(b"", &sha256_hex(&[b'x'; 1 << 20])).with_body(Body::Endless),
+    );
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"<p>good</p>");
+    // A remote change made now must arrive while the endless body still trickles.
+    let later = format!("later-{t}.html");
+    rig.server.edit(|s| {
+        s.incremental = Reply::json(&changes(vec![entry(&later, b"<p>later</p>")], "c2"));
+        s.files
+            .insert(url_tail(&later), Reply::file(b"<p>later</p>"));
+    });
+    rig.wait_polls(1);
+    rig.wait_for_file(&later, b"<p>later</p>");
+}
