@@ -1,8 +1,9 @@
 //! The no-data-loss soak: seeded random steps against the real server and the real client —
 //! local edits, creates, renames and deletes; remote saves (`POST /save/{app}`) and PUTs;
-//! platform deletes; the server killed and restarted; the client SIGKILLed and restarted. At
-//! the end every content that ever existed on either side must be somewhere the user can get
-//! it back: the local folder, the remote, local `sites-versions/`, or the server's versions.
+//! platform deletes; the server killed and restarted; polls failing through a proxy; the client
+//! SIGKILLed and restarted. At the end every content that ever existed on either side must be
+//! somewhere the user can get it back: the local folder, the remote, local `sites-versions/`,
+//! or the server's versions.
 //!
 //! Reproduce a run with its seed: `SOAK_SEED=1234 SOAK_STEPS=200 cargo test -p hyperclay-sync
 //! --test soak_no_data_loss -- --nocapture`. Long run: `SOAK_STEPS=10000` (see
@@ -16,7 +17,7 @@ mod processes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Api, Client, DEADLINE, TestServer, wait_until};
+use common::{Api, Client, DEADLINE, Proxy, TestServer, wait_until};
 use hyperclay_protocol::Timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -46,6 +47,7 @@ struct Soak {
     rng: StdRng,
     seed: u64,
     server: TestServer,
+    proxy: Proxy,
     api: Api,
     client: Client,
     paths: Vec<String>,
@@ -184,6 +186,18 @@ impl Soak {
                 );
                 "client SIGKILL + restart".into()
             }
+            84..=87 => {
+                // The connection drops under a few polls (the proxy answers 500 instead of
+                // reaching the server): the session ends and a new one reconciles both sides.
+                let polls = "GET /api/local-sync/changes";
+                let seen = self.proxy.count("GET", "/api/local-sync/changes");
+                self.proxy.fail(polls, 500, "internal");
+                wait_until(DEADLINE, || {
+                    self.proxy.count("GET", "/api/local-sync/changes") >= seen + 2
+                });
+                self.proxy.heal();
+                "polls fail".into()
+            }
             _ => {
                 self.wait_polls(2);
                 "pause".into()
@@ -231,12 +245,15 @@ fn no_version_is_ever_lost() {
     let server = TestServer::start();
     let token = server.token("demo");
     let api = Api::new(&server.url(), &token);
-    let client = Client::start(&server.url(), &token);
+    // The client talks through a proxy that can fail requests; the test talks to the server.
+    let proxy = Proxy::start(&server.url());
+    let client = Client::start(&proxy.url, &token);
     client.wait_synced();
     let mut soak = Soak {
         rng: StdRng::seed_from_u64(seed),
         seed,
         server,
+        proxy,
         api,
         client,
         paths: pool(seed),
