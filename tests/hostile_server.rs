@@ -580,3 +580,47 @@ fn an_endless_body_does_not_stop_polling() {
     rig.wait_polls(1);
     rig.wait_for_file(&later, b"<p>later</p>");
 }
+
+#[test]
+fn a_put_reply_naming_a_path_outside_is_never_followed() {
+    let t = tag();
+    let mine = format!("mine-{t}.html");
+    let evil = format!("../../../evil-{t}.html");
+    let mut script = Script::serving(&[]);
+    // "Your app lives at ../../../evil.html now", then a newer copy listed there.
+    script.put_path = Some(evil.clone());
+    let rig = Rig::start(script, |folder, _| {
+        std::fs::write(folder.join(&mine), "<p>mine</p>").expect("mine");
+    });
+    assert!(
+        wait_until(DEADLINE, || rig
+            .server
+            .count("PUT", "/api/local-sync/files/")
+            >= 1),
+        "the local file was never uploaded; log:\n{}",
+        rig.client.log()
+    );
+    let future = Timestamp::now().offset_by(86_400_000).to_rfc3339();
+    rig.server.edit(|s| {
+        let mut e = entry(&evil, b"<p>pwned</p>");
+        e["modifiedAt"] = json!(future);
+        s.incremental = Reply::json(&changes(vec![e], "c2"));
+        s.files
+            .insert(url_tail(&evil), Reply::file(b"<p>pwned</p>"));
+    });
+    rig.wait_polls(3);
+    rig.wait_log(DEADLINE, &evil);
+    assert_eq!(rig.outside(&[]), Vec::<String>::new(), "written outside");
+    assert_eq!(
+        std::fs::read_to_string(rig.folder().join(&mine)).expect("mine"),
+        "<p>mine</p>",
+        "the local file was replaced by what the server listed outside"
+    );
+    assert!(
+        rig.inside().iter().all(|p| !p.contains("evil")),
+        "{:?}",
+        rig.inside()
+    );
+    let fetched = rig.server.count("GET", "/api/local-sync/files/");
+    assert_eq!(fetched, 0, "the client fetched a path outside the folder");
+}

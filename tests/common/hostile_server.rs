@@ -139,6 +139,8 @@ pub struct Script {
     pub incremental: Reply,
     /// `GET /files/{tail}` by URL tail; anything else is a 404.
     pub files: HashMap<String, Reply>,
+    /// When set, every PUT reply claims the server keeps the file at this path instead.
+    pub put_path: Option<String>,
 }
 
 impl Script {
@@ -149,6 +151,7 @@ impl Script {
             full: Reply::json(&changes(Vec::new(), "c1")),
             incremental: Reply::json(&changes(Vec::new(), "c1")),
             files: HashMap::new(),
+            put_path: None,
         };
         s.set_files(files);
         s
@@ -309,7 +312,7 @@ fn serve(
                 let decoded = percent_encoding::percent_decode_str(tail)
                     .decode_utf8_lossy()
                     .into_owned();
-                let mut e = entry(&decoded, &body);
+                let mut e = entry(s.put_path.as_deref().unwrap_or(&decoded), &body);
                 e["modifiedAt"] = json!(Timestamp::now().to_rfc3339());
                 Reply::json(&json!({"serverTime": Timestamp::now().to_rfc3339(), "entry": e}))
             }
