@@ -680,3 +680,43 @@ fn an_unknown_transfer_encoding_is_refused() {
     );
     t.api().get_file("te.txt").expect_error(ErrorCode::NotFound);
 }
+
+#[test]
+fn the_server_log_never_holds_a_secret() {
+    let t = local();
+    let password = "s3cret-Pa55word-xyz";
+    t.server().add_user("carol", password, true, 10);
+    let cookie = login_cookie(&t, "carol", password);
+    let (code, redirect, p) = get_code(&t);
+    let tok: TokenResponse = exchange(&t, &code, &p.verifier, &redirect).ok();
+    // Secrets in places a careless log would print: query strings, headers, bodies.
+    let _ = t.api_as(&tok.access_token).get(&format!(
+        "/api/local-sync/status?access_token={}&code={code}",
+        tok.access_token
+    ));
+    let _ = t
+        .api_as(&tok.access_token)
+        .put_file("log-probe.txt", tok.access_token.as_bytes(), T1);
+    let bad = post_login(&t, "carol", &format!("{password}-wrong"), "/");
+    assert_eq!(bad.status, 401);
+    let _ = t
+        .api_as(&tok.access_token)
+        .post_with("/api/local-sync/logout", b"", &[]);
+    let session = cookie.split_once('=').map(|(_, v)| v).unwrap_or_default();
+    let log = t.server().log();
+    assert!(
+        !log.is_empty(),
+        "the server logged nothing, so this proved nothing"
+    );
+    for (what, secret) in [
+        ("access token", tok.access_token.as_str()),
+        ("authorization code", code.as_str()),
+        ("code verifier", p.verifier.as_str()),
+        ("password", password),
+        ("session id", session),
+        ("suite token", t.token.as_str()),
+    ] {
+        assert!(!secret.is_empty());
+        assert!(!log.contains(secret), "the server log holds the {what}");
+    }
+}
