@@ -624,3 +624,26 @@ fn a_put_reply_naming_a_path_outside_is_never_followed() {
     let fetched = rig.server.count("GET", "/api/local-sync/files/");
     assert_eq!(fetched, 0, "the client fetched a path outside the folder");
 }
+
+#[test]
+fn an_oversize_download_is_refused_and_never_written() {
+    let t = tag();
+    let big = format!("big-{t}.bin");
+    let good = format!("good-{t}.html");
+    let huge = vec![b'h'; (hyperclay_protocol::MAX_FILE_BYTES + 1024 * 1024) as usize];
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    script.full = Reply::json(&changes(
+        vec![entry(&big, &huge), entry(&good, b"<p>good</p>")],
+        "c1",
+    ));
+    script.files.insert(url_tail(&big), Reply::file(&huge));
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"<p>good</p>");
+    rig.wait_log(DEADLINE, &big);
+    rig.wait_polls(2);
+    assert!(
+        !rig.folder().join(&big).exists(),
+        "an over-limit file was written"
+    );
+    assert_eq!(rig.inside(), vec![good]);
+}
