@@ -89,11 +89,7 @@ pub fn backup(
         format!("{VERSIONS_DIR}/{parent}/{stem}")
     };
     let dir = safe_dir(folder, &versions_rel)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    let mut tmp = temp_file_in(&dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     let base = version_stem(at);
@@ -156,11 +152,11 @@ pub fn save(
         }
         backup_path = Some(backup(folder, rel, old, SystemTime::now())?);
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    let mut tmp = temp_file_in(&dir).map_err(io)?;
+    // A replaced file keeps its permissions; a new one gets the user's default (0666 less umask).
+    if let Ok(meta) = std::fs::metadata(&target) {
+        tmp.as_file().set_permissions(meta.permissions()).map_err(io)?;
+    }
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     filetime::set_file_mtime(tmp.path(), filetime::FileTime::from_system_time(mtime))
@@ -173,6 +169,20 @@ pub fn save(
     tmp.persist(&target).map_err(|e| io(e.error))?;
     sync_dir(&dir);
     Ok(backup_path)
+}
+
+/// A temp file of ours in `dir`, created with the mode an ordinary file gets there (0666 less the
+/// umask, as `open(2)` applies it) rather than tempfile's private 0600: once renamed into place it
+/// is the user's file, and a user's HTML must stay readable by their web server or editor group.
+fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
 }
 
 /// The checksum and bytes at `target` now, or None when there is no file.
@@ -305,6 +315,35 @@ mod tests {
         assert_ne!(b1, b2);
         assert!(b2.ends_with("-001.png"), "{b2}");
         assert_eq!(std::fs::read(root.join(b1)).unwrap(), b"1");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_files_get_ordinary_permissions_and_replaced_ones_keep_theirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plain.txt"), b"x").unwrap();
+        let ordinary = mode(&dir.path().join("plain.txt"));
+
+        save(dir.path(), &p("new.html"), b"<p>new</p>", SystemTime::now(), None).unwrap();
+        assert_eq!(mode(&dir.path().join("new.html")), ordinary);
+
+        let kept = dir.path().join("kept.html");
+        std::fs::write(&kept, b"<p>old</p>").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let old = sha256_hex(b"<p>old</p>");
+        let backup = save(
+            dir.path(),
+            &p("kept.html"),
+            b"<p>new</p>",
+            SystemTime::now(),
+            Some(&old),
+        )
+        .unwrap()
+        .expect("a backup");
+        assert_eq!(mode(&kept), 0o640);
+        assert_eq!(mode(&dir.path().join(backup)), ordinary);
     }
 
     #[test]
