@@ -155,7 +155,9 @@ pub fn save(
     let mut tmp = temp_file_in(&dir).map_err(io)?;
     // A replaced file keeps its permissions; a new one gets the user's default (0666 less umask).
     if let Ok(meta) = std::fs::metadata(&target) {
-        tmp.as_file().set_permissions(meta.permissions()).map_err(io)?;
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(io)?;
     }
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
@@ -326,7 +328,14 @@ mod tests {
         std::fs::write(dir.path().join("plain.txt"), b"x").unwrap();
         let ordinary = mode(&dir.path().join("plain.txt"));
 
-        save(dir.path(), &p("new.html"), b"<p>new</p>", SystemTime::now(), None).unwrap();
+        save(
+            dir.path(),
+            &p("new.html"),
+            b"<p>new</p>",
+            SystemTime::now(),
+            None,
+        )
+        .unwrap();
         assert_eq!(mode(&dir.path().join("new.html")), ordinary);
 
         let kept = dir.path().join("kept.html");
