@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_and_run=(pkg-config libgtk-3-dev libxdo-dev libayatana-appindicator3-1 ca-certificates)
-tests=(gnome-keyring dbus-daemon xvfb xauth trayer xdotool imagemagick dbus dbus-x11 x11-utils chromium chromium-driver xdg-utils curl)
+tests=(gnome-keyring dbus-daemon desktop-file-utils icnsutils dpkg-dev xvfb xauth trayer xdotool imagemagick dbus dbus-x11 x11-utils chromium chromium-driver xdg-utils curl)
 
 case "${1:-run}" in
   run) wanted=("${build_and_run[@]}") ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian 12 machine with Rust installed: installs what is
-# missing, checks formatting and lints, builds everything, then runs the unit, conformance,
-# end-to-end, UI (Xvfb + tray host) and browser (headless Chromium) tests.
+# missing, checks formatting and lints, builds everything, runs the unit, conformance, end-to-end,
+# UI (Xvfb + tray host) and browser (headless Chromium) tests, then builds the .deb, installs it
+# for real and syncs through the installed app (root only: it installs a package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -12,3 +13,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 # The UI and browser tests are #[ignore]d for plain `cargo test` on a desktop; here they must run.
 cargo test --workspace --locked -- --include-ignored
+
+if [ "$(id -u)" -eq 0 ]; then
+  installer/linux/smoke-test.sh
+else
+  echo "test: installer/linux/smoke-test.sh skipped: installing the .deb needs root (CI runs as root)" >&2
+fi
