@@ -11,8 +11,10 @@ export CARGO_TERM_COLOR=never NO_AT_BRIDGE=1 RUST_BACKTRACE=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
-# The UI and browser tests are #[ignore]d for plain `cargo test` on a desktop; here they must run.
-cargo test --workspace --locked -- --include-ignored
+cargo test --workspace --locked
+# The UI and browser tests are #[ignore]d for a plain `cargo test` on a desktop (they start their
+# own Xvfb, tray host and Chromium); here they must run.
+cargo test --locked -p hyperclay-sync --test ui_tray --test browser_login -- --ignored
 
 if [ "$(id -u)" -eq 0 ]; then
   installer/linux/smoke-test.sh
