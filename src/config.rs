@@ -10,6 +10,11 @@ pub const DEFAULT_SERVER_URL: &str = env!("HYPERCLAY_DEFAULT_URL");
 /// The poll interval when `HYPERCLAY_POLL_SECONDS` is not set.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long a transfer body may go without real progress before it is abandoned, when
+/// `HYPERCLAY_STALL_SECONDS` is not set. Long enough for a slow link, short enough that one bad
+/// transfer does not hold up the polls and pushes behind it.
+pub const DEFAULT_STALL_WINDOW: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Config, state and logs live here.
@@ -18,6 +23,8 @@ pub struct EngineConfig {
     /// A token given from outside (`HYPERCLAY_TOKEN`); it wins over the stored one.
     pub token_override: Option<String>,
     pub poll_interval: Duration,
+    /// A transfer body that moves less than 1 KiB in this long is abandoned.
+    pub stall_window: Duration,
     /// A sync folder that wins over the one in the settings (`--folder`).
     pub folder: Option<PathBuf>,
 }
@@ -26,6 +33,8 @@ pub struct EngineConfig {
 pub enum ConfigError {
     #[error("HYPERCLAY_POLL_SECONDS must be a positive number of seconds, not {0:?}")]
     PollSeconds(String),
+    #[error("HYPERCLAY_STALL_SECONDS must be a positive number of seconds, not {0:?}")]
+    StallSeconds(String),
     #[error("HYPERCLAY_URL must start with http:// or https://, not {0:?}")]
     ServerUrl(String),
     #[error("no home directory found for the config; set HYPERCLAY_SYNC_HOME to a folder for it")]
@@ -33,7 +42,8 @@ pub enum ConfigError {
 }
 
 impl EngineConfig {
-    /// Reads `HYPERCLAY_URL`, `HYPERCLAY_SYNC_HOME`, `HYPERCLAY_TOKEN` and `HYPERCLAY_POLL_SECONDS`.
+    /// Reads `HYPERCLAY_URL`, `HYPERCLAY_SYNC_HOME`, `HYPERCLAY_TOKEN`, `HYPERCLAY_POLL_SECONDS`
+    /// and `HYPERCLAY_STALL_SECONDS`.
     pub fn from_env() -> Result<EngineConfig, ConfigError> {
         Self::from_vars(|k| std::env::var(k).ok())
     }
@@ -56,19 +66,18 @@ impl EngineConfig {
         };
         let poll_interval = match var("HYPERCLAY_POLL_SECONDS") {
             None => DEFAULT_POLL_INTERVAL,
-            Some(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v > 0.0 && *v < 86_400.0)
-                .map(Duration::from_secs_f64)
-                .ok_or(ConfigError::PollSeconds(s))?,
+            Some(s) => seconds(&s).ok_or(ConfigError::PollSeconds(s))?,
+        };
+        let stall_window = match var("HYPERCLAY_STALL_SECONDS") {
+            None => DEFAULT_STALL_WINDOW,
+            Some(s) => seconds(&s).ok_or(ConfigError::StallSeconds(s))?,
         };
         Ok(EngineConfig {
             home,
             server_url,
             token_override: var("HYPERCLAY_TOKEN").map(|t| t.trim().to_owned()),
             poll_interval,
+            stall_window,
             folder: None,
         })
     }
@@ -83,6 +92,15 @@ impl EngineConfig {
     pub fn log_file(&self) -> PathBuf {
         self.home.join("logs").join("sync.log")
     }
+}
+
+/// A positive number of seconds under a day, fractions allowed.
+fn seconds(s: &str) -> Option<Duration> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v < 86_400.0)
+        .map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]
@@ -105,15 +123,18 @@ mod tests {
             ("HYPERCLAY_SYNC_HOME", "/tmp/h"),
             ("HYPERCLAY_TOKEN", "t"),
             ("HYPERCLAY_POLL_SECONDS", "0.2"),
+            ("HYPERCLAY_STALL_SECONDS", "1.5"),
         ])
         .unwrap();
         assert_eq!(c.server_url, "http://127.0.0.1:9");
         assert_eq!(c.home, PathBuf::from("/tmp/h"));
         assert_eq!(c.token_override.as_deref(), Some("t"));
         assert_eq!(c.poll_interval, Duration::from_millis(200));
+        assert_eq!(c.stall_window, Duration::from_millis(1500));
         let d = cfg(&[("HYPERCLAY_SYNC_HOME", "/tmp/h")]).unwrap();
         assert_eq!(d.server_url, DEFAULT_SERVER_URL);
         assert_eq!(d.poll_interval, DEFAULT_POLL_INTERVAL);
+        assert_eq!(d.stall_window, DEFAULT_STALL_WINDOW);
         assert_eq!(d.token_override, None);
     }
 
@@ -122,5 +143,7 @@ mod tests {
         assert!(cfg(&[("HYPERCLAY_POLL_SECONDS", "0")]).is_err());
         assert!(cfg(&[("HYPERCLAY_POLL_SECONDS", "soon")]).is_err());
         assert!(cfg(&[("HYPERCLAY_URL", "ftp://x")]).is_err());
+        assert!(cfg(&[("HYPERCLAY_STALL_SECONDS", "-1")]).is_err());
+        assert!(cfg(&[("HYPERCLAY_STALL_SECONDS", "NaN")]).is_err());
     }
 }

@@ -716,6 +716,7 @@ mod tests {
             server_url: NOWHERE.into(),
             token_override: None,
             poll_interval: Duration::from_millis(200),
+            stall_window: crate::config::DEFAULT_STALL_WINDOW,
             folder: Some(folder.to_path_buf()),
         };
         Engine::start_with(config, Box::new(|_| {}), opener).unwrap()

@@ -1,8 +1,11 @@
 //! The account, seen over HTTP: the protocol's calls on one keep-alive ureq agent, every reply
 //! mapped to a typed [`RemoteError`], and the retry schedule. It must never follow a redirect
 //! (it would carry the bearer token elsewhere), never accept a download whose bytes do not match
-//! what the server announced, and never log a token.
+//! what the server announced, never wait on a body that has stopped moving, and never log a
+//! token.
 
+use std::io::Read;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{
@@ -10,6 +13,8 @@ use hyperclay_protocol::{
     MAX_FILE_BYTES, PutResponse, RemotePath, StatusResponse, Timestamp, sha256_hex,
 };
 use ureq::http::Response;
+
+use crate::config::DEFAULT_STALL_WINDOW;
 
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
 
@@ -59,6 +64,9 @@ pub enum RemoteError {
     Refused { status: u16, code: String },
     #[error("the server's reply makes no sense: {0}")]
     Malformed(String),
+    /// The body stopped moving: retrying at once would only stall again.
+    #[error("the transfer stalled: {0}")]
+    Stalled(String),
 }
 
 impl RemoteError {
@@ -98,6 +106,39 @@ pub fn with_retries<T>(
     result
 }
 
+/// A body must move at least this much within one stall window to count as alive.
+pub const STALL_MIN_BYTES: u64 = 1024;
+
+/// Watches one body's progress, fed (time, bytes so far) samples; it never reads a clock itself.
+/// A window opens at the start and again whenever [`STALL_MIN_BYTES`] more have arrived; a window
+/// that lasts `window` without that much is a stall.
+#[derive(Debug, Clone, Copy)]
+pub struct StallDetector {
+    window: Duration,
+    mark: Instant,
+    mark_bytes: u64,
+}
+
+impl StallDetector {
+    pub fn new(window: Duration, start: Instant) -> StallDetector {
+        StallDetector {
+            window,
+            mark: start,
+            mark_bytes: 0,
+        }
+    }
+
+    /// `total` bytes have moved by `now`: true once the transfer counts as stalled.
+    pub fn stalled(&mut self, now: Instant, total: u64) -> bool {
+        if total.saturating_sub(self.mark_bytes) >= STALL_MIN_BYTES {
+            self.mark = now;
+            self.mark_bytes = total;
+            return false;
+        }
+        now.saturating_duration_since(self.mark) >= self.window
+    }
+}
+
 /// A file fetched from the server, already checked against what it announced.
 #[derive(Debug, Clone)]
 pub struct Download {
@@ -112,6 +153,7 @@ pub struct Remote {
     agent: ureq::Agent,
     base: String,
     token: String,
+    stall_window: Duration,
 }
 
 impl Remote {
@@ -120,7 +162,13 @@ impl Remote {
             agent,
             base: format!("{}{API_PREFIX}", server_url.trim_end_matches('/')),
             token: token.to_owned(),
+            stall_window: DEFAULT_STALL_WINDOW,
         }
+    }
+
+    /// How long a body may go without [`STALL_MIN_BYTES`] of progress before it is abandoned.
+    pub fn set_stall_window(&mut self, window: Duration) {
+        self.stall_window = window;
     }
 
     pub fn set_token(&mut self, token: &str) {
@@ -170,7 +218,7 @@ impl Remote {
             .get(format!("{}/files/{}", self.base, path.to_url_path()))
             .header("Authorization", self.auth())
             .call();
-        let mut response = check(reply)?;
+        let response = check(reply)?;
         let header = |name: &str| {
             response
                 .headers()
@@ -183,12 +231,15 @@ impl Remote {
         let modified_at = header(HEADER_MODIFIED_AT)
             .and_then(|v| Timestamp::parse(&v).ok())
             .ok_or_else(|| RemoteError::Malformed("download without a modified time".into()))?;
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_FILE_BYTES + 1)
-            .read_to_vec()
-            .map_err(transport)?;
+        // Refused before a byte is read; a body without a length is cut off by the limit the
+        // moment it passes 20 MiB (and ureq never reads past a Content-Length).
+        if header("Content-Length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > MAX_FILE_BYTES)
+        {
+            return Err(RemoteError::TooLarge);
+        }
+        let bytes = read_watched(response.into_body(), MAX_FILE_BYTES, self.stall_window)?;
         let checksum = sha256_hex(&bytes);
         if checksum != announced {
             return Err(RemoteError::Malformed(format!(
@@ -233,6 +284,61 @@ impl Remote {
             )));
         }
         Ok(put)
+    }
+}
+
+/// What the body reader thread hands over.
+enum Piece {
+    Bytes(Vec<u8>),
+    End,
+    Failed(ureq::Error),
+}
+
+/// Reads `body` (at most `limit` bytes), abandoning it as [`RemoteError::Stalled`] once it moves
+/// less than [`STALL_MIN_BYTES`] in `window`. The blocking reads run on their own thread so that
+/// a body sending nothing at all is caught too; an abandoned reader ends at its next byte (its
+/// send fails) or at the agent's global timeout, whichever comes first.
+fn read_watched(body: ureq::Body, limit: u64, window: Duration) -> Result<Vec<u8>, RemoteError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("download-body".into())
+        .spawn(move || {
+            let mut reader = body.into_with_config().limit(limit).reader();
+            let mut buf = vec![0_u8; 64 * 1024];
+            loop {
+                let piece = match reader.read(&mut buf) {
+                    Ok(0) => Piece::End,
+                    Ok(n) => Piece::Bytes(buf[..n].to_vec()),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Piece::Failed(ureq::Error::from(e)),
+                };
+                let last = !matches!(piece, Piece::Bytes(_));
+                if tx.send(piece).is_err() || last {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| RemoteError::Network(format!("cannot start reading the body: {e}")))?;
+    let tick = (window / 4).clamp(Duration::from_millis(10), Duration::from_millis(500));
+    let mut detector = StallDetector::new(window, Instant::now());
+    let mut bytes = Vec::new();
+    loop {
+        match rx.recv_timeout(tick) {
+            Ok(Piece::Bytes(b)) => bytes.extend_from_slice(&b),
+            Ok(Piece::End) => return Ok(bytes),
+            Ok(Piece::Failed(e)) => return Err(transport(e)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(RemoteError::Network("the body reader stopped".into()));
+            }
+        }
+        if detector.stalled(Instant::now(), bytes.len() as u64) {
+            return Err(RemoteError::Stalled(format!(
+                "less than {STALL_MIN_BYTES} bytes in {:.1} s ({} received)",
+                window.as_secs_f64(),
+                bytes.len()
+            )));
+        }
     }
 }
 
@@ -356,6 +462,82 @@ mod tests {
             &mut |_| true,
         );
         assert_eq!(ok, Ok(3));
+    }
+
+    #[test]
+    fn a_stall_is_never_retried() {
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(
+            || {
+                calls += 1;
+                Err(RemoteError::Stalled("slow".into()))
+            },
+            &mut |_| true,
+        );
+        assert!(matches!(r, Err(RemoteError::Stalled(_))));
+        assert_eq!(calls, 1);
+    }
+
+    const W: Duration = Duration::from_secs(10);
+
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_trickle_stalls_once_a_window_passes_without_a_kib() {
+        let t0 = Instant::now();
+        let mut d = StallDetector::new(W, t0);
+        // One byte every 100 ms, as a misbehaving server sends it.
+        let mut stalled_at = None;
+        for i in 1..=200_u64 {
+            if d.stalled(at(t0, i * 100), i) {
+                stalled_at = Some(i * 100);
+                break;
+            }
+        }
+        assert_eq!(stalled_at, Some(10_000));
+    }
+
+    #[test]
+    fn silence_stalls_and_nothing_stalls_before_the_window() {
+        let t0 = Instant::now();
+        let mut d = StallDetector::new(W, t0);
+        assert!(!d.stalled(at(t0, 0), 0));
+        assert!(!d.stalled(at(t0, 9_999), STALL_MIN_BYTES - 1));
+        assert!(d.stalled(at(t0, 10_000), STALL_MIN_BYTES - 1));
+    }
+
+    #[test]
+    fn a_slow_steady_body_never_stalls() {
+        let t0 = Instant::now();
+        let mut d = StallDetector::new(W, t0);
+        // 150 bytes a second: a KiB every ~7 s, 20 MiB-scale durations.
+        for s in 1..=600_u64 {
+            assert!(!d.stalled(at(t0, s * 1000), s * 150), "stalled at {s} s");
+        }
+    }
+
+    #[test]
+    fn a_fast_start_then_a_stop_stalls_a_window_after_the_last_progress() {
+        let t0 = Instant::now();
+        let mut d = StallDetector::new(W, t0);
+        assert!(!d.stalled(at(t0, 500), 5 << 20));
+        assert!(!d.stalled(at(t0, 1_000), 6 << 20));
+        // A few stray bytes do not count as progress.
+        assert!(!d.stalled(at(t0, 6_000), (6 << 20) + 10));
+        assert!(!d.stalled(at(t0, 10_999), (6 << 20) + 20));
+        assert!(d.stalled(at(t0, 11_000), (6 << 20) + 20));
+    }
+
+    #[test]
+    fn progress_after_a_quiet_spell_opens_a_new_window() {
+        let t0 = Instant::now();
+        let mut d = StallDetector::new(W, t0);
+        assert!(!d.stalled(at(t0, 9_000), 0));
+        assert!(!d.stalled(at(t0, 9_500), 4096));
+        assert!(!d.stalled(at(t0, 19_000), 4096));
+        assert!(d.stalled(at(t0, 19_500), 4096));
     }
 
     #[test]

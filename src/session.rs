@@ -78,6 +78,9 @@ pub(crate) struct Session {
     poll_interval: Duration,
     next_poll: Instant,
     pending: HashMap<String, Pending>,
+    /// Downloads abandoned as stalled, with the remote entry they were for: not planned again in
+    /// this session until that entry changes (a rescan or a local event would only stall again).
+    stalled: HashMap<Key, RemoteFile>,
     rescan: bool,
     /// A second look at the folder a moment after a folder appeared: files written into it
     /// before the watcher had added it produce no events at all.
@@ -88,12 +91,13 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn start(
-        remote: Remote,
+        mut remote: Remote,
         config: &EngineConfig,
         folder: &Path,
         reporter: &Reporter,
         tx: Sender<Event>,
     ) -> Result<Session, SessionEnd> {
+        remote.set_stall_window(config.stall_window);
         let (status, offset_ms) = remote.status().map_err(end_of)?;
         if status.plan != "paid" {
             return Err(SessionEnd::SubscriptionRequired);
@@ -172,6 +176,7 @@ impl Session {
             poll_interval: config.poll_interval,
             next_poll: Instant::now() + config.poll_interval,
             pending: HashMap::new(),
+            stalled: HashMap::new(),
             rescan: false,
             rescan_at: None,
             shutdown: reporter.shutdown_flag(),
@@ -610,6 +615,11 @@ impl Session {
                         );
                     }
                 }
+                Action::Download { key, remote, .. }
+                    if self.stalled.get(&key).is_some_and(|r| *r == remote) =>
+                {
+                    log::debug!("skip {}: its download stalled earlier", remote.path);
+                }
                 transfer => transfers.push(transfer),
             }
         }
@@ -689,6 +699,7 @@ impl Session {
                 entry,
             } => {
                 log::info!("upload {} -> {}", local.path, entry.path);
+                self.stalled.remove(&key);
                 let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
                 self.put_base(
                     &key,
@@ -745,8 +756,16 @@ impl Session {
                         remote_path: remote.path.clone(),
                     },
                 );
+                self.stalled.remove(&key);
                 self.remote_files.insert(remote.path.clone(), remote);
                 self.local.insert(local.path.clone(), local);
+            }
+            Outcome::Stalled { key, remote } => {
+                log::warn!(
+                    "download of {} stalled; will try again when it changes or at the next session",
+                    remote.path
+                );
+                self.stalled.insert(key, remote);
             }
             Outcome::Replan(path) => {
                 log::info!("skip {path}: changed while syncing; looking again");
@@ -762,6 +781,12 @@ impl Session {
                 if !path.is_empty() {
                     log::info!("skip {path}: {why}");
                 }
+            }
+            Outcome::Failed(path, RemoteError::Stalled(why)) => {
+                // The server's copy that a stale upload went to fetch; the local file stays.
+                log::warn!(
+                    "download of {path} stalled ({why}); will try again when it changes or at the next session"
+                );
             }
             Outcome::Failed(path, e) => {
                 log::error!("error {path}: {e}");

@@ -33,6 +33,12 @@ pub(crate) enum Outcome {
     Replan(String),
     Skipped(String, String),
     Failed(String, RemoteError),
+    /// The download of `remote` stopped moving and was abandoned: it waits for the remote entry
+    /// to change or for the next session, never for the retry schedule.
+    Stalled {
+        key: Key,
+        remote: RemoteFile,
+    },
 }
 
 /// Everything a transfer needs, shareable across the transfer threads.
@@ -161,7 +167,16 @@ impl Ctx<'_> {
                 remote,
                 local_path,
                 replaces,
-            } => self.download(key, &remote.path, local_path, replaces.as_deref()),
+            } => match self.download(key, &remote.path, local_path, replaces.as_deref()) {
+                Outcome::Failed(_, RemoteError::Stalled(why)) => {
+                    log::debug!("{}: {why}", remote.path);
+                    Outcome::Stalled {
+                        key: key.clone(),
+                        remote: remote.clone(),
+                    }
+                }
+                other => other,
+            },
             _ => Outcome::Skipped(String::new(), String::new()),
         }
     }

@@ -131,6 +131,7 @@ fn config_for(
         server_url: server.url(),
         token_override: None,
         poll_interval: std::time::Duration::from_millis(200),
+        stall_window: hyperclay_sync::config::DEFAULT_STALL_WINDOW,
         folder: Some(folder.to_path_buf()),
     }
 }

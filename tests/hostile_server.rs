@@ -554,7 +554,6 @@ fn symlinks_pointing_outside_are_never_written_through() {
 }
 
 #[test]
-#[ignore = "BUG: one endless download body stalls the whole session (no polls, no pushes) for up to ~6 min: 60 s timeout x 6 tries"]
 fn an_endless_body_does_not_stop_polling() {
     let t = tag();
     let slow = format!("slow-{t}.html");
