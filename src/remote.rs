@@ -5,7 +5,6 @@
 //! token.
 
 use std::io::Read;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{
@@ -213,9 +212,13 @@ impl Remote {
     /// `GET /files/{path}`; the bytes must match the announced checksum (and `expected`, the
     /// listing's, when given: a newer copy is refetched at the next poll instead).
     pub fn download(&self, path: &RemotePath) -> Result<Download, RemoteError> {
+        // A wait of a whole window for any byte (reply head or body) is a stall.
         let reply = self
             .agent
             .get(format!("{}/files/{}", self.base, path.to_url_path()))
+            .config()
+            .timeout_per_read(Some(self.stall_window))
+            .build()
             .header("Authorization", self.auth())
             .call();
         let response = check(reply)?;
@@ -273,6 +276,12 @@ impl Remote {
         let reply = self
             .agent
             .put(format!("{}/files/{}", self.base, path.to_url_path()))
+            // A socket write blocked for a whole window: the server stopped taking the body.
+            // (Bytes still in the kernel's send buffer cannot be seen, so a server that takes
+            // the body and never replies is left to the agent's 60 s timeout.)
+            .config()
+            .timeout_per_write(Some(self.stall_window))
+            .build()
             .header("Authorization", self.auth())
             .header(HEADER_MODIFIED_AT, modified_at.to_rfc3339())
             .header("Content-Type", "application/octet-stream")
@@ -287,50 +296,20 @@ impl Remote {
     }
 }
 
-/// What the body reader thread hands over.
-enum Piece {
-    Bytes(Vec<u8>),
-    End,
-    Failed(ureq::Error),
-}
-
 /// Reads `body` (at most `limit` bytes), abandoning it as [`RemoteError::Stalled`] once it moves
-/// less than [`STALL_MIN_BYTES`] in `window`. The blocking reads run on their own thread so that
-/// a body sending nothing at all is caught too; an abandoned reader ends at its next byte (its
-/// send fails) or at the agent's global timeout, whichever comes first.
+/// less than [`STALL_MIN_BYTES`] in `window`. A body that sends nothing at all never returns from
+/// a read: the request's per-read timeout (set to `window` by the caller) ends that wait.
 fn read_watched(body: ureq::Body, limit: u64, window: Duration) -> Result<Vec<u8>, RemoteError> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("download-body".into())
-        .spawn(move || {
-            let mut reader = body.into_with_config().limit(limit).reader();
-            let mut buf = vec![0_u8; 64 * 1024];
-            loop {
-                let piece = match reader.read(&mut buf) {
-                    Ok(0) => Piece::End,
-                    Ok(n) => Piece::Bytes(buf[..n].to_vec()),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => Piece::Failed(ureq::Error::from(e)),
-                };
-                let last = !matches!(piece, Piece::Bytes(_));
-                if tx.send(piece).is_err() || last {
-                    break;
-                }
-            }
-        })
-        .map_err(|e| RemoteError::Network(format!("cannot start reading the body: {e}")))?;
-    let tick = (window / 4).clamp(Duration::from_millis(10), Duration::from_millis(500));
+    let mut reader = body.into_with_config().limit(limit).reader();
     let mut detector = StallDetector::new(window, Instant::now());
     let mut bytes = Vec::new();
+    let mut buf = vec![0_u8; 64 * 1024];
     loop {
-        match rx.recv_timeout(tick) {
-            Ok(Piece::Bytes(b)) => bytes.extend_from_slice(&b),
-            Ok(Piece::End) => return Ok(bytes),
-            Ok(Piece::Failed(e)) => return Err(transport(e)),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(RemoteError::Network("the body reader stopped".into()));
-            }
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(transport(ureq::Error::from(e))),
         }
         if detector.stalled(Instant::now(), bytes.len() as u64) {
             return Err(RemoteError::Stalled(format!(
@@ -359,6 +338,10 @@ fn transport(e: ureq::Error) -> RemoteError {
             RemoteError::Unreachable(e.to_string())
         }
         ureq::Error::BodyExceedsLimit(_) => RemoteError::TooLarge,
+        // Only transfers set these: a whole stall window without one byte moving.
+        ureq::Error::Timeout(ureq::Timeout::PerRead | ureq::Timeout::PerWrite) => {
+            RemoteError::Stalled(format!("nothing moved for a whole stall window ({e})"))
+        }
         other => RemoteError::Network(other.to_string()),
     }
 }
@@ -538,6 +521,98 @@ mod tests {
         assert!(!d.stalled(at(t0, 9_500), 4096));
         assert!(!d.stalled(at(t0, 19_000), 4096));
         assert!(d.stalled(at(t0, 19_500), 4096));
+    }
+
+    /// A server on 127.0.0.1:0 that answers one connection with `head` (if any), then `trickle`
+    /// bytes one by one, then holds the connection open, never reading the request body, until
+    /// the test drops the returned sender.
+    fn silent_server(
+        head: Option<String>,
+        trickle: usize,
+    ) -> (String, std::sync::mpsc::Sender<()>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let Ok((conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(conn);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut conn = reader.into_inner();
+            if let Some(head) = head {
+                let _ = conn.write_all(head.as_bytes());
+                for _ in 0..trickle {
+                    if conn.write_all(b"x").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            let _ = held.recv();
+        });
+        (url, hold)
+    }
+
+    fn file_head(length: u64) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\n{HEADER_CHECKSUM}: {}\r\n{HEADER_MODIFIED_AT}: \
+             2026-11-26T10:00:00.000Z\r\nContent-Length: {length}\r\n\r\n",
+            sha256_hex(b"")
+        )
+    }
+
+    fn quick_remote(url: &str) -> Remote {
+        let mut remote = Remote::new(agent(), url, "t");
+        remote.set_stall_window(Duration::from_millis(300));
+        remote
+    }
+
+    fn some_path() -> RemotePath {
+        RemotePath::file("slow.html").expect("path")
+    }
+
+    #[test]
+    fn a_download_whose_body_goes_silent_is_abandoned_as_stalled() {
+        let (url, _hold) = silent_server(Some(file_head(1000)), 0);
+        let r = quick_remote(&url).download(&some_path());
+        assert!(matches!(r, Err(RemoteError::Stalled(_))), "{r:?}");
+    }
+
+    #[test]
+    fn a_download_that_trickles_is_abandoned_as_stalled() {
+        // 50 bytes a second, far below a KiB per window, for longer than several windows.
+        let (url, _hold) = silent_server(Some(file_head(1000)), 1000);
+        let r = quick_remote(&url).download(&some_path());
+        assert!(matches!(r, Err(RemoteError::Stalled(_))), "{r:?}");
+    }
+
+    #[test]
+    fn a_download_with_no_reply_at_all_is_abandoned_as_stalled() {
+        let (url, _hold) = silent_server(None, 0);
+        let r = quick_remote(&url).download(&some_path());
+        assert!(matches!(r, Err(RemoteError::Stalled(_))), "{r:?}");
+    }
+
+    #[test]
+    fn a_download_announcing_more_than_20_mib_is_refused_before_reading() {
+        let (url, _hold) = silent_server(Some(file_head(MAX_FILE_BYTES + 1)), 0);
+        // The body never comes: only the announced length can have refused it.
+        let r = quick_remote(&url).download(&some_path());
+        assert_eq!(r.map(|d| d.bytes.len()), Err(RemoteError::TooLarge));
+    }
+
+    #[test]
+    fn an_upload_the_server_stops_taking_is_abandoned_as_stalled() {
+        // Far more than the kernel buffers on both ends hold, so a write must block.
+        let (url, _hold) = silent_server(None, 0);
+        let body = vec![b'x'; MAX_FILE_BYTES as usize];
+        let r = quick_remote(&url).upload(&some_path(), &body, Timestamp::now());
+        assert!(matches!(r, Err(RemoteError::Stalled(_))), "{r:?}");
     }
 
     #[test]

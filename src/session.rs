@@ -20,7 +20,7 @@ use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, Remote
 use crate::remote::{Remote, RemoteError, with_retries};
 use crate::state::UserError;
 use crate::state_store::{Stamp, StateStore};
-use crate::transfer::{Ctx, Outcome};
+use crate::transfer::{Ctx, Outcome, Stalled};
 use crate::watch::FsSignal;
 
 /// Transfers at once during the first sync of a session.
@@ -78,9 +78,9 @@ pub(crate) struct Session {
     poll_interval: Duration,
     next_poll: Instant,
     pending: HashMap<String, Pending>,
-    /// Downloads abandoned as stalled, with the remote entry they were for: not planned again in
-    /// this session until that entry changes (a rescan or a local event would only stall again).
-    stalled: HashMap<Key, RemoteFile>,
+    /// Transfers abandoned as stalled, with what they were moving: not planned again in this
+    /// session until that changes (a rescan or another event would only stall again).
+    stalled: HashMap<Key, Stalled>,
     rescan: bool,
     /// A second look at the folder a moment after a folder appeared: files written into it
     /// before the watcher had added it produce no events at all.
@@ -615,10 +615,13 @@ impl Session {
                         );
                     }
                 }
-                Action::Download { key, remote, .. }
-                    if self.stalled.get(&key).is_some_and(|r| *r == remote) =>
+                Action::Download { key, remote, .. } if matches!(self.stalled.get(&key), Some(Stalled::Download(r)) if *r == remote) =>
                 {
                     log::debug!("skip {}: its download stalled earlier", remote.path);
+                }
+                Action::Upload { key, local, .. } if matches!(self.stalled.get(&key), Some(Stalled::Upload(c)) if *c == local.checksum) =>
+                {
+                    log::debug!("skip {}: its upload stalled earlier", local.path);
                 }
                 transfer => transfers.push(transfer),
             }
@@ -760,12 +763,15 @@ impl Session {
                 self.remote_files.insert(remote.path.clone(), remote);
                 self.local.insert(local.path.clone(), local);
             }
-            Outcome::Stalled { key, remote } => {
+            Outcome::Stalled { key, path, what } => {
+                let direction = match what {
+                    Stalled::Download(_) => "download",
+                    Stalled::Upload(_) => "upload",
+                };
                 log::warn!(
-                    "download of {} stalled; will try again when it changes or at the next session",
-                    remote.path
+                    "{direction} of {path} stalled; will try again when it changes or at the next session"
                 );
-                self.stalled.insert(key, remote);
+                self.stalled.insert(key, what);
             }
             Outcome::Replan(path) => {
                 log::info!("skip {path}: changed while syncing; looking again");

@@ -33,12 +33,22 @@ pub(crate) enum Outcome {
     Replan(String),
     Skipped(String, String),
     Failed(String, RemoteError),
-    /// The download of `remote` stopped moving and was abandoned: it waits for the remote entry
-    /// to change or for the next session, never for the retry schedule.
+    /// A body stopped moving and was abandoned: it waits for `what` to change or for the next
+    /// session, never for the retry schedule (it would only stall again).
     Stalled {
         key: Key,
-        remote: RemoteFile,
+        path: String,
+        what: Stalled,
     },
+}
+
+/// What a stalled transfer was moving; the same thing is not planned again this session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stalled {
+    /// The server's copy, as listed.
+    Download(RemoteFile),
+    /// The local content, by checksum.
+    Upload(String),
 }
 
 /// Everything a transfer needs, shareable across the transfer threads.
@@ -106,6 +116,14 @@ impl Ctx<'_> {
                 let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
                 self.download(key, &path, &l.path, Some(&snap.checksum))
             }
+            Err(RemoteError::Stalled(why)) => {
+                log::debug!("{}: {why}", l.path);
+                Outcome::Stalled {
+                    key: key.to_owned(),
+                    path: l.path.clone(),
+                    what: Stalled::Upload(snap.checksum),
+                }
+            }
             Err(e) => Outcome::Failed(l.path.clone(), e),
         }
     }
@@ -172,7 +190,8 @@ impl Ctx<'_> {
                     log::debug!("{}: {why}", remote.path);
                     Outcome::Stalled {
                         key: key.clone(),
-                        remote: remote.clone(),
+                        path: remote.path.clone(),
+                        what: Stalled::Download(remote.clone()),
                     }
                 }
                 other => other,
