@@ -615,13 +615,8 @@ impl Session {
                         );
                     }
                 }
-                Action::Download { key, remote, .. } if matches!(self.stalled.get(&key), Some(Stalled::Download(r)) if *r == remote) =>
-                {
-                    log::debug!("skip {}: its download stalled earlier", remote.path);
-                }
-                Action::Upload { key, local, .. } if matches!(self.stalled.get(&key), Some(Stalled::Upload(c)) if *c == local.checksum) =>
-                {
-                    log::debug!("skip {}: its upload stalled earlier", local.path);
+                transfer if self.stalled_before(&transfer) => {
+                    log::debug!("skip {transfer:?}: the same transfer stalled earlier");
                 }
                 transfer => transfers.push(transfer),
             }
@@ -684,6 +679,19 @@ impl Session {
             }
         }
         end.map_or(Ok(()), Err)
+    }
+
+    /// Would `action` move exactly what already stalled in this session?
+    fn stalled_before(&self, action: &Action) -> bool {
+        match action {
+            Action::Download { key, remote, .. } => {
+                matches!(self.stalled.get(key), Some(Stalled::Download(r)) if r == remote)
+            }
+            Action::Upload { key, local, .. } => {
+                matches!(self.stalled.get(key), Some(Stalled::Upload(c)) if *c == local.checksum)
+            }
+            _ => false,
+        }
     }
 
     fn put_base(&mut self, key: &str, record: BaseRecord) {
