@@ -68,7 +68,7 @@ pub(crate) struct Session {
     store: StateStore,
     base: BTreeMap<Key, BaseRecord>,
     local: BTreeMap<String, LocalFile>,
-    remote_files: BTreeMap<String, RemoteFile>,
+    remote_files: RemoteFiles,
     /// The folders both sides had at the last sync, and each side's folders now.
     base_folders: BTreeSet<String>,
     local_folders: BTreeSet<String>,
@@ -116,7 +116,7 @@ impl Session {
             "Session started as {} (clock offset {offset_ms} ms)",
             status.user.name
         );
-        let mut remote_files = BTreeMap::new();
+        let mut remote_files = RemoteFiles::default();
         let mut remote_folders = BTreeSet::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -325,7 +325,7 @@ impl Session {
                 (path, file)
             })
             .collect();
-        let mut actions = plan::plan(&self.base, &self.local, &self.remote_files);
+        let mut actions = plan::plan(&self.base, &self.local, &self.remote_files.by_path);
         // A file written in the last moment may still be mid-save (a scan sees no close event):
         // its upload waits for a quiet moment, and the watcher's close event, if one comes.
         let recent = Timestamp::now().offset_by(self.offset_ms - FRESH_WRITE.as_millis() as i64);
@@ -465,18 +465,16 @@ impl Session {
             .filter(|(k, _)| keys.contains(*k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let pick = |path: &String| keys.contains(&key_of(path));
         let local = self
             .local
             .iter()
-            .filter(|(p, _)| pick(p))
+            .filter(|(p, _)| keys.contains(&key_of(p)))
             .map(|(p, f)| (p.clone(), f.clone()))
             .collect();
-        let remote = self
-            .remote_files
+        let remote = keys
             .iter()
-            .filter(|(p, _)| pick(p))
-            .map(|(p, f)| (p.clone(), f.clone()))
+            .filter_map(|k| self.remote_files.get_by_key(k))
+            .map(|f| (f.path.clone(), f.clone()))
             .collect();
         plan::plan(&base, &local, &remote)
     }
@@ -724,17 +722,16 @@ impl Session {
                     },
                 );
                 // A moved app: the old remote path is no longer where it lives.
-                self.remote_files
-                    .retain(|p, _| key_of(p) != key || *p == entry.path);
-                self.remote_files.insert(
-                    entry.path.clone(),
-                    RemoteFile {
-                        path: entry.path,
-                        size: local.size,
-                        modified_at: entry.modified_at,
-                        checksum: local.checksum.clone(),
-                    },
-                );
+                let old = self.remote_files.get_by_key(&key).map(|f| f.path.clone());
+                if let Some(old) = old.filter(|p| *p != entry.path) {
+                    self.remote_files.remove(&old);
+                }
+                self.remote_files.insert(RemoteFile {
+                    path: entry.path,
+                    size: local.size,
+                    modified_at: entry.modified_at,
+                    checksum: local.checksum.clone(),
+                });
                 self.local.insert(local.path.clone(), local);
                 reporter.update(|s| {
                     if s.error == Some(UserError::SiteLimit) {
@@ -768,7 +765,7 @@ impl Session {
                     },
                 );
                 self.stalled.remove(&key);
-                self.remote_files.insert(remote.path.clone(), remote);
+                self.remote_files.insert(remote);
                 self.local.insert(local.path.clone(), local);
             }
             Outcome::Stalled { key, path, what } => {
@@ -822,7 +819,7 @@ impl Session {
 /// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out
 /// (a server must never make us write outside the folder).
 fn apply_entry(
-    files: &mut BTreeMap<String, RemoteFile>,
+    files: &mut RemoteFiles,
     folders: &mut BTreeSet<String>,
     entry: Entry,
     reporter: &Reporter,
@@ -867,19 +864,53 @@ fn apply_entry(
         return;
     };
     // One remote file per app name: a move on the server replaces the old path.
-    let key = key_of(&entry.path);
-    if key.starts_with("app:") {
-        files.retain(|p, _| key_of(p) != key);
+    files.insert(RemoteFile {
+        path: entry.path,
+        size,
+        modified_at: entry.modified_at,
+        checksum,
+    });
+}
+
+/// The remote snapshot by path, with each app's one path indexed by its key: a listing of `n`
+/// entries, or an upload that moved an app, must not look at every file to find an app's old
+/// path (that was O(apps × files) string allocations at start-up).
+#[derive(Default)]
+struct RemoteFiles {
+    by_path: BTreeMap<String, RemoteFile>,
+    /// `app:<name>` → its path in `by_path`; kept in step by `insert` and `remove` alone.
+    app_paths: HashMap<Key, String>,
+}
+
+impl RemoteFiles {
+    /// Adds or replaces `file`; an app's previous path, if another, is dropped.
+    fn insert(&mut self, file: RemoteFile) {
+        let key = key_of(&file.path);
+        if key.starts_with("app:")
+            && let Some(old) = self.app_paths.insert(key, file.path.clone())
+            && old != file.path
+        {
+            self.by_path.remove(&old);
+        }
+        self.by_path.insert(file.path.clone(), file);
     }
-    files.insert(
-        entry.path.clone(),
-        RemoteFile {
-            path: entry.path,
-            size,
-            modified_at: entry.modified_at,
-            checksum,
-        },
-    );
+
+    fn remove(&mut self, path: &str) {
+        if self.by_path.remove(path).is_none() {
+            return;
+        }
+        let key = key_of(path);
+        if self.app_paths.get(&key).is_some_and(|p| p == path) {
+            self.app_paths.remove(&key);
+        }
+    }
+
+    fn get_by_key(&self, key: &str) -> Option<&RemoteFile> {
+        match key.strip_prefix("file:") {
+            Some(path) => self.by_path.get(path),
+            None => self.by_path.get(self.app_paths.get(key)?),
+        }
+    }
 }
 
 fn log_notice(notice: &Notice, reporter: &Reporter) {
@@ -894,5 +925,58 @@ fn log_notice(notice: &Notice, reporter: &Reporter) {
                 log::warn!("skip {path}: {size} bytes is over the 20 MiB limit");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> RemoteFile {
+        RemoteFile {
+            path: path.into(),
+            size: 1,
+            modified_at: Timestamp::from_millis(1),
+            checksum: "c".into(),
+        }
+    }
+
+    fn paths(files: &RemoteFiles) -> Vec<&str> {
+        files.by_path.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn an_app_moved_on_the_server_keeps_only_its_new_path() {
+        let mut files = RemoteFiles::default();
+        files.insert(file("a/x.html"));
+        files.insert(file("a/notes.txt"));
+        files.insert(file("b/x.html"));
+        assert_eq!(paths(&files), ["a/notes.txt", "b/x.html"]);
+        assert_eq!(
+            files.get_by_key("app:x").map(|f| f.path.as_str()),
+            Some("b/x.html")
+        );
+        assert_eq!(
+            files
+                .get_by_key("file:a/notes.txt")
+                .map(|f| f.path.as_str()),
+            Some("a/notes.txt")
+        );
+    }
+
+    #[test]
+    fn removing_an_app_path_forgets_its_index_entry_but_not_a_newer_one() {
+        let mut files = RemoteFiles::default();
+        files.insert(file("x.html"));
+        files.remove("x.html");
+        assert!(files.get_by_key("app:x").is_none());
+        files.insert(file("b/x.html"));
+        // A stale delete of a path the app no longer has must not unindex its real path.
+        files.remove("x.html");
+        assert_eq!(
+            files.get_by_key("app:x").map(|f| f.path.as_str()),
+            Some("b/x.html")
+        );
+        assert_eq!(paths(&files), ["b/x.html"]);
     }
 }
