@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -300,8 +300,13 @@ impl Runner {
             if self.reporter.shutting_down() {
                 break;
             }
-            let wait = self.next_wake().saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
+            // Nothing due means nothing to do until an event: every command, watcher signal,
+            // login result and store opening arrives on `rx`, so no periodic check is needed.
+            let received = match self.next_wake() {
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
                 Ok(event) => {
                     if !self.handle(event) {
                         break;
@@ -327,12 +332,13 @@ impl Runner {
         log::info!("Engine stopped");
     }
 
-    fn next_wake(&self) -> Instant {
-        let cap = Instant::now() + Duration::from_secs(1);
+    /// The next deadline (poll, push, rescan, session attempt); `None` when only an event can
+    /// bring work. Sleeping to it, uncapped, keeps an idle engine to one wake-up per poll.
+    fn next_wake(&self) -> Option<Instant> {
         match &self.session {
-            Some(s) => s.next_wake().min(cap),
-            None if self.wants_sync() => self.next_probe.min(cap),
-            None => cap,
+            Some(s) => Some(s.next_wake()),
+            None if self.wants_sync() => Some(self.next_probe),
+            None => None,
         }
     }
 
@@ -685,6 +691,7 @@ impl Once {
 mod tests {
     use super::*;
     use hyperclay_protocol::User;
+    use std::time::Duration;
 
     /// Nothing listens here: a session attempt fails at once and the engine goes offline.
     const NOWHERE: &str = "http://127.0.0.1:9";
