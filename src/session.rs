@@ -81,6 +81,9 @@ pub(crate) struct Session {
     /// Transfers abandoned as stalled, with what they were moving: not planned again in this
     /// session until that changes (a rescan or another event would only stall again).
     stalled: HashMap<Key, Stalled>,
+    /// Local paths the folder refused to let us write: the user sees an error until each of
+    /// them is written (or a new session starts).
+    refused: BTreeSet<String>,
     rescan: bool,
     /// A second look at the folder a moment after a folder appeared: files written into it
     /// before the watcher had added it produce no events at all.
@@ -107,7 +110,11 @@ impl Session {
             s.online = true;
             if matches!(
                 s.error,
-                Some(UserError::SubscriptionRequired | UserError::Other(_))
+                Some(
+                    UserError::SubscriptionRequired
+                        | UserError::FolderNotWritable(_)
+                        | UserError::Other(_)
+                )
             ) {
                 s.error = None;
             }
@@ -177,6 +184,7 @@ impl Session {
             next_poll: Instant::now() + config.poll_interval,
             pending: HashMap::new(),
             stalled: HashMap::new(),
+            refused: BTreeSet::new(),
             rescan: false,
             rescan_at: None,
             shutdown: reporter.shutdown_flag(),
@@ -766,6 +774,13 @@ impl Session {
                 );
                 self.stalled.remove(&key);
                 self.remote_files.insert(remote);
+                if self.refused.remove(&local.path) && self.refused.is_empty() {
+                    reporter.update(|s| {
+                        if matches!(s.error, Some(UserError::FolderNotWritable(_))) {
+                            s.error = None;
+                        }
+                    });
+                }
                 self.local.insert(local.path.clone(), local);
             }
             Outcome::Stalled { key, path, what } => {
@@ -787,6 +802,11 @@ impl Session {
                         waited_empty: false,
                     },
                 );
+            }
+            Outcome::WriteRefused(path, why) => {
+                log::error!("cannot save {path}: {why}");
+                self.refused.insert(path);
+                reporter.update(|s| s.error = Some(UserError::FolderNotWritable(why)));
             }
             Outcome::Skipped(path, why) => {
                 if !path.is_empty() {

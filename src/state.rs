@@ -15,6 +15,9 @@ pub enum UserError {
     SiteLimit,
     /// Another account owns an app with a name in the folder.
     NameTaken,
+    /// A download could not be written into the sync folder (read-only, disk full, …); carries
+    /// the OS's reason with the file's folder-relative path. Cleared by the next good write.
+    FolderNotWritable(String),
     /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
     /// not writable").
     Other(String),
@@ -31,6 +34,9 @@ impl UserError {
             UserError::NameTaken => {
                 "An app name is taken by another account. App names are unique across Hyperclay."
                     .to_owned()
+            }
+            UserError::FolderNotWritable(why) => {
+                format!("Can't write into the sync folder: {why}")
             }
             UserError::Other(text) => text.clone(),
         }

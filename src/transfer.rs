@@ -32,6 +32,8 @@ pub(crate) enum Outcome {
     /// The local file moved under us; look at it again.
     Replan(String),
     Skipped(String, String),
+    /// The folder refused the write (read-only, full disk, …): the user must be told.
+    WriteRefused(String, String),
     Failed(String, RemoteError),
     /// A body stopped moving and was abandoned: it waits for `what` to change or for the next
     /// session, never for the retry schedule (it would only stall again).
@@ -168,6 +170,9 @@ impl Ctx<'_> {
                 }
             }
             Err(write::WriteError::Changed(_)) => Outcome::Replan(local_path.to_owned()),
+            Err(e @ write::WriteError::Io { .. }) => {
+                Outcome::WriteRefused(local_path.to_owned(), e.to_string())
+            }
             Err(e) => Outcome::Skipped(local_path.to_owned(), e.to_string()),
         }
     }

@@ -336,6 +336,14 @@ fn a_full_disk_is_logged_and_loses_nothing() {
         "no clear 'No space left' error naming {big}; log:\n{}",
         client.log()
     );
+    // It blocks syncing that file, so `status` (and the tray) say so too.
+    assert!(
+        wait_until(DEADLINE, || client.status()["error"].as_str().is_some_and(
+            |e| e.contains("Can't write into the sync folder") && e.contains("No space left")
+        )),
+        "status does not show the full disk: {}",
+        client.status()
+    );
     for s in &smalls {
         assert!(
             wait_until(DEADLINE, || client.read(s).as_deref() == Some(s.as_str())),
@@ -449,6 +457,13 @@ fn read_only_files_and_folders_are_reported_not_retried_forever() {
             client.log()
         );
     }
+    assert!(
+        wait_until(DEADLINE, || client.status()["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Can't write into the sync folder"))),
+        "status does not show the refused write: {}",
+        client.status()
+    );
     let gets = |p: &str| proxy.count("GET", &format!("/api/local-sync/files/{p}"));
     let polls = || proxy.count("GET", "/api/local-sync/changes?");
     // The first session may try a few times (its own rescans); after that, polls go on and
