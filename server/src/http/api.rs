@@ -21,7 +21,8 @@ use super::body::read_file_body;
 use crate::error::ServerError;
 use crate::listing;
 use crate::save::{self, Saved};
-use crate::store::{Account, entries};
+use crate::store::entries::Row;
+use crate::store::{Account, Store, entries};
 
 const FILES: &str = "/api/local-sync/files/";
 const FOLDERS: &str = "/api/local-sync/folders/";
@@ -119,28 +120,29 @@ pub async fn get_file(
             let row = entries::get_live(s.conn(), id, path.as_str())?
                 .filter(|r| r.kind != EntryKind::Folder)
                 .ok_or_else(|| ServerError::NotFound(format!("no file at {path}")))?;
-            let sum = row
-                .checksum
-                .clone()
-                .ok_or_else(|| ServerError::Internal("file row without checksum".into()))?;
-            let bytes = s.blobs().get(&sum)?;
-            Ok((row, bytes))
+            with_bytes(s, row)
         })
         .await?;
-    Ok(file_response(
-        &row.path,
-        row.modified_at,
-        row.checksum.as_deref().unwrap_or_default(),
-        bytes,
-    ))
+    Ok(file_response(&row, bytes))
 }
 
-pub(crate) fn file_response(
-    path: &str,
-    modified_at: Timestamp,
-    checksum: &str,
-    bytes: Vec<u8>,
-) -> Response {
+/// A file row together with its current bytes from the blob store.
+pub(crate) fn with_bytes(s: &Store, row: Row) -> Result<(Row, Vec<u8>), ServerError> {
+    let sum = row
+        .checksum
+        .as_deref()
+        .ok_or_else(|| ServerError::Internal(format!("{} has no checksum", row.path)))?;
+    let bytes = s.blobs().get(sum)?;
+    Ok((row, bytes))
+}
+
+/// The reply to a file GET: the bytes with their type, modification time and checksum.
+pub(crate) fn file_response(row: &Row, bytes: Vec<u8>) -> Response {
+    let (path, modified_at, checksum) = (
+        row.path.as_str(),
+        row.modified_at,
+        row.checksum.as_deref().unwrap_or_default(),
+    );
     let mut resp = Body::from(bytes).into_response();
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(path)));

@@ -12,7 +12,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::file_response;
+use super::api::{file_response, with_bytes};
 use super::body::read_file_body;
 use super::caller::SESSION_COOKIE;
 use crate::error::ServerError;
@@ -331,20 +331,10 @@ pub async fn serve_app(
         .run(move |s| {
             let row = entries::live_app(s.conn(), &name)?
                 .ok_or_else(|| ServerError::NotFound(format!("no app named {name}")))?;
-            let sum = row
-                .checksum
-                .clone()
-                .ok_or_else(|| ServerError::Internal("app row without checksum".into()))?;
-            let bytes = s.blobs().get(&sum)?;
-            Ok((row, bytes))
+            with_bytes(s, row)
         })
         .await?;
-    Ok(file_response(
-        &row.path,
-        row.modified_at,
-        row.checksum.as_deref().unwrap_or_default(),
-        bytes,
-    ))
+    Ok(file_response(&row, bytes))
 }
 
 /// `POST /save/{app-name}`: the platform's own save of an app its owner edited in the browser,
