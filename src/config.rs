@@ -7,6 +7,15 @@ use std::time::Duration;
 /// The server a build talks to unless `HYPERCLAY_URL` says otherwise (baked in by `build.rs`).
 pub const DEFAULT_SERVER_URL: &str = env!("HYPERCLAY_DEFAULT_URL");
 
+/// What `--version` prints after the program's name, in both binaries: the crate version and
+/// the server this build talks to.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (server: ",
+    env!("HYPERCLAY_DEFAULT_URL"),
+    ")"
+);
+
 /// The poll interval when `HYPERCLAY_POLL_SECONDS` is not set.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 

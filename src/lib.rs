@@ -1,6 +1,7 @@
 //! Hyperclay Sync's engine: keeps a local folder and a Hyperclay account in live two-way sync.
-//! No UI lives here; the tray (in the binary) only shows [`state::EngineState`] and sends
-//! [`state::Command`]s.
+//! No UI lives here: the `hyperclay-sync` binary (command line, headless engine) and the
+//! `hyperclay-sync-tray` binary (the tray app, which shows [`state::EngineState`] and sends
+//! [`state::Command`]s) share everything through this library.
 
 pub mod auth;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod plan;
 pub mod remote;
 mod session;
 pub mod settings;
+pub mod signals;
 pub mod state;
 pub mod state_store;
 mod transfer;

@@ -1,7 +1,8 @@
-//! `hyperclay-sync`: the tray app by default, or the engine headless, plus login, logout and
-//! status for the command line. Errors are reported with anyhow here only; tokens never printed.
-
-mod tray;
+//! `hyperclay-sync`: the command line (the engine headless, login, logout, status). With no
+//! subcommand it hands over to the tray app, `hyperclay-sync-tray` beside it. It must never
+//! reference the tray's crates (GTK, tao, tray-icon…): this binary stays free of the GUI stack, so
+//! `run --headless` maps none of it (tests/binaries.rs checks). Errors are reported with anyhow
+//! here only; tokens never printed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,21 +10,22 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hyperclay_sync::auth::{self, TokenStore};
-use hyperclay_sync::config::{DEFAULT_SERVER_URL, EngineConfig};
+use hyperclay_sync::config::{DEFAULT_SERVER_URL, EngineConfig, VERSION};
 use hyperclay_sync::engine::{Engine, EngineError, StatusFile, status_file};
 use hyperclay_sync::lock::DataDirLock;
 use hyperclay_sync::state::Command;
-use hyperclay_sync::{local, logging, remote, settings};
+use hyperclay_sync::{local, logging, remote, settings, signals};
 
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (server: ",
-    env!("HYPERCLAY_DEFAULT_URL"),
-    ")"
-);
+/// The tray app's binary, looked for in this executable's folder (with `.exe` on Windows).
+const TRAY_BIN: &str = "hyperclay-sync-tray";
 
 #[derive(Parser)]
-#[command(name = "hyperclay-sync", version = VERSION, about = "Keeps a local folder in live two-way sync with your Hyperclay account")]
+#[command(
+    name = "hyperclay-sync",
+    version = VERSION,
+    about = "Keeps a local folder in live two-way sync with your Hyperclay account",
+    after_help = "With no command it starts the tray app (hyperclay-sync-tray, installed beside it)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -49,13 +51,6 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    // The tray draws with cairo only, but GTK also initialises OpenGL once its icon embeds in a
-    // fresh panel, which maps Mesa and LLVM: about 55 MB more resident memory for nothing
-    // (measured by `xtask bench`, docs/benchmarks.md). A user's own GDK_GL still wins.
-    if std::env::var_os("GDK_GL").is_none() {
-        // SAFETY: no other thread exists yet, so nothing can read the environment meanwhile.
-        unsafe { std::env::set_var("GDK_GL", "disable") };
-    }
     // Before any thread starts: reading the local UTC offset is refused in threaded processes.
     local::write::capture_local_offset();
     match run() {
@@ -71,7 +66,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let config = EngineConfig::from_env()?;
     match cli.command {
-        None => tray::run(config).map(|()| ExitCode::SUCCESS),
+        None => start_tray(),
         Some(Cmd::Run { headless, folder }) => {
             anyhow::ensure!(
                 headless,
@@ -135,34 +130,44 @@ fn run_headless(mut config: EngineConfig, folder: Option<PathBuf>) -> anyhow::Re
     };
     let handle = engine.handle();
     handle.send(Command::SetEnabled(true));
-    wait_for_signal()?;
+    signals::wait_for_stop().context("cannot wait for a stop signal")?;
     log::info!("Stopping: finishing the transfer in hand");
     handle.send(Command::Shutdown);
     engine.join();
     Ok(ExitCode::SUCCESS)
 }
 
-/// Blocks until SIGINT or SIGTERM (Ctrl-C or Ctrl-Break elsewhere).
-fn wait_for_signal() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c().await
-        }
-    })?;
-    Ok(())
+/// Hands over to the tray app, `hyperclay-sync-tray` in this executable's folder, with the same
+/// arguments and environment. On Unix it replaces this process (same pid, so whoever started
+/// `hyperclay-sync` can still signal or wait for it); elsewhere it runs the tray and exits with
+/// its code. Returns only when the tray cannot be started (or, off Unix, when it has ended).
+fn start_tray() -> anyhow::Result<ExitCode> {
+    let own = std::env::current_exe().context("cannot find this program's own path")?;
+    let tray = own.with_file_name(format!("{TRAY_BIN}{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        tray.is_file(),
+        "the tray app is not installed: {} does not exist. To sync without the tray, run \
+         `hyperclay-sync run --headless`",
+        tray.display()
+    );
+    let mut command = std::process::Command::new(&tray);
+    command.args(std::env::args_os().skip(1));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = command.exec();
+        Err(anyhow::Error::new(error).context(format!("cannot start {}", tray.display())))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command
+            .status()
+            .with_context(|| format!("cannot start {}", tray.display()))?;
+        Ok(status
+            .code()
+            .and_then(|code| u8::try_from(code).ok())
+            .map_or(ExitCode::FAILURE, ExitCode::from))
+    }
 }
 
 fn print_status(config: &EngineConfig) -> anyhow::Result<()> {

@@ -186,7 +186,9 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
         || std::fs::read_to_string(&entry).ok(),
         || first.output(),
     );
-    let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync"));
+    // The app was started as `hyperclay-sync`, which execs the tray binary: that is what a login
+    // should start.
+    let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
     assert!(text.contains(&exec), "unexpected entry:\n{text}");
     let settings = wait_for(
         "start at login remembered in the settings",

@@ -549,39 +549,12 @@ fn open_in_background(path: PathBuf, create_dir: bool) {
 fn on_stop_signal(then: impl FnOnce() + Send + 'static) {
     let spawned = std::thread::Builder::new()
         .name("stop-signals".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    log::warn!("cannot watch for stop signals: {e}");
-                    return;
-                }
-            };
-            let signalled: std::io::Result<()> = runtime.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    let mut term = signal(SignalKind::terminate())?;
-                    tokio::select! {
-                        r = tokio::signal::ctrl_c() => r,
-                        _ = term.recv() => Ok(()),
-                    }
-                }
-                #[cfg(not(unix))]
-                {
-                    tokio::signal::ctrl_c().await
-                }
-            });
-            match signalled {
-                Ok(()) => {
-                    log::info!("stop signal received: quitting");
-                    then();
-                }
-                Err(e) => log::warn!("cannot watch for stop signals: {e}"),
+        .spawn(move || match hyperclay_sync::signals::wait_for_stop() {
+            Ok(()) => {
+                log::info!("stop signal received: quitting");
+                then();
             }
+            Err(e) => log::warn!("cannot watch for stop signals: {e}"),
         });
     if let Err(e) = spawned {
         log::warn!("cannot watch for stop signals: {e}");

@@ -21,7 +21,9 @@ pub enum AutostartError {
 }
 
 /// The command the OS should start: the AppImage itself when running from one (the binary's
-/// own path is a temporary mount that is gone after exit), else this executable.
+/// own path is a temporary mount that is gone after exit), else this executable, which is the
+/// tray app `hyperclay-sync-tray` (also when it was started through `hyperclay-sync`, which
+/// execs it), so a login starts the tray directly.
 fn own_command() -> Result<PathBuf, AutostartError> {
     match std::env::var_os("APPIMAGE") {
         Some(appimage) if !appimage.is_empty() => Ok(PathBuf::from(appimage)),
@@ -137,8 +139,8 @@ mod tests {
     #[test]
     fn plain_paths_stay_as_they_are() {
         assert_eq!(
-            quote_desktop_exec("/usr/bin/hyperclay-sync"),
-            "/usr/bin/hyperclay-sync"
+            quote_desktop_exec("/usr/bin/hyperclay-sync-tray"),
+            "/usr/bin/hyperclay-sync-tray"
         );
     }
 
@@ -162,8 +164,8 @@ mod tests {
     #[test]
     fn windows_paths_with_spaces_are_quoted_once() {
         assert_eq!(
-            quote_windows(r"C:\Program Files\Hyperclay\hyperclay-sync.exe"),
-            r#""C:\Program Files\Hyperclay\hyperclay-sync.exe""#
+            quote_windows(r"C:\Program Files\Hyperclay\hyperclay-sync-tray.exe"),
+            r#""C:\Program Files\Hyperclay\hyperclay-sync-tray.exe""#
         );
         assert_eq!(quote_windows(r"C:\apps\h.exe"), r"C:\apps\h.exe");
     }

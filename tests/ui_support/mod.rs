@@ -554,7 +554,8 @@ impl AppDirs {
     }
 }
 
-/// The real `hyperclay-sync` binary, started with no subcommand (the tray app).
+/// The real `hyperclay-sync` binary, started with no subcommand: it execs the tray app,
+/// `hyperclay-sync-tray`, in the same process.
 pub struct App {
     child: Child,
     output: PathBuf,

@@ -1,0 +1,63 @@
+//! `hyperclay-sync-tray`: the tray app, a thin shell over the engine library. It is a binary of
+//! its own so that only it links the GUI stack (GTK, cairo, X11…): the `hyperclay-sync` command
+//! line and its headless engine map none of it. `hyperclay-sync` with no subcommand execs this.
+//! It shows the engine's state as an icon and a menu and sends the engine commands; it must
+//! never sync, talk to the server or hold a token itself.
+//!
+//! - `view`: the pure mapping from engine state to icon, tooltip and menu;
+//! - `icons`: the embedded icons;
+//! - `autostart`: start at login (registers this executable);
+//! - `app`: the event loop that ties them to the platform's tray.
+//!
+//! Clicks on the icon: on Windows and macOS a left click switches sync on/off (or starts the
+//! login when logged out) and the right button opens the menu. On Linux the tray library reports
+//! no clicks (AppIndicator and XEmbed hosts show the menu on any click), so sync is switched with
+//! the menu's "Sync: On/Off" item there.
+
+// No console window on Windows (the command line, `hyperclay-sync`, keeps its console).
+#![cfg_attr(windows, windows_subsystem = "windows")]
+
+mod app;
+mod autostart;
+mod icons;
+mod view;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hyperclay_sync::config::{EngineConfig, VERSION};
+use hyperclay_sync::local;
+
+/// Takes no arguments but the usual two, so `--version` and `--help` answer instead of starting
+/// the tray; the command line is `hyperclay-sync`.
+#[derive(Parser)]
+#[command(
+    name = "hyperclay-sync-tray",
+    version = VERSION,
+    about = "The Hyperclay Sync tray app; `hyperclay-sync --help` for the command line"
+)]
+struct Args {}
+
+fn main() -> ExitCode {
+    // The tray draws with cairo only, but GTK also initialises OpenGL once its icon embeds in a
+    // fresh panel, which maps Mesa and LLVM: about 55 MB more resident memory for nothing
+    // (measured by `xtask bench`, docs/benchmarks.md). A user's own GDK_GL still wins.
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: no other thread exists yet, so nothing can read the environment meanwhile.
+        unsafe { std::env::set_var("GDK_GL", "disable") };
+    }
+    // Before any thread starts: reading the local UTC offset is refused in threaded processes.
+    local::write::capture_local_offset();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hyperclay-sync-tray: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    Args::parse();
+    app::run(EngineConfig::from_env()?)
+}
