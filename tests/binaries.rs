@@ -1,0 +1,157 @@
+//! The package's two binaries: `hyperclay-sync` (the command line and the headless engine) must
+//! never link the GUI stack, which only `hyperclay-sync-tray` needs: every GTK, GLib, cairo or X11
+//! library a binary links is mapped and relocated at start even when nothing calls it, which cost
+//! `run --headless` ~13 MB of resident memory before the split (docs/benchmarks.md, finding 2).
+//! And `hyperclay-sync` with no subcommand must hand over to the tray beside it, or say clearly
+//! that it is missing.
+
+use std::path::Path;
+use std::process::Command;
+
+const CLI: &str = env!("CARGO_BIN_EXE_hyperclay-sync");
+
+/// The `NEEDED` entries of an ELF binary's dynamic section, read with `readelf -d`
+/// (binutils, installed by scripts/setup.sh).
+#[cfg(target_os = "linux")]
+fn needed_libraries(binary: &str) -> Vec<String> {
+    let out = Command::new("readelf")
+        .args(["-d", "--wide", binary])
+        .output()
+        .unwrap_or_else(|e| panic!("run readelf (apt-get install binutils): {e}"));
+    assert!(
+        out.status.success(),
+        "readelf -d {binary} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ` 0x0000000000000001 (NEEDED)             Shared library: [libgtk-3.so.0]`
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_owned()))
+        .collect()
+}
+
+/// Whether a library is part of the GUI stack: GTK, GDK, GLib/GObject/GIO, cairo, pango, ATK,
+/// X11/XCB, the app indicators, libxdo.
+#[cfg(target_os = "linux")]
+fn is_gui(library: &str) -> bool {
+    const GUI: [&str; 16] = [
+        "libgtk",
+        "libgdk",
+        "libglib",
+        "libgobject",
+        "libgio",
+        "libgmodule",
+        "libcairo",
+        "libpango",
+        "libatk",
+        "libepoxy",
+        "libx11",
+        "libxcb",
+        "libxdo",
+        "libappindicator",
+        "libayatana",
+        "libharfbuzz",
+    ];
+    let library = library.to_ascii_lowercase();
+    GUI.iter().any(|prefix| library.starts_with(prefix))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_command_line_links_no_gui_library() {
+    let needed = needed_libraries(CLI);
+    assert!(
+        needed.iter().any(|l| l.starts_with("libc.so")),
+        "readelf found no NEEDED entries at all in {CLI}: {needed:?}"
+    );
+    let gui: Vec<&String> = needed.iter().filter(|l| is_gui(l)).collect();
+    assert!(
+        gui.is_empty(),
+        "{CLI} links {gui:?}: something the command line or the engine library uses pulls in \
+         the GUI stack; keep tray-only crates out of src/main.rs and src/lib.rs (all NEEDED: \
+         {needed:?})"
+    );
+}
+
+/// The other half, so the check above cannot pass because the filter matches nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_tray_links_gtk() {
+    let needed = needed_libraries(env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    assert!(
+        needed.iter().any(|l| l.starts_with("libgtk-3")),
+        "the tray does not link GTK 3: {needed:?}"
+    );
+    assert!(needed.iter().any(|l| is_gui(l)));
+}
+
+#[test]
+fn without_the_tray_beside_it_the_command_line_names_the_missing_file() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let lonely = dir
+        .path()
+        .join(Path::new(CLI).file_name().expect("a file name"));
+    std::fs::copy(CLI, &lonely).expect("copy the binary");
+    let out = Command::new(&lonely)
+        .env("HYPERCLAY_SYNC_HOME", dir.path().join("home"))
+        .env_remove("HYPERCLAY_URL")
+        .output()
+        .expect("run hyperclay-sync");
+    assert!(!out.status.success(), "it did not fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tray = dir.path().join(format!(
+        "hyperclay-sync-tray{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    assert!(
+        stderr.contains(&tray.display().to_string()),
+        "the message does not name {}: {stderr}",
+        tray.display()
+    );
+    assert!(
+        stderr.contains("hyperclay-sync run --headless"),
+        "no way out offered: {stderr}"
+    );
+}
+
+/// With no subcommand the command line becomes the tray: same process (exec), other image.
+/// Without a display the tray app says so and keeps syncing, so this needs no X server.
+#[cfg(target_os = "linux")]
+#[test]
+fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut child = Command::new(CLI)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", dir.path())
+        .env("HYPERCLAY_SYNC_HOME", dir.path().join("home"))
+        .env("HYPERCLAY_URL", "http://127.0.0.1:9")
+        .env_remove("HYPERCLAY_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start hyperclay-sync");
+    let exe = Path::new("/proc").join(child.id().to_string()).join("exe");
+    let tray = Path::new(env!("CARGO_BIN_EXE_hyperclay-sync-tray"))
+        .canonicalize()
+        .expect("the tray binary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        seen = std::fs::read_link(&exe).ok();
+        if seen.as_deref() == Some(tray.as_path()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen.as_deref(),
+        Some(tray.as_path()),
+        "pid {} never became the tray binary",
+        child.id()
+    );
+}
