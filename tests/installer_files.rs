@@ -1,5 +1,6 @@
 //! Keeps the installers consistent with the app they package: every file the .deb lists exists
-//! and has the size its icon folder claims, the .desktop entry starts the binary, the macOS
+//! and has the size its icon folder claims, both binaries (the command line and the tray) are
+//! shipped, the .desktop entry and the Windows shortcuts start the tray binary, the macOS
 //! Info.plist and the Windows setup script say what distribution needs, and the Uninstall text
 //! names the data folder, keyring service and autostart entry the app really uses.
 //! It must never build or install anything: installer/linux/smoke-test.sh does that.
@@ -7,6 +8,8 @@
 use std::path::{Path, PathBuf};
 
 const BIN: &str = "hyperclay-sync";
+/// The tray app, which `BIN` with no subcommand execs; menu entries and shortcuts start it.
+const TRAY_BIN: &str = "hyperclay-sync-tray";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -95,10 +98,15 @@ fn plist_value<'a>(plist: &'a str, key: &str) -> &'a str {
 fn every_deb_asset_exists_and_icons_match_their_hicolor_size() {
     let assets = deb_assets();
     assert!(!assets.is_empty(), "no assets in [package.metadata.deb]");
+    let mut binaries = Vec::new();
     for (src, dest) in &assets {
         if let Some(built) = src.strip_prefix("target/release/") {
-            assert_eq!(built, BIN, "the .deb must ship the {BIN} binary");
+            assert!(
+                [BIN, TRAY_BIN].contains(&built),
+                "the .deb ships an unknown binary {built}"
+            );
             assert_eq!(dest, "usr/bin/");
+            binaries.push(built);
             continue;
         }
         let path = repo().join(src);
@@ -118,8 +126,13 @@ fn every_deb_asset_exists_and_icons_match_their_hicolor_size() {
             assert!(dest.ends_with(&format!("/apps/{BIN}.png")), "{dest}");
         }
     }
+    binaries.sort_unstable();
+    assert_eq!(
+        binaries,
+        [BIN, TRAY_BIN],
+        "the .deb must ship both binaries to usr/bin/: the command line execs the tray beside it"
+    );
     let dests: Vec<&str> = assets.iter().map(|(_, d)| d.as_str()).collect();
-    assert!(dests.contains(&"usr/bin/"), "the binary is not packaged");
     assert!(
         dests.contains(&"usr/share/applications/"),
         "no .desktop entry is packaged"
@@ -149,16 +162,18 @@ fn deb_depends_on_the_tray_runtime_libraries() {
 }
 
 #[test]
-fn desktop_entry_starts_the_installed_binary_with_the_installed_icon() {
+fn desktop_entry_starts_the_installed_tray_with_the_installed_icon() {
     let built = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync"));
     assert_eq!(built.file_stem().and_then(|s| s.to_str()), Some(BIN));
+    let tray = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    assert_eq!(tray.file_stem().and_then(|s| s.to_str()), Some(TRAY_BIN));
     let entry = read("installer/linux/hyperclay-sync.desktop");
     let lines: Vec<&str> = entry.lines().collect();
     for want in [
         "[Desktop Entry]",
         "Type=Application",
         "Name=Hyperclay Sync",
-        "Exec=hyperclay-sync",
+        "Exec=hyperclay-sync-tray",
         "Icon=hyperclay-sync",
         "Terminal=false",
     ] {
@@ -212,6 +227,36 @@ fn windows_setup_is_per_user_with_a_start_menu_entry_and_no_autostart() {
             .any(|l| l.starts_with("Name: \"{autoprograms}\\")),
         "no Start menu entry"
     );
+    // Both binaries are installed; what a user starts (the Start menu entry, the "start it now"
+    // box) is the tray, which has no console window; the command line keeps its console.
+    let define = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("the .iss does not define {name}"))
+    };
+    assert_eq!(define("CliExe"), format!("{BIN}.exe"));
+    assert_eq!(define("TrayExe"), format!("{TRAY_BIN}.exe"));
+    for exe in ["CliExe", "TrayExe"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("Source: ")
+                    && l.contains(&format!("DestName: \"{{#{exe}}}\""))),
+            "the setup does not install {exe}"
+        );
+    }
+    for section in ["Name: \"{autoprograms}\\", "Filename: \"{app}\\"] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(section))
+            .unwrap_or_else(|| panic!("no line starting {section}"));
+        assert!(
+            line.contains("{app}\\{#TrayExe}"),
+            "must start the tray: {line}"
+        );
+    }
     // Start at login belongs to the app's own menu item.
     for autostart in ["{userstartup}", "{commonstartup}", "[Registry]"] {
         assert!(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the distribution binary (release profile, so it defaults to https://hyperclay.com) and the
-# Debian package from the [package.metadata.deb] section of the root Cargo.toml.
+# Builds the two distribution binaries, hyperclay-sync (command line) and hyperclay-sync-tray (the
+# tray app), in the release profile, so they default to https://hyperclay.com, and the Debian
+# package from the [package.metadata.deb] section of the root Cargo.toml.
 #   installer/linux/build-deb.sh            prints the path of the .deb as its last stdout line
 # Needs cargo-deb, which it installs from crates.io when missing (a few minutes, once), and
 # dpkg-dev (for dpkg-shlibdeps), which it installs with apt-get when run as root.
@@ -27,8 +28,8 @@ fi
 unset HYPERCLAY_URL
 export CARGO_TERM_COLOR=never
 # Separate steps so a build failure is reported as such, not as a packaging failure; cargo-deb
-# then packages the binary that was just built (--no-build) instead of building it a second time.
-cargo build --release --locked -p hyperclay-sync --bin hyperclay-sync >&2
+# then packages the binaries that were just built (--no-build) instead of building them again.
+cargo build --release --locked -p hyperclay-sync --bin hyperclay-sync --bin hyperclay-sync-tray >&2
 # cargo-deb prints the path of the package it wrote as its last stdout line.
 deb=$(cargo deb --no-build --locked -p hyperclay-sync | tail -n 1)
 if [ ! -f "$deb" ]; then

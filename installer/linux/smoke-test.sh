@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real .deb on this machine and proves the installed app works: builds the package,
-# checks its metadata and contents, `apt-get install`s it, checks `--version` shows the
-# distribution server, syncs a file both ways between /usr/bin/hyperclay-sync (headless) and a
-# reference server on 127.0.0.1, then `apt-get remove`s it.
+# checks its metadata and contents, `apt-get install`s it, checks both binaries (the command line
+# /usr/bin/hyperclay-sync, which links no GUI library, and the tray /usr/bin/hyperclay-sync-tray),
+# that `--version` shows the distribution server and that the tray docks on Xvfb, syncs a file both
+# ways between `hyperclay-sync run --headless` and a reference server on 127.0.0.1, then
+# `apt-get remove`s it.
 #   installer/linux/smoke-test.sh              (as root, or with sudo; CI calls it from scripts)
 #   installer/linux/smoke-test.sh --deb FILE   tests an already built package instead of building
 # Ends with the line "N passed, N failed" and exits non-zero on any failure.
@@ -128,6 +130,7 @@ check "Depends names the appindicator runtime (it is dlopened, so \$auto misses 
 check "Depends names GTK 3" grep -qE '(^|, )libgtk-3-0( |,|$)' <<<"$depends"
 dpkg-deb -c "$deb" | awk '{print $NF}' >"$work/contents"
 for f in ./usr/bin/hyperclay-sync \
+  ./usr/bin/hyperclay-sync-tray \
   ./usr/share/applications/hyperclay-sync.desktop \
   ./usr/share/icons/hicolor/16x16/apps/hyperclay-sync.png \
   ./usr/share/icons/hicolor/48x48/apps/hyperclay-sync.png \
@@ -138,12 +141,14 @@ done
 
 # --- macOS bundle layout (assembled from the packaged binary; signing needs a Mac) -------------
 dpkg-deb -x "$deb" "$work/deb-root"
-if installer/macos/build-app.sh --bundle-only "$work/deb-root/usr/bin/hyperclay-sync" "$work/macos" \
+if installer/macos/build-app.sh --bundle-only "$work/deb-root/usr/bin" "$work/macos" \
   >"$work/bundle.out" 2>"$work/bundle.log"; then
   app="$work/macos/Hyperclay Sync.app"
   pass "assemble the macOS bundle layout"
   check "the bundle's executable is Contents/MacOS/hyperclay-sync" \
     test -x "$app/Contents/MacOS/hyperclay-sync"
+  check "the tray it execs is beside it: Contents/MacOS/hyperclay-sync-tray" \
+    test -x "$app/Contents/MacOS/hyperclay-sync-tray"
   plist_ok() {
     python3 - "$app/Contents/Info.plist" "$version" <<'PY'
 import plistlib, sys
@@ -177,19 +182,30 @@ case $deb in /*) deb_arg=$deb ;; *) deb_arg=./$deb ;; esac
 "${sudo[@]}" apt-get install -y -q "$deb_arg" >"$work/install.log" 2>&1 ||
   fatal "apt-get install $deb" "$work/install.log"
 pass "apt-get install $deb"
-check "hyperclay-sync on PATH is /usr/bin/hyperclay-sync" \
-  test "$(command -v hyperclay-sync)" = /usr/bin/hyperclay-sync
-check "every library the binary links is present (ldd)" \
-  sh -c '! ldd /usr/bin/hyperclay-sync | grep -q "not found"'
-if readelf -d /usr/bin/hyperclay-sync | grep -q 'NEEDED.*libxdo'; then
-  check "the binary links libxdo, so Depends names libxdo3" grep -q libxdo3 <<<"$depends"
-fi
+for bin in hyperclay-sync hyperclay-sync-tray; do
+  check "$bin on PATH is /usr/bin/$bin" test "$(command -v "$bin")" = "/usr/bin/$bin"
+  check "every library $bin links is present (ldd)" \
+    sh -c "! ldd /usr/bin/$bin | grep -q 'not found'"
+  if readelf -d "/usr/bin/$bin" | grep -q 'NEEDED.*libxdo'; then
+    check "$bin links libxdo, so Depends names libxdo3" grep -q libxdo3 <<<"$depends"
+  fi
+done
+readelf -d /usr/bin/hyperclay-sync | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >"$work/cli-needed"
+echo "    hyperclay-sync NEEDED: $(paste -sd ' ' "$work/cli-needed")"
+cli_links_no_gui() {
+  ! grep -qiE '^lib(gtk|gdk|glib|gobject|gio|gmodule|cairo|pango|atk|epoxy|x11|xcb|xdo|appindicator|ayatana)' \
+    "$work/cli-needed"
+}
+check "the command line (hyperclay-sync) links no GUI library, so headless maps no GTK" \
+  cli_links_no_gui
+check "the tray (hyperclay-sync-tray) links GTK 3" \
+  sh -c 'readelf -d /usr/bin/hyperclay-sync-tray | grep -q "NEEDED.*libgtk-3"'
 check "the appindicator runtime got installed with the package" \
   sh -c 'ldconfig -p | grep -qE "lib(ayatana-)?appindicator3\.so\.1"'
 check "the .desktop file is valid" \
   desktop-file-validate /usr/share/applications/hyperclay-sync.desktop
-check "the .desktop file launches the installed binary" \
-  grep -qx 'Exec=hyperclay-sync' /usr/share/applications/hyperclay-sync.desktop
+check "the .desktop file launches the installed tray binary" \
+  grep -qx 'Exec=hyperclay-sync-tray' /usr/share/applications/hyperclay-sync.desktop
 check "the app icon is in the hicolor theme" \
   test -s /usr/share/icons/hicolor/48x48/apps/hyperclay-sync.png
 
@@ -206,7 +222,9 @@ check "--version does not show the development server" not_development
 # Proves the package's dependencies are enough for the tray: without the appindicator library
 # the tray panics at start. tray-icon loads that library first, then writes the icon it hands to
 # the panel (into HYPERCLAY_SYNC_HOME/tray-icon/, where the app points it, else
-# $XDG_RUNTIME_DIR/tray-icon/), so a PNG there means the tray was built.
+# $XDG_RUNTIME_DIR/tray-icon/), so a PNG there means the tray was built. Then `hyperclay-sync`
+# with no subcommand (what a user types) must exec the installed tray: a second copy on the same
+# data folder, it is refused by the tray binary itself.
 mkdir -p "$work/tray-home" "$work/tray-runtime"
 chmod 700 "$work/tray-runtime"
 Xvfb -displayfd 3 -screen 0 640x360x24 -nolisten tcp 3>"$work/xvfb.display" 2>"$work/xvfb.log" &
@@ -218,7 +236,7 @@ if wait_for 20 display_ready; then
     exec env -i PATH=/usr/bin:/bin HOME="$work/tray-home" DISPLAY=":$(cat "$work/xvfb.display")" \
       XDG_RUNTIME_DIR="$work/tray-runtime" NO_AT_BRIDGE=1 \
       HYPERCLAY_SYNC_HOME="$work/tray-home/data" HYPERCLAY_URL=http://127.0.0.1:9 \
-      dbus-run-session -- hyperclay-sync
+      dbus-run-session -- hyperclay-sync-tray
   ) >"$work/tray.out" 2>"$work/tray.err" &
   tray_pid=$!
   tray_icon_written() {
@@ -232,6 +250,25 @@ if wait_for 20 display_ready; then
     sed 's/^/    | /' "$work/tray.err" | tail -n 30
   fi
   check "the tray app is still running" kill -0 "$tray_pid"
+  (
+    cd "$work/tray-home" || exit 1
+    exec env -i PATH=/usr/bin:/bin HOME="$work/tray-home" DISPLAY=":$(cat "$work/xvfb.display")" \
+      XDG_RUNTIME_DIR="$work/tray-runtime" NO_AT_BRIDGE=1 \
+      HYPERCLAY_SYNC_HOME="$work/tray-home/data" HYPERCLAY_URL=http://127.0.0.1:9 \
+      timeout 20 hyperclay-sync
+  ) >"$work/second.out" 2>"$work/second.err"
+  second=$?
+  execs_the_tray() {
+    [ "$second" -ne 0 ] && [ "$second" -ne 124 ] &&
+      grep -q '^hyperclay-sync-tray: .*already running' "$work/second.err"
+  }
+  if execs_the_tray; then
+    pass "hyperclay-sync with no subcommand starts the installed tray (a second copy is refused)"
+  else
+    fail "hyperclay-sync with no subcommand starts the installed tray (a second copy is refused)"
+    echo "    | exit status $second"
+    sed 's/^/    | /' "$work/second.err" | tail -n 20
+  fi
   # dbus-run-session does not pass SIGTERM on: stop its child (the app), the session follows.
   for child in $(pgrep -P "$tray_pid"); do kill "$child" 2>/dev/null; done
   kill "$tray_pid" 2>/dev/null
@@ -323,7 +360,8 @@ else
   fail "apt-get remove hyperclay-sync"
   sed 's/^/    | /' "$work/remove.log" | tail -n 20
 fi
-check "the binary is gone after removal" test ! -e /usr/bin/hyperclay-sync
+check "the binaries are gone after removal" \
+  test ! -e /usr/bin/hyperclay-sync -a ! -e /usr/bin/hyperclay-sync-tray
 check "the .desktop file is gone after removal" \
   test ! -e /usr/share/applications/hyperclay-sync.desktop
 not_installed() {

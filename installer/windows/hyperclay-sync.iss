@@ -3,14 +3,18 @@
 ; It must never make the app start at login: the app's own "Start at login" menu item does that
 ; (and the uninstaller removes that entry, so Windows does not try to start a deleted program).
 ; Built by build.ps1, which passes /DAppVersion=<crate version>; compiling it by hand works too.
+; Two programs: hyperclay-sync-tray.exe, the tray app (no console window), which the Start menu
+; entry, the "start it now" box and the app's own "Start at login" start; and hyperclay-sync.exe,
+; the command line (run --headless, login, status…), which keeps its console.
 
 #define AppName "Hyperclay Sync"
-#define AppExe "hyperclay-sync.exe"
+#define CliExe "hyperclay-sync.exe"
+#define TrayExe "hyperclay-sync-tray.exe"
 #ifndef AppVersion
   #define AppVersion "0.1.0"
 #endif
-#ifndef SourceExe
-  #define SourceExe "..\..\target\release\hyperclay-sync.exe"
+#ifndef SourceDir
+  #define SourceDir "..\..\target\release"
 #endif
 
 [Setup]
@@ -49,14 +53,15 @@ WizardStyle=modern
 Name: "english"; MessagesFile: "compiler:Default.isl"
 
 [Files]
-Source: "{#SourceExe}"; DestDir: "{app}"; DestName: "{#AppExe}"; Flags: ignoreversion
+Source: "{#SourceDir}\{#CliExe}"; DestDir: "{app}"; DestName: "{#CliExe}"; Flags: ignoreversion
+Source: "{#SourceDir}\{#TrayExe}"; DestDir: "{app}"; DestName: "{#TrayExe}"; Flags: ignoreversion
 Source: "hyperclay-sync.ico"; DestDir: "{app}"; Flags: ignoreversion
 
 [Icons]
-Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"; IconFilename: "{app}\hyperclay-sync.ico"; Comment: "Keep a folder in live two-way sync with your Hyperclay account"
+Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#TrayExe}"; IconFilename: "{app}\hyperclay-sync.ico"; Comment: "Keep a folder in live two-way sync with your Hyperclay account"
 
 [Run]
-Filename: "{app}\{#AppExe}"; Description: "Start {#AppName}"; Flags: nowait postinstall skipifsilent
+Filename: "{app}\{#TrayExe}"; Description: "Start {#AppName}"; Flags: nowait postinstall skipifsilent
 
 [Code]
 const
