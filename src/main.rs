@@ -100,13 +100,7 @@ fn run() -> anyhow::Result<ExitCode> {
 fn run_headless(mut config: EngineConfig, folder: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     logging::init(&config.home, true)?;
     if let Some(f) = folder {
-        std::fs::create_dir_all(&f)
-            .with_context(|| format!("cannot create the folder {}", f.display()))?;
-        let f = f.canonicalize()?;
-        let mut s = settings::load(&config.home)?;
-        s.folder = Some(f.clone());
-        settings::save(&config.home, &s)?;
-        config.folder = Some(f);
+        config.folder = Some(settings::use_folder(&config.home, &f)?);
     }
     let has_token = config.token_override.is_some()
         || TokenStore::open(&config.home, &config.server_url)

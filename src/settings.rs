@@ -30,6 +30,11 @@ pub enum SettingsError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("cannot use {path} as the sync folder: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub fn settings_file(home: &Path) -> PathBuf {
@@ -58,6 +63,23 @@ pub fn save(home: &Path, settings: &Settings) -> Result<(), SettingsError> {
     write_atomically(&path, &bytes).map_err(|source| SettingsError::Io { path, source })
 }
 
+/// What `--folder` means, for `run --headless` and the tray alike: creates `folder` if needed,
+/// remembers its canonical path in the settings under `home` (so the tray and later runs use it
+/// from then on), and returns that path for [`crate::config::EngineConfig::folder`], so it also
+/// wins for this run.
+pub fn use_folder(home: &Path, folder: &Path) -> Result<PathBuf, SettingsError> {
+    let folder_error = |source| SettingsError::Folder {
+        path: folder.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(folder).map_err(folder_error)?;
+    let folder = folder.canonicalize().map_err(folder_error)?;
+    let mut s = load(home)?;
+    s.folder = Some(folder.clone());
+    save(home, &s)?;
+    Ok(folder)
+}
+
 /// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -84,5 +106,38 @@ mod tests {
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
+    }
+
+    #[test]
+    fn use_folder_creates_canonicalises_and_remembers_keeping_the_rest() {
+        let home = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        save(
+            home.path(),
+            &Settings {
+                enabled: true,
+                folder: Some(PathBuf::from("/old")),
+                start_at_login: true,
+            },
+        )
+        .unwrap();
+        // Not there yet, and named through a `..`: created, then remembered canonical.
+        let given = root.path().join("a").join("..").join("sync");
+        let used = use_folder(home.path(), &given).unwrap();
+        let want = root.path().canonicalize().unwrap().join("sync");
+        assert_eq!(used, want);
+        assert!(want.is_dir());
+        let s = load(home.path()).unwrap();
+        assert_eq!(s.folder, Some(want));
+        assert!(s.enabled && s.start_at_login, "other settings lost: {s:?}");
+    }
+
+    #[test]
+    fn use_folder_refuses_a_file() {
+        let home = tempfile::tempdir().unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let e = use_folder(home.path(), file.path()).unwrap_err();
+        assert!(matches!(e, SettingsError::Folder { .. }), "{e}");
+        assert_eq!(load(home.path()).unwrap(), Settings::default());
     }
 }
