@@ -24,9 +24,15 @@ const TRAY_BIN: &str = "hyperclay-sync-tray";
     name = "hyperclay-sync",
     version = VERSION,
     about = "Keeps a local folder in live two-way sync with your Hyperclay account",
-    after_help = "With no command it starts the tray app (hyperclay-sync-tray, installed beside it)."
+    after_help = "With no command it starts the tray app (hyperclay-sync-tray, installed beside it) \
+                  with the same arguments.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    // Only accepted here: the tray app is handed the same arguments and applies it.
+    /// Start the tray app syncing this folder (created if needed, and remembered for later starts)
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -38,8 +44,8 @@ enum Cmd {
         /// Required: there is no other mode for `run` yet.
         #[arg(long)]
         headless: bool,
-        /// Sync this folder (remembered for the tray too).
-        #[arg(long)]
+        /// Sync this folder (created if needed, and remembered for the tray and later runs).
+        #[arg(long, value_name = "DIR")]
         folder: Option<PathBuf>,
     },
     /// Log in with your browser (the URL is printed too, for machines without one).

@@ -22,21 +22,28 @@ mod autostart;
 mod icons;
 mod view;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use hyperclay_sync::config::{EngineConfig, VERSION};
-use hyperclay_sync::local;
+use hyperclay_sync::{local, settings};
 
-/// Takes no arguments but the usual two, so `--version` and `--help` answer instead of starting
-/// the tray; the command line is `hyperclay-sync`.
+/// `hyperclay-sync` with no command execs this with its own arguments, so both accept the same
+/// ones: `--folder` (as `run --headless --folder` means it), `--version` and `--help`, which
+/// answer instead of starting the tray. The command line is `hyperclay-sync`.
 #[derive(Parser)]
 #[command(
     name = "hyperclay-sync-tray",
     version = VERSION,
     about = "The Hyperclay Sync tray app; `hyperclay-sync --help` for the command line"
 )]
-struct Args {}
+struct Args {
+    /// Sync this folder (created if needed, and remembered for later starts; "Choose folder…"
+    /// in the menu changes it again).
+    #[arg(long, value_name = "DIR")]
+    folder: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
     // The tray draws with cairo only, but GTK also initialises OpenGL once its icon embeds in a
@@ -58,6 +65,10 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    Args::parse();
-    app::run(EngineConfig::from_env()?)
+    let args = Args::parse();
+    let mut config = EngineConfig::from_env()?;
+    if let Some(folder) = args.folder {
+        config.folder = Some(settings::use_folder(&config.home, &folder)?);
+    }
+    app::run(config)
 }
