@@ -2,13 +2,14 @@
 //! never link the GUI stack, which only `hyperclay-sync-tray` needs: every GTK, GLib, cairo or X11
 //! library a binary links is mapped and relocated at start even when nothing calls it, which cost
 //! `run --headless` ~13 MB of resident memory before the split (docs/benchmarks.md, finding 2).
-//! And `hyperclay-sync` with no subcommand must hand over to the tray beside it, or say clearly
-//! that it is missing.
+//! And `hyperclay-sync` with no subcommand must hand over to the tray beside it (with its
+//! arguments: `--folder`, as `scripts/demo.sh` uses it), or say clearly that it is missing.
 
 use std::path::Path;
 use std::process::Command;
 
 const CLI: &str = env!("CARGO_BIN_EXE_hyperclay-sync");
+const TRAY: &str = env!("CARGO_BIN_EXE_hyperclay-sync-tray");
 
 /// The `NEEDED` entries of an ELF binary's dynamic section, read with `readelf -d`
 /// (binutils, installed by scripts/setup.sh).
@@ -78,7 +79,7 @@ fn the_command_line_links_no_gui_library() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_tray_links_gtk() {
-    let needed = needed_libraries(env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    let needed = needed_libraries(TRAY);
     assert!(
         needed.iter().any(|l| l.starts_with("libgtk-3")),
         "the tray does not link GTK 3: {needed:?}"
@@ -134,9 +135,7 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
         .spawn()
         .expect("start hyperclay-sync");
     let exe = Path::new("/proc").join(child.id().to_string()).join("exe");
-    let tray = Path::new(env!("CARGO_BIN_EXE_hyperclay-sync-tray"))
-        .canonicalize()
-        .expect("the tray binary");
+    let tray = Path::new(TRAY).canonicalize().expect("the tray binary");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut seen = None;
     while std::time::Instant::now() < deadline {
@@ -153,5 +152,108 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
         Some(tray.as_path()),
         "pid {} never became the tray binary",
         child.id()
+    );
+}
+
+/// `scripts/demo.sh` starts the tray as `hyperclay-sync --folder DIR`. Both binaries must accept
+/// `--folder` without a subcommand (the command line hands its arguments on unchanged), say so in
+/// their help, and the command line must refuse it beside a command rather than ignore it.
+#[test]
+fn both_binaries_accept_folder_without_a_subcommand() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let folder = dir.path().join("never created");
+    for bin in [CLI, TRAY] {
+        let out = Command::new(bin)
+            .arg("--folder")
+            .arg(&folder)
+            .arg("--version")
+            .env("HYPERCLAY_SYNC_HOME", dir.path().join("home"))
+            .output()
+            .expect("run the binary");
+        assert!(
+            out.status.success(),
+            "{bin} --folder DIR --version: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let help = Command::new(bin)
+            .arg("--help")
+            .output()
+            .expect("run --help");
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(text.contains("--folder <DIR>"), "{bin} --help:\n{text}");
+    }
+    assert!(!folder.exists(), "--version acted on --folder");
+
+    let out = Command::new(CLI)
+        .arg("--folder")
+        .arg(&folder)
+        .arg("status")
+        .env("HYPERCLAY_SYNC_HOME", dir.path().join("home"))
+        .output()
+        .expect("run hyperclay-sync");
+    assert!(
+        !out.status.success(),
+        "--folder beside a command was ignored"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--folder"), "unclear refusal: {stderr}");
+}
+
+/// `hyperclay-sync --folder DIR` for real, without a display (the tray then syncs without an
+/// icon): the folder handed to the tray is created, synced and remembered in the settings.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let home = dir.path().join("home");
+    let given = dir.path().join("sync here").join("apps");
+    let mut child = Command::new(CLI)
+        .arg("--folder")
+        .arg(&given)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", dir.path())
+        .env("HYPERCLAY_SYNC_HOME", &home)
+        .env("HYPERCLAY_URL", "http://127.0.0.1:9")
+        .env_remove("HYPERCLAY_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start hyperclay-sync");
+    let log = home.join("logs").join("sync.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        let folder = given.canonicalize().ok();
+        let remembered = hyperclay_sync::settings::load(&home)
+            .ok()
+            .and_then(|s| s.folder);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(folder) = &folder
+            && remembered.as_ref() == Some(folder)
+            && text.contains(&format!("folder {}", folder.display()))
+        {
+            seen = Some(folder.clone());
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the app exited with {status}; log:\n{text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A clean stop on SIGTERM is tested with the tray on screen (tests/ui_tray.rs).
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        seen.is_some(),
+        "{} was not created, remembered and synced; settings: {:?}; log:\n{text}",
+        given.display(),
+        hyperclay_sync::settings::load(&home)
+    );
+    assert!(
+        !dir.path().join("Hyperclay").exists(),
+        "the default folder was used as well"
     );
 }

@@ -1,7 +1,8 @@
 //! The tray on a real screen: Xvfb + trayer (XEmbed fallback of the AppIndicator backend), the
 //! real binary against a real server. Checks by pixels that the icon is green when on and grey
 //! when off, reads the menu's structure from pixels, switches sync off from the menu (a save is
-//! then not pushed), back on (it is), and logs out from the menu (the token is revoked).
+//! then not pushed), back on (it is), and logs out from the menu (the token is revoked). Also
+//! starts it as `scripts/demo.sh` does, with `--folder`.
 
 mod ui_support;
 
@@ -137,6 +138,76 @@ fn tray_shows_state_switches_sync_and_logs_out() {
         screen.find_window(ICON_WINDOW).is_none(),
         "the icon stayed after SIGTERM"
     );
+}
+
+/// Started the way `scripts/demo.sh` starts it, `hyperclay-sync --folder DIR` with no
+/// subcommand: the folder is handed to the tray, which creates it, docks, syncs it (not the
+/// default `~/Hyperclay`) and remembers it, as `run --headless --folder` does.
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    // Not there yet, and with a space, as a user's folder may be.
+    let given = dirs.root().join("demo folder").join("apps");
+    let mut app = App::start_with_args(
+        &screen,
+        &dirs,
+        &url,
+        &["--folder".as_ref(), given.as_os_str()],
+        &[("HYPERCLAY_TOKEN", &token)],
+    );
+
+    wait_for_icon(&screen, &app, "a green (on) icon", IconColour::is_on);
+    screen.screenshot("tray-folder-on");
+    let folder = given
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("--folder was not created ({e})\n{}", app.output()));
+
+    // Syncing that folder: a save there reaches the server.
+    std::fs::write(folder.join("from-folder.html"), "<p>demo</p>").unwrap();
+    wait_for(
+        "from-folder.html on the server",
+        DEADLINE,
+        || on_server(&url, &token, "from-folder.html").then_some(()),
+        || app.output(),
+    );
+    assert!(
+        !dirs.folder().exists(),
+        "the default folder {} was used as well\n{}",
+        dirs.folder().display(),
+        app.output()
+    );
+
+    // Remembered in the settings, and what `status` reports.
+    let settings = hyperclay_sync::settings::load(&dirs.data()).expect("read the settings");
+    assert_eq!(settings.folder.as_deref(), Some(folder.as_path()));
+    assert!(settings.enabled, "sync switched off: {settings:?}");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        .arg("status")
+        .env("HYPERCLAY_SYNC_HOME", dirs.data())
+        .env("HYPERCLAY_URL", &url)
+        .env_remove("HYPERCLAY_TOKEN")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .expect("run hyperclay-sync status");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("Folder:    {}", folder.display())),
+        "{text}"
+    );
+    assert!(text.contains("Engine:    running"), "{text}");
+
+    app.terminate();
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("SIGTERM did not stop the app\n{}", app.output()));
+    assert!(status.success(), "exit {status}\n{}", app.output());
 }
 
 #[test]

@@ -564,12 +564,20 @@ pub struct App {
 
 impl App {
     pub fn start(screen: &Screen, dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
-        App::spawn(
-            screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync")),
-            dirs,
-            server_url,
-            env,
-        )
+        App::start_with_args(screen, dirs, server_url, &[], env)
+    }
+
+    /// Same, with arguments (still no subcommand), as `scripts/demo.sh` starts it.
+    pub fn start_with_args(
+        screen: &Screen,
+        dirs: &AppDirs,
+        server_url: &str,
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> App {
+        let mut cmd = screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync"));
+        cmd.args(args);
+        App::spawn(cmd, dirs, server_url, env)
     }
 
     /// The app with no display at all (and no session bus).
