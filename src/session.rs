@@ -25,6 +25,8 @@ use crate::watch::FsSignal;
 
 /// Transfers at once during the first sync of a session.
 const PARALLEL_TRANSFERS: usize = 4;
+/// How many staged new files are made durable together (see `publish`).
+const PUBLISH_BATCH: usize = 128;
 /// A file that just became empty is usually mid-save (truncate, then write): wait this long for
 /// its next write before believing it.
 const EMPTY_GRACE: Duration = Duration::from_millis(1500);
@@ -289,6 +291,7 @@ impl Session {
             folder: &self.folder,
             offset_ms: self.offset_ms,
             shutdown: &self.shutdown,
+            stage_new: false,
         }
     }
 
@@ -634,10 +637,14 @@ impl Session {
         if parallel && transfers.len() > 1 {
             let queue = Mutex::new(transfers.into_iter());
             let (otx, orx) = mpsc::channel();
-            let ctx = self.ctx();
+            let mut ctx = self.ctx();
+            // Many transfers at once (a first sync, a reconnect): new files are staged and made
+            // durable in batches, one flush per batch instead of two per file.
+            ctx.stage_new = true;
+            let ctx = &ctx;
             std::thread::scope(|scope| {
                 for _ in 0..PARALLEL_TRANSFERS {
-                    let (queue, otx, ctx) = (&queue, otx.clone(), &ctx);
+                    let (queue, otx) = (&queue, otx.clone());
                     scope.spawn(move || {
                         loop {
                             if ctx.shutdown.load(Ordering::SeqCst) {
@@ -655,9 +662,22 @@ impl Session {
                         }
                     });
                 }
+                drop(otx);
+                // Publishes while the transfers go on: the flush of one batch overlaps the
+                // downloads of the next.
+                let mut batch = Vec::new();
+                for outcome in orx {
+                    if outcome.is_staged() {
+                        batch.push(outcome);
+                        if batch.len() >= PUBLISH_BATCH {
+                            outcomes.extend(publish(ctx.folder, std::mem::take(&mut batch)));
+                        }
+                    } else {
+                        outcomes.push(outcome);
+                    }
+                }
+                outcomes.extend(publish(ctx.folder, batch));
             });
-            drop(otx);
-            outcomes.extend(orx.try_iter());
         } else {
             let ctx = self.ctx();
             for action in &transfers {
@@ -678,11 +698,21 @@ impl Session {
                 }
             }
         }
+        // One transaction for the whole set: a commit per file was a tenth of a first sync.
+        let batch = self.store.begin();
+        if let Err(e) = &batch {
+            log::warn!("Cannot batch the sync state updates: {e}");
+        }
         let mut end = None;
         for outcome in outcomes {
             if let Err(e) = self.apply(outcome, reporter) {
                 end.get_or_insert(e);
             }
+        }
+        if batch.is_ok()
+            && let Err(e) = self.store.commit()
+        {
+            log::warn!("Cannot update the sync state: {e}");
         }
         end.map_or(Ok(()), Err)
     }
@@ -708,6 +738,20 @@ impl Session {
     }
 
     fn apply(&mut self, outcome: Outcome, reporter: &Reporter) -> Result<(), SessionEnd> {
+        if let Outcome::Downloaded {
+            local,
+            staged: Some(_),
+            ..
+        } = &outcome
+        {
+            // Never reached: staged files are published before outcomes are applied. Were one
+            // to slip through, its temp is dropped here, so it must not be recorded as synced.
+            log::error!(
+                "{} was staged but never published; looking again",
+                local.path
+            );
+            return self.apply(Outcome::Replan(local.path.clone()), reporter);
+        }
         match outcome {
             Outcome::Uploaded {
                 key,
@@ -753,6 +797,7 @@ impl Session {
                 local,
                 stamp,
                 backup,
+                staged: _,
             } => {
                 if let Some(b) = backup {
                     log::info!("backup {} -> {b}", local.path);
@@ -834,6 +879,54 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Makes a batch of staged downloads durable and visible ([`write::publish`]); each outcome
+/// becomes what really happened to its file.
+fn publish(folder: &Path, outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    let mut staged = Vec::new();
+    let mut waiting = Vec::new();
+    let mut settled = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Downloaded {
+                key,
+                remote,
+                local,
+                stamp,
+                backup,
+                staged: Some(s),
+            } => {
+                staged.push(s);
+                waiting.push((key, remote, local, stamp, backup));
+            }
+            other => settled.push(other),
+        }
+    }
+    let results = write::publish(folder, staged);
+    let published =
+        waiting
+            .into_iter()
+            .zip(results)
+            .map(
+                |((key, remote, local, stamp, backup), result)| match result {
+                    Ok(()) => Outcome::Downloaded {
+                        key,
+                        remote,
+                        local,
+                        stamp,
+                        backup,
+                        staged: None,
+                    },
+                    Err(write::WriteError::Changed(_)) => Outcome::Replan(local.path),
+                    Err(e @ write::WriteError::Io { .. }) => {
+                        Outcome::WriteRefused(local.path, e.to_string())
+                    }
+                    Err(e) => Outcome::Skipped(local.path, e.to_string()),
+                },
+            );
+    settled.extend(published);
+    settled
 }
 
 /// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out

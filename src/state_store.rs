@@ -90,6 +90,21 @@ impl StateStore {
         Ok(())
     }
 
+    /// Starts one transaction for many updates (each update is otherwise its own commit).
+    pub fn begin(&self) -> Result<(), StoreError> {
+        self.db.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Commits what [`StateStore::begin`] started; on failure the updates are rolled back.
+    pub fn commit(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.db.execute_batch("COMMIT") {
+            let _ = self.db.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     pub fn forget_base(&self, key: &str) -> Result<(), StoreError> {
         self.db.execute("DELETE FROM base WHERE key = ?1", [key])?;
         Ok(())

@@ -28,6 +28,9 @@ pub(crate) enum Outcome {
         local: LocalFile,
         stamp: Option<Stamp>,
         backup: Option<String>,
+        /// A new file written but not yet in place: the session publishes a batch of them
+        /// together (one flush for all), then applies the outcome.
+        staged: Option<write::Staged>,
     },
     /// The local file moved under us; look at it again.
     Replan(String),
@@ -42,6 +45,19 @@ pub(crate) enum Outcome {
         path: String,
         what: Stalled,
     },
+}
+
+impl Outcome {
+    /// A download staged for [`write::publish`], not yet in place.
+    pub(crate) fn is_staged(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Downloaded {
+                staged: Some(_),
+                ..
+            }
+        )
+    }
 }
 
 /// What a stalled transfer was moving; the same thing is not planned again this session.
@@ -59,6 +75,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) folder: &'a Path,
     pub(crate) offset_ms: i64,
     pub(crate) shutdown: &'a AtomicBool,
+    /// New files are staged for [`write::publish`] instead of being made durable one by one.
+    pub(crate) stage_new: bool,
 }
 
 impl Ctx<'_> {
@@ -145,11 +163,19 @@ impl Ctx<'_> {
             Err(e) => return Outcome::Failed(remote_path.to_owned(), e),
         };
         let mtime = got.modified_at.offset_by(-self.offset_ms).to_system_time();
-        match write::save(self.folder, &lp, &got.bytes, mtime, replaces) {
-            Ok(backup) => {
-                let stamp = std::fs::metadata(self.folder.join(local_path))
-                    .ok()
-                    .map(|m| local::stamp_of(&m));
+        let written = if self.stage_new && replaces.is_none() {
+            write::stage_new(self.folder, &lp, &got.bytes, mtime).map(|s| (None, Some(s)))
+        } else {
+            write::save(self.folder, &lp, &got.bytes, mtime, replaces).map(|b| (b, None))
+        };
+        match written {
+            Ok((backup, staged)) => {
+                let stamp = match &staged {
+                    Some(s) => s.stamp(),
+                    None => std::fs::metadata(self.folder.join(local_path))
+                        .ok()
+                        .map(|m| local::stamp_of(&m)),
+                };
                 let size = got.bytes.len() as u64;
                 Outcome::Downloaded {
                     key: key.to_owned(),
@@ -167,6 +193,7 @@ impl Ctx<'_> {
                     },
                     stamp,
                     backup,
+                    staged,
                 }
             }
             Err(write::WriteError::Changed(_)) => Outcome::Replan(local_path.to_owned()),

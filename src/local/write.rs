@@ -4,6 +4,7 @@
 //! remote time. It must never write outside the sync folder, never through a symlink, and never
 //! replace a file whose content is not what the plan saw.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -171,6 +172,125 @@ pub fn save(
     tmp.persist(&target).map_err(|e| io(e.error))?;
     sync_dir(&dir);
     Ok(backup_path)
+}
+
+/// A new file's bytes, written beside its target but not yet durable or visible: the first sync
+/// of a folder writes many new files, and making each one durable on its own (an fsync of the
+/// file and one of its folder, per file) costs more than everything else together. Staged files
+/// are made durable together by [`publish`], and only then renamed into place.
+pub struct Staged {
+    tmp: tempfile::TempPath,
+    target: PathBuf,
+    rel: String,
+}
+
+impl Staged {
+    /// The folder-relative path it will have.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+
+    /// The size and mtime it will have (a rename keeps the inode).
+    pub fn stamp(&self) -> Option<crate::state_store::Stamp> {
+        std::fs::metadata(&self.tmp)
+            .ok()
+            .map(|m| super::stamp_of(&m))
+    }
+}
+
+/// Stages `bytes` as the new file `rel` (the plan saw no file there), with its mtime set to
+/// `mtime`. Nothing is visible until [`publish`]; a staged file that is dropped leaves nothing.
+pub fn stage_new(
+    folder: &Path,
+    rel: &RemotePath,
+    bytes: &[u8],
+    mtime: SystemTime,
+) -> Result<Staged, WriteError> {
+    let io = |source| WriteError::Io {
+        path: rel.to_string(),
+        source,
+    };
+    let target = join_inside(folder, rel).ok_or_else(|| WriteError::Outside(rel.to_string()))?;
+    let dir = safe_dir(folder, rel.parent())?;
+    if std::fs::symlink_metadata(&target).is_ok() {
+        return Err(WriteError::Changed(rel.to_string()));
+    }
+    let mut tmp = temp_file_in(&dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    filetime::set_file_mtime(tmp.path(), filetime::FileTime::from_system_time(mtime))
+        .map_err(io)?;
+    Ok(Staged {
+        tmp: tmp.into_temp_path(),
+        target,
+        rel: rel.to_string(),
+    })
+}
+
+/// Makes every staged file durable at once, then moves each into place, never over a file that
+/// appeared meanwhile (that one is the user's: `Changed`, and the staged copy is dropped). The
+/// results are in the order given. After a crash at any point, a file is either absent (its temp
+/// is removed at the next start) or complete: never a torn or empty file where a synced one was.
+pub fn publish(folder: &Path, staged: Vec<Staged>) -> Vec<Result<(), WriteError>> {
+    if staged.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = make_durable(folder, &staged) {
+        let why = e.to_string();
+        return staged
+            .iter()
+            .map(|s| {
+                Err(WriteError::Io {
+                    path: s.rel.clone(),
+                    source: std::io::Error::new(e.kind(), why.clone()),
+                })
+            })
+            .collect();
+    }
+    let mut dirs = BTreeSet::new();
+    let results = staged
+        .into_iter()
+        .map(|s| {
+            let Staged { tmp, target, rel } = s;
+            match tmp.persist_noclobber(&target) {
+                Ok(()) => {
+                    if let Some(dir) = target.parent() {
+                        dirs.insert(dir.to_path_buf());
+                    }
+                    Ok(())
+                }
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(WriteError::Changed(rel))
+                }
+                Err(e) => Err(WriteError::Io {
+                    path: rel,
+                    source: e.error,
+                }),
+            }
+        })
+        .collect();
+    for dir in &dirs {
+        sync_dir(dir);
+    }
+    results
+}
+
+/// Flushes the staged bytes to disk. On Linux one `syncfs` of the folder's filesystem does it for
+/// all of them (one flush instead of one per file); elsewhere each file is fsynced.
+fn make_durable(folder: &Path, staged: &[Staged]) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = staged;
+        let dir = std::fs::File::open(folder)?;
+        rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = folder;
+        for s in staged {
+            std::fs::File::open(&s.tmp)?.sync_all()?;
+        }
+        Ok(())
+    }
 }
 
 /// A temp file of ours in `dir`, created with the mode an ordinary file gets there (0666 less the
@@ -395,5 +515,36 @@ mod tests {
         let r = save(dir.path(), &p("a/x.html"), b"x", SystemTime::now(), None);
         assert!(matches!(r, Err(WriteError::Outside(_))));
         assert!(!outside.path().join("x.html").exists());
+    }
+
+    #[test]
+    fn staged_files_appear_only_when_published_and_never_over_a_newcomer() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let a = stage_new(root, &p("s/a.html"), b"A", t).unwrap();
+        let b = stage_new(root, &p("s/b.png"), b"B", t).unwrap();
+        let c = stage_new(root, &p("c.html"), b"C", t).unwrap();
+        assert_eq!(a.stamp().map(|s| s.size), Some(1));
+        // Nothing is visible before publishing; the temps are ours (hidden, swept at start).
+        assert!(!root.join("s/a.html").exists() && !root.join("c.html").exists());
+        // The user saves b.png meanwhile: theirs stays, ours is dropped.
+        std::fs::write(root.join("s/b.png"), "user").unwrap();
+        // A staged file that is dropped (e.g. at shutdown) leaves nothing.
+        drop(c);
+        let results = publish(root, vec![a, b]);
+        assert!(results[0].is_ok());
+        assert!(matches!(&results[1], Err(WriteError::Changed(p)) if p == "s/b.png"));
+        assert_eq!(std::fs::read(root.join("s/a.html")).unwrap(), b"A");
+        assert_eq!(std::fs::read(root.join("s/b.png")).unwrap(), b"user");
+        let m = std::fs::metadata(root.join("s/a.html")).unwrap();
+        assert_eq!(m.modified().unwrap(), t);
+        assert_eq!(remove_stray_temps(root), 0, "no temp file is left behind");
+        assert!(!root.join("c.html").exists());
+        // A target that exists already is refused at staging.
+        assert!(matches!(
+            stage_new(root, &p("s/a.html"), b"A2", t),
+            Err(WriteError::Changed(_))
+        ));
     }
 }
