@@ -9,6 +9,7 @@ pub mod engine;
 pub mod local;
 pub mod lock;
 pub mod logging;
+pub mod memory;
 pub mod plan;
 pub mod remote;
 mod session;

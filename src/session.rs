@@ -297,6 +297,15 @@ impl Session {
 
     /// A full local scan planned against the remote listing held by the session.
     fn reconcile_all(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        let done = self.reconcile(reporter);
+        // The listing, the scan, the hash cache and the transfers are done with (all dropped
+        // by now); the idle engine keeps only the snapshots, so the rest goes back to the system.
+        self.store.release_memory();
+        crate::memory::give_back();
+        done
+    }
+
+    fn reconcile(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         let cache = self.store.hashes().unwrap_or_default();
         let scan = local::scan(&self.folder, &cache).map_err(|e| {
             SessionEnd::Failed(format!(
@@ -319,7 +328,7 @@ impl Session {
             .iter()
             .map(|(p, s)| (p.clone(), (s.stamp, s.checksum.clone())))
             .collect();
-        if let Err(e) = self.store.replace_hashes(&hashes) {
+        if let Err(e) = self.store.update_hashes(&cache, &hashes) {
             log::warn!("Cannot save the hash cache: {e}");
         }
         let ctx = self.ctx();

@@ -149,16 +149,25 @@ impl StateStore {
     }
 
     /// Replaces the whole hash cache in one transaction (after a full scan).
-    pub fn replace_hashes(
+    /// Makes the hash cache hold exactly `now`, given that it holds `before` (as read by
+    /// [`StateStore::hashes`]): only the rows that differ are written, so a start with nothing
+    /// changed writes nothing.
+    pub fn update_hashes(
         &mut self,
-        hashes: &HashMap<String, (Stamp, String)>,
+        before: &HashMap<String, (Stamp, String)>,
+        now: &HashMap<String, (Stamp, String)>,
     ) -> Result<(), StoreError> {
+        let gone = before.keys().filter(|p| !now.contains_key(*p));
+        let changed = now.iter().filter(|(p, v)| before.get(*p) != Some(v));
         let tx = self.db.transaction()?;
-        tx.execute("DELETE FROM hashes", [])?;
         {
-            let mut stmt = tx.prepare("INSERT INTO hashes VALUES (?1, ?2, ?3, ?4)")?;
-            for (path, (stamp, checksum)) in hashes {
-                stmt.execute(params![
+            let mut delete = tx.prepare("DELETE FROM hashes WHERE path = ?1")?;
+            for path in gone {
+                delete.execute([path])?;
+            }
+            let mut upsert = tx.prepare("INSERT OR REPLACE INTO hashes VALUES (?1, ?2, ?3, ?4)")?;
+            for (path, (stamp, checksum)) in changed {
+                upsert.execute(params![
                     path,
                     i64::try_from(stamp.size).unwrap_or(i64::MAX),
                     stamp.mtime_ns,
@@ -168,6 +177,11 @@ impl StateStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Hands SQLite's page cache back to the allocator (it is refilled on demand).
+    pub fn release_memory(&self) {
+        let _ = self.db.release_memory();
     }
 
     pub fn put_hash(&self, path: &str, stamp: Stamp, checksum: &str) -> Result<(), StoreError> {
@@ -227,7 +241,13 @@ mod tests {
                     "c".to_string(),
                 ),
             );
-            s.replace_hashes(&h).unwrap();
+            s.update_hashes(&HashMap::new(), &h).unwrap();
+            let mut h2 = h.clone();
+            h2.insert("y.png".to_string(), h["x.html"].clone());
+            s.update_hashes(&h, &h2).unwrap();
+            assert_eq!(s.hashes().unwrap(), h2);
+            s.update_hashes(&h2, &h).unwrap();
+            assert_eq!(s.hashes().unwrap(), h);
             s.set_meta("cursor", "42").unwrap();
             s.put_folder("a/b").unwrap();
             s.put_folder("c").unwrap();
