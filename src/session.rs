@@ -80,6 +80,8 @@ pub(crate) struct Session {
     poll_interval: Duration,
     next_poll: Instant,
     pending: HashMap<String, Pending>,
+    /// Files our downloads wrote, with the stamp they were left with, until the watcher's echo.
+    downloaded: HashMap<String, Stamp>,
     /// Transfers abandoned as stalled, with what they were moving: not planned again in this
     /// session until that changes (a rescan or another event would only stall again).
     stalled: HashMap<Key, Stalled>,
@@ -185,6 +187,7 @@ impl Session {
             poll_interval: config.poll_interval,
             next_poll: Instant::now() + config.poll_interval,
             pending: HashMap::new(),
+            downloaded: HashMap::new(),
             stalled: HashMap::new(),
             refused: BTreeSet::new(),
             rescan: false,
@@ -306,6 +309,9 @@ impl Session {
     }
 
     fn reconcile(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        // A full scan reads every file anew; echoes still awaited (a watcher that overflowed
+        // sends none) would only hold memory.
+        self.downloaded = HashMap::new();
         let cache = self.store.hashes().unwrap_or_default();
         let scan = local::scan(&self.folder, &cache).map_err(|e| {
             SessionEnd::Failed(format!(
@@ -386,6 +392,9 @@ impl Session {
                 return Ok(());
             }
         }
+        if self.own_download_echo(rel) {
+            return Ok(());
+        }
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
             ReadOutcome::Ready(s) => s,
             ReadOutcome::Gone => {
@@ -437,6 +446,21 @@ impl Session {
         }
         let actions = self.plan_keys(&BTreeSet::from([key]));
         self.execute(actions, Some((rel.to_owned(), snap)), false, reporter)
+    }
+
+    /// Is `rel` still exactly the file our download just wrote? The watcher echoes each of our
+    /// own writes (a first sync makes thousands); a stat settles it instead of a read and a hash.
+    /// Only downloads qualify: their mtime is the remote time we set, which no later save by the
+    /// user can have, whereas a user's two saves of one size can share a coarse kernel mtime.
+    fn own_download_echo(&mut self, rel: &str) -> bool {
+        let Some(written) = self.downloaded.remove(rel) else {
+            return false;
+        };
+        if self.downloaded.is_empty() {
+            self.downloaded.shrink_to_fit();
+        }
+        std::fs::symlink_metadata(self.folder.join(rel))
+            .is_ok_and(|m| m.is_file() && local::stamp_of(&m) == written)
     }
 
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
@@ -814,6 +838,7 @@ impl Session {
                 log::info!("download {} -> {}", remote.path, local.path);
                 if let Some(stamp) = stamp {
                     let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
+                    self.downloaded.insert(local.path.clone(), stamp);
                 }
                 self.put_base(
                     &key,

@@ -94,6 +94,20 @@ fn a_local_save_reaches_the_server_and_is_not_echoed_back() {
         .read("marker.html")
         .is_some()));
     assert_eq!(proxy.count("PUT", "/api/local-sync/files/"), puts_before);
+    // An edit saved here the moment a download lands, at the same size, is the user's and goes
+    // up: only the download's own echo (its mtime is the remote time we set) is skipped.
+    let (theirs, mine) = ("<p>v4 from the browser</p>", "<p>v5 from my editor!!</p>");
+    assert_eq!(theirs.len(), mine.len());
+    api.save("post", theirs);
+    assert!(wait_until(DEADLINE, || client
+        .read("blog/post.html")
+        .as_deref()
+        == Some(theirs)));
+    client.write("blog/post.html", mine);
+    assert!(wait_until(DEADLINE, || api
+        .get("blog/post.html")
+        .as_deref()
+        == Some(mine)));
 }
 
 #[test]
