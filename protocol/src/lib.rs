@@ -9,7 +9,7 @@ pub mod path;
 pub mod timestamp;
 pub mod wire;
 
-pub use checksum::sha256_hex;
+pub use checksum::{Checksum, ChecksumError, sha256_hex};
 pub use path::{EntryName, PathError, RemotePath, app_name_of};
 pub use timestamp::Timestamp;
 pub use wire::*;
