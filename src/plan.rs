@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hyperclay_protocol::{Timestamp, app_name_of};
+use hyperclay_protocol::{Checksum, Timestamp, app_name_of};
 
 /// What identifies one synced file on both sides: `app:<name>` or `file:<path>`.
 pub type Key = String;
@@ -25,7 +25,7 @@ pub fn key_of(path: &str) -> Key {
 /// What both sides held when a file was last in sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseRecord {
-    pub checksum: String,
+    pub checksum: Checksum,
     pub size: u64,
     /// The local mtime at that moment, on the server's clock.
     pub local_mtime: Timestamp,
@@ -43,7 +43,7 @@ pub struct LocalFile {
     pub size: u64,
     /// The mtime on the server's clock (local mtime + clock offset).
     pub mtime: Timestamp,
-    pub checksum: String,
+    pub checksum: Checksum,
 }
 
 /// One file of the remote listing (tombstones and folders are left out before planning).
@@ -52,7 +52,7 @@ pub struct RemoteFile {
     pub path: String,
     pub size: u64,
     pub modified_at: Timestamp,
-    pub checksum: String,
+    pub checksum: Checksum,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub enum Action {
         key: Key,
         local: LocalFile,
         remote_path: String,
-        replaces: Option<String>,
+        replaces: Option<Checksum>,
     },
     /// Fetch the remote file into `local_path`. `replaces` is the checksum of the local file the
     /// plan saw there: it is backed up first, and only overwritten if it is still that content.
@@ -73,7 +73,7 @@ pub enum Action {
         key: Key,
         remote: RemoteFile,
         local_path: String,
-        replaces: Option<String>,
+        replaces: Option<Checksum>,
     },
     /// Neither side has the file any more: drop its base.
     Forget { key: Key },
@@ -170,7 +170,7 @@ fn plan_one(
                 out.push(Action::Record {
                     key,
                     record: BaseRecord {
-                        checksum: l.checksum.clone(),
+                        checksum: l.checksum,
                         size: l.size,
                         local_mtime: l.mtime,
                         remote_modified: r.modified_at,
@@ -191,19 +191,9 @@ fn plan_one(
                 _ => l.mtime > r.modified_at,
             };
             if upload {
-                out.push(upload_action(
-                    key,
-                    l,
-                    r.path.clone(),
-                    Some(r.checksum.clone()),
-                ));
+                out.push(upload_action(key, l, r.path.clone(), Some(r.checksum)));
             } else {
-                out.push(download_action(
-                    key,
-                    r,
-                    l.path.clone(),
-                    Some(l.checksum.clone()),
-                ));
+                out.push(download_action(key, r, l.path.clone(), Some(l.checksum)));
             }
         }
         (Some(l), None) => {
@@ -271,7 +261,12 @@ pub fn plan_folders(
     actions
 }
 
-fn upload_action(key: Key, l: &LocalFile, remote_path: String, replaces: Option<String>) -> Action {
+fn upload_action(
+    key: Key,
+    l: &LocalFile,
+    remote_path: String,
+    replaces: Option<Checksum>,
+) -> Action {
     Action::Upload {
         key,
         local: l.clone(),
@@ -284,7 +279,7 @@ fn download_action(
     key: Key,
     r: &RemoteFile,
     local_path: String,
-    replaces: Option<String>,
+    replaces: Option<Checksum>,
 ) -> Action {
     Action::Download {
         key,

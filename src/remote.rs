@@ -8,8 +8,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{
-    API_PREFIX, ChangesResponse, Entry, ErrorBody, ErrorCode, HEADER_CHECKSUM, HEADER_MODIFIED_AT,
-    MAX_FILE_BYTES, PutResponse, RemotePath, StatusResponse, Timestamp, sha256_hex,
+    API_PREFIX, ChangesResponse, Checksum, Entry, ErrorBody, ErrorCode, HEADER_CHECKSUM,
+    HEADER_MODIFIED_AT, MAX_FILE_BYTES, PutResponse, RemotePath, StatusResponse, Timestamp,
 };
 use ureq::http::Response;
 
@@ -142,7 +142,7 @@ impl StallDetector {
 #[derive(Debug, Clone)]
 pub struct Download {
     pub bytes: Vec<u8>,
-    pub checksum: String,
+    pub checksum: Checksum,
     pub modified_at: Timestamp,
 }
 
@@ -243,8 +243,9 @@ impl Remote {
             return Err(RemoteError::TooLarge);
         }
         let bytes = read_watched(response.into_body(), MAX_FILE_BYTES, self.stall_window)?;
-        let checksum = sha256_hex(&bytes);
-        if checksum != announced {
+        let checksum = Checksum::of(&bytes);
+        // An announced value that is no checksum at all matches no bytes, as before.
+        if Checksum::parse(&announced).ok() != Some(checksum) {
             return Err(RemoteError::Malformed(format!(
                 "downloaded bytes do not match the checksum for {path}"
             )));
@@ -287,7 +288,8 @@ impl Remote {
             .header("Content-Type", "application/octet-stream")
             .send(bytes);
         let put: PutResponse = json(reply)?;
-        if put.entry.checksum.as_deref() != Some(sha256_hex(bytes).as_str()) {
+        let stored = put.entry.checksum.as_deref().map(Checksum::parse);
+        if stored != Some(Ok(Checksum::of(bytes))) {
             return Err(RemoteError::Malformed(format!(
                 "the server stored other content than was sent for {path}"
             )));
@@ -562,7 +564,7 @@ mod tests {
         format!(
             "HTTP/1.1 200 OK\r\n{HEADER_CHECKSUM}: {}\r\n{HEADER_MODIFIED_AT}: \
              2026-11-26T10:00:00.000Z\r\nContent-Length: {length}\r\n\r\n",
-            sha256_hex(b"")
+            Checksum::of(b"")
         )
     }
 

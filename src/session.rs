@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyperclay_protocol::{Entry, EntryKind, RemotePath, Timestamp};
+use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp};
 
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
@@ -329,10 +329,10 @@ impl Session {
             &self.remote_folders,
         );
         self.execute_folders(folder_actions, reporter)?;
-        let hashes: HashMap<String, (Stamp, String)> = scan
+        let hashes: HashMap<String, (Stamp, Checksum)> = scan
             .files
             .iter()
-            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum.clone())))
+            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
             .collect();
         if let Err(e) = self.store.update_hashes(&cache, &hashes) {
             log::warn!("Cannot save the hash cache: {e}");
@@ -430,14 +430,14 @@ impl Session {
             );
             return Ok(());
         }
-        if let Err(e) = self.store.put_hash(rel, snap.stamp, &snap.checksum) {
+        if let Err(e) = self.store.put_hash(rel, snap.stamp, snap.checksum) {
             log::warn!("Cannot save the hash cache: {e}");
         }
         let file = LocalFile {
             path: rel.to_owned(),
             size: snap.stamp.size,
             mtime: self.ctx().server_time(snap.stamp),
-            checksum: snap.checksum.clone(),
+            checksum: snap.checksum,
         };
         self.local.insert(rel.to_owned(), file);
         if base.is_some_and(|b| b.checksum == snap.checksum && b.local_path == rel) {
@@ -794,11 +794,11 @@ impl Session {
             } => {
                 log::info!("upload {} -> {}", local.path, entry.path);
                 self.stalled.remove(&key);
-                let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
+                let _ = self.store.put_hash(&local.path, stamp, local.checksum);
                 self.put_base(
                     &key,
                     BaseRecord {
-                        checksum: local.checksum.clone(),
+                        checksum: local.checksum,
                         size: local.size,
                         local_mtime: local.mtime,
                         remote_modified: entry.modified_at,
@@ -815,7 +815,7 @@ impl Session {
                     path: entry.path,
                     size: local.size,
                     modified_at: entry.modified_at,
-                    checksum: local.checksum.clone(),
+                    checksum: local.checksum,
                 });
                 self.local.insert(local.path.clone(), local);
                 reporter.update(|s| {
@@ -837,13 +837,13 @@ impl Session {
                 }
                 log::info!("download {} -> {}", remote.path, local.path);
                 if let Some(stamp) = stamp {
-                    let _ = self.store.put_hash(&local.path, stamp, &local.checksum);
+                    let _ = self.store.put_hash(&local.path, stamp, local.checksum);
                     self.downloaded.insert(local.path.clone(), stamp);
                 }
                 self.put_base(
                     &key,
                     BaseRecord {
-                        checksum: local.checksum.clone(),
+                        checksum: local.checksum,
                         size: local.size,
                         local_mtime: local.mtime,
                         remote_modified: remote.modified_at,
@@ -1010,6 +1010,17 @@ fn apply_entry(
     let (Some(size), Some(checksum)) = (entry.size, entry.checksum) else {
         return;
     };
+    // Like a missing one: a checksum that is not 64 lowercase hex digits says nothing about the
+    // content, so the entry is left out (its file is neither fetched nor counted as changed).
+    let Ok(checksum) = Checksum::parse(&checksum) else {
+        if reporter.once().first(&format!("badsum:{}", entry.path)) {
+            log::warn!(
+                "skip {:?}: the server sent a malformed checksum",
+                entry.path
+            );
+        }
+        return;
+    };
     // One remote file per app name: a move on the server replaces the old path.
     files.insert(RemoteFile {
         path: entry.path,
@@ -1084,7 +1095,7 @@ mod tests {
             path: path.into(),
             size: 1,
             modified_at: Timestamp::from_millis(1),
-            checksum: "c".into(),
+            checksum: Checksum::of(b"c"),
         }
     }
 

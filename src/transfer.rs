@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hyperclay_protocol::{Entry, RemotePath, Timestamp};
+use hyperclay_protocol::{Checksum, Entry, RemotePath, Timestamp};
 
 use crate::local::{self, ReadOutcome, Snapshot, write};
 use crate::plan::{Action, Key, LocalFile, RemoteFile};
@@ -66,7 +66,7 @@ pub(crate) enum Stalled {
     /// The server's copy, as listed.
     Download(RemoteFile),
     /// The local content, by checksum.
-    Upload(String),
+    Upload(Checksum),
 }
 
 /// Everything a transfer needs, shareable across the transfer threads.
@@ -119,7 +119,7 @@ impl Ctx<'_> {
             path: l.path.clone(),
             size: snap.stamp.size,
             mtime,
-            checksum: snap.checksum.clone(),
+            checksum: snap.checksum,
         };
         let result = with_retries(|| self.remote.upload(&rp, &snap.bytes, mtime), &mut |d| {
             self.sleep(d)
@@ -134,7 +134,7 @@ impl Ctx<'_> {
             Err(RemoteError::Stale(entry)) => {
                 log::info!("stale {}: the server has a newer copy; taking it", l.path);
                 let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
-                self.download(key, &path, &l.path, Some(&snap.checksum))
+                self.download(key, &path, &l.path, Some(snap.checksum))
             }
             Err(RemoteError::Stalled(why)) => {
                 log::debug!("{}: {why}", l.path);
@@ -153,7 +153,7 @@ impl Ctx<'_> {
         key: &str,
         remote_path: &str,
         local_path: &str,
-        replaces: Option<&str>,
+        replaces: Option<Checksum>,
     ) -> Outcome {
         let (Ok(rp), Ok(lp)) = (RemotePath::file(remote_path), RemotePath::file(local_path)) else {
             return Outcome::Skipped(remote_path.to_owned(), "not a valid path".into());
@@ -183,7 +183,7 @@ impl Ctx<'_> {
                         path: remote_path.to_owned(),
                         size,
                         modified_at: got.modified_at,
-                        checksum: got.checksum.clone(),
+                        checksum: got.checksum,
                     },
                     local: LocalFile {
                         path: local_path.to_owned(),
@@ -217,7 +217,7 @@ impl Ctx<'_> {
                 remote,
                 local_path,
                 replaces,
-            } => match self.download(key, &remote.path, local_path, replaces.as_deref()) {
+            } => match self.download(key, &remote.path, local_path, *replaces) {
                 Outcome::Failed(_, RemoteError::Stalled(why)) => {
                     log::debug!("{}: {why}", remote.path);
                     Outcome::Stalled {

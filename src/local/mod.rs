@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use hyperclay_protocol::{MAX_FILE_BYTES, RemotePath, sha256_hex};
+use hyperclay_protocol::{Checksum, MAX_FILE_BYTES, RemotePath};
 
 use crate::state_store::Stamp;
 
@@ -113,7 +113,7 @@ pub fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scanned {
     pub stamp: Stamp,
-    pub checksum: String,
+    pub checksum: Checksum,
 }
 
 /// Why a file was left out, for the log (each reported once per engine run).
@@ -136,7 +136,7 @@ pub struct Scan {
 pub struct Snapshot {
     pub bytes: Vec<u8>,
     pub stamp: Stamp,
-    pub checksum: String,
+    pub checksum: Checksum,
 }
 
 #[derive(Debug)]
@@ -186,7 +186,7 @@ pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
     if stamp_of(&after) != stamp || bytes.len() as u64 != stamp.size {
         return ReadOutcome::Moving;
     }
-    let checksum = sha256_hex(&bytes);
+    let checksum = Checksum::of(&bytes);
     ReadOutcome::Ready(Snapshot {
         bytes,
         stamp,
@@ -195,7 +195,7 @@ pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
 }
 
 /// Walks the folder. Files whose (size, mtime) match `cache` are not read again.
-pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, String)>) -> std::io::Result<Scan> {
+pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, Checksum)>) -> std::io::Result<Scan> {
     let mut out = Scan::default();
     let mut dirs = vec![folder.to_path_buf()];
     let mut first = true;
@@ -262,7 +262,7 @@ pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, String)>) -> std::io:
                         rel,
                         Scanned {
                             stamp,
-                            checksum: checksum.clone(),
+                            checksum: *checksum,
                         },
                     );
                     continue;
@@ -343,17 +343,17 @@ mod tests {
         let s = scan(root, &HashMap::new()).unwrap();
         assert_eq!(s.files.keys().collect::<Vec<_>>(), ["a/x.html"]);
         assert_eq!(s.folders, BTreeSet::from(["a".to_string()]));
-        assert_eq!(s.files["a/x.html"].checksum, sha256_hex(b"hello"));
+        assert_eq!(s.files["a/x.html"].checksum, Checksum::of(b"hello"));
         assert_eq!(s.notices.len(), 2);
         // A cached stamp is trusted: the (fake) cached checksum comes back without a read.
         let mut cache = HashMap::new();
         cache.insert(
             "a/x.html".to_string(),
-            (s.files["a/x.html"].stamp, "cached".to_string()),
+            (s.files["a/x.html"].stamp, Checksum::of(b"cached")),
         );
         assert_eq!(
             scan(root, &cache).unwrap().files["a/x.html"].checksum,
-            "cached"
+            Checksum::of(b"cached")
         );
     }
 
@@ -390,7 +390,7 @@ mod tests {
         let cache = cold
             .files
             .iter()
-            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum.clone())))
+            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
             .collect();
         let t = std::time::Instant::now();
         let warm = scan(dir.path(), &cache).unwrap();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use hyperclay_protocol::{EntryName, RemotePath, sha256_hex};
+use hyperclay_protocol::{Checksum, EntryName, RemotePath};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::{ReadOutcome, VERSIONS_DIR, join_inside, read_stable};
@@ -127,7 +127,7 @@ pub fn save(
     rel: &RemotePath,
     bytes: &[u8],
     mtime: SystemTime,
-    expected: Option<&str>,
+    expected: Option<Checksum>,
 ) -> Result<Option<String>, WriteError> {
     let io = |source| WriteError::Io {
         path: rel.to_string(),
@@ -141,12 +141,12 @@ pub fn save(
         return Err(WriteError::Outside(rel.to_string()));
     }
     let seen = current(folder, &target, rel)?;
-    if seen.as_ref().map(|(c, _)| c.as_str()) != expected {
+    if seen.as_ref().map(|(c, _)| *c) != expected {
         return Err(WriteError::Changed(rel.to_string()));
     }
     let mut backup_path = None;
-    if let Some((_, old)) = &seen {
-        if sha256_hex(old) == sha256_hex(bytes) {
+    if let Some((seen_checksum, old)) = &seen {
+        if *seen_checksum == Checksum::of(bytes) {
             // Already there (e.g. written by the user meanwhile): only the time is ours to set.
             let _ = filetime::set_file_mtime(&target, filetime::FileTime::from_system_time(mtime));
             return Ok(None);
@@ -166,7 +166,7 @@ pub fn save(
         .map_err(io)?;
     // The last look before replacing: an edit since the plan wins over the download.
     let now = current(folder, &target, rel)?;
-    if now.as_ref().map(|(c, _)| c.as_str()) != expected {
+    if now.as_ref().map(|(c, _)| *c) != expected {
         return Err(WriteError::Changed(rel.to_string()));
     }
     tmp.persist(&target).map_err(|e| io(e.error))?;
@@ -312,7 +312,7 @@ fn current(
     folder: &Path,
     target: &Path,
     rel: &RemotePath,
-) -> Result<Option<(String, Vec<u8>)>, WriteError> {
+) -> Result<Option<(Checksum, Vec<u8>)>, WriteError> {
     match read_stable(folder, target) {
         ReadOutcome::Ready(s) => Ok(Some((s.checksum, s.bytes))),
         ReadOutcome::Gone => Ok(None),
@@ -419,7 +419,7 @@ mod tests {
         std::fs::create_dir(root.join("a")).unwrap();
         std::fs::write(root.join("a/x.html"), "old").unwrap();
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-        let b = save(root, &p("a/x.html"), b"new", t, Some(&sha256_hex(b"old")))
+        let b = save(root, &p("a/x.html"), b"new", t, Some(Checksum::of(b"old")))
             .unwrap()
             .unwrap();
         assert!(b.starts_with("sites-versions/a/x/"), "{b}");
@@ -461,13 +461,13 @@ mod tests {
         let kept = dir.path().join("kept.html");
         std::fs::write(&kept, b"<p>old</p>").unwrap();
         std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let old = sha256_hex(b"<p>old</p>");
+        let old = Checksum::of(b"<p>old</p>");
         let backup = save(
             dir.path(),
             &p("kept.html"),
             b"<p>new</p>",
             SystemTime::now(),
-            Some(&old),
+            Some(old),
         )
         .unwrap()
         .expect("a backup");
@@ -482,7 +482,7 @@ mod tests {
         std::fs::write(root.join("x.html"), "edited").unwrap();
         let t = SystemTime::now();
         assert!(matches!(
-            save(root, &p("x.html"), b"new", t, Some(&sha256_hex(b"old"))),
+            save(root, &p("x.html"), b"new", t, Some(Checksum::of(b"old"))),
             Err(WriteError::Changed(_))
         ));
         assert!(matches!(

@@ -7,28 +7,33 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
-fn lf(path: &str, checksum: &str, mtime: i64) -> LocalFile {
+/// The checksum of a content label (`"c1"`, `"new3"`): equal labels, equal checksums.
+fn c(label: &str) -> Checksum {
+    Checksum::of(label.as_bytes())
+}
+
+fn lf(path: &str, label: &str, mtime: i64) -> LocalFile {
     LocalFile {
         path: path.into(),
-        size: checksum.len() as u64,
+        size: label.len() as u64,
         mtime: t(mtime),
-        checksum: checksum.into(),
+        checksum: c(label),
     }
 }
 
-fn rf(path: &str, checksum: &str, modified: i64) -> RemoteFile {
+fn rf(path: &str, label: &str, modified: i64) -> RemoteFile {
     RemoteFile {
         path: path.into(),
-        size: checksum.len() as u64,
+        size: label.len() as u64,
         modified_at: t(modified),
-        checksum: checksum.into(),
+        checksum: c(label),
     }
 }
 
-fn br(local_path: &str, remote_path: &str, checksum: &str) -> BaseRecord {
+fn br(local_path: &str, remote_path: &str, label: &str) -> BaseRecord {
     BaseRecord {
-        checksum: checksum.into(),
-        size: checksum.len() as u64,
+        checksum: c(label),
+        size: label.len() as u64,
         local_mtime: t(1),
         remote_modified: t(1),
         local_path: local_path.into(),
@@ -288,12 +293,17 @@ fn apply(base: &mut Base, local: &mut Local, remote: &mut Remote, actions: &[Act
                 remote_path,
                 ..
             } => {
-                let r = rf(remote_path, &l.checksum, l.mtime.as_millis());
+                let r = RemoteFile {
+                    path: remote_path.clone(),
+                    size: l.size,
+                    modified_at: l.mtime,
+                    checksum: l.checksum,
+                };
                 remote.insert(remote_path.clone(), r.clone());
                 base.insert(
                     key.clone(),
                     BaseRecord {
-                        checksum: l.checksum.clone(),
+                        checksum: l.checksum,
                         size: l.size,
                         local_mtime: l.mtime,
                         remote_modified: r.modified_at,
@@ -308,12 +318,17 @@ fn apply(base: &mut Base, local: &mut Local, remote: &mut Remote, actions: &[Act
                 local_path,
                 ..
             } => {
-                let l = lf(local_path, &r.checksum, r.modified_at.as_millis());
+                let l = LocalFile {
+                    path: local_path.clone(),
+                    size: r.size,
+                    mtime: r.modified_at,
+                    checksum: r.checksum,
+                };
                 local.insert(local_path.clone(), l);
                 base.insert(
                     key.clone(),
                     BaseRecord {
-                        checksum: r.checksum.clone(),
+                        checksum: r.checksum,
                         size: r.size,
                         local_mtime: r.modified_at,
                         remote_modified: r.modified_at,
@@ -400,8 +415,8 @@ proptest! {
         let actions = plan(&base, &local, &remote);
         apply(&mut base, &mut local, &mut remote, &actions);
         for (lp, rp, new) in expected {
-            prop_assert_eq!(&local[&lp].checksum, &new);
-            prop_assert_eq!(&remote[&rp].checksum, &new);
+            prop_assert_eq!(local[&lp].checksum, c(&new));
+            prop_assert_eq!(remote[&rp].checksum, c(&new));
         }
     }
 }
