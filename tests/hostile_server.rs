@@ -281,6 +281,75 @@ fn bodies_that_do_not_match_their_size_or_checksum_are_never_written() {
 }
 
 #[test]
+fn malformed_checksums_skip_the_entry_or_refuse_the_download() {
+    let t = tag();
+    let good = format!("good-{t}.html");
+    let upper = format!("upper-{t}.html");
+    let short = format!("short-{t}.txt");
+    let header = format!("header-{t}.txt");
+    let mut script = Script::serving(&[(&good, b"<p>good</p>")]);
+    let with_sum = |path: &str, bytes: &[u8], checksum: String| {
+        let mut e = entry(path, bytes);
+        e["checksum"] = json!(checksum);
+        e
+    };
+    script.full = Reply::json(&changes(
+        vec![
+            entry(&good, b"<p>good</p>"),
+            with_sum(
+                &upper,
+                b"<p>up</p>",
+                sha256_hex(b"<p>up</p>").to_uppercase(),
+            ),
+            with_sum(&short, b"short", sha256_hex(b"short")[..63].to_owned()),
+            entry(&header, b"header"),
+        ],
+        "c1",
+    ));
+    // Were they asked for, the bytes would come with a sound header.
+    script
+        .files
+        .insert(url_tail(&upper), Reply::file(b"<p>up</p>"));
+    script.files.insert(url_tail(&short), Reply::file(b"short"));
+    // A sound listing, but the download's header is the right digest in upper case.
+    script.files.insert(
+        url_tail(&header),
+        Reply::file_with_checksum(b"header", &sha256_hex(b"header").to_uppercase()),
+    );
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"<p>good</p>");
+    rig.wait_log(Duration::from_secs(60), &format!("error {header}"));
+    rig.wait_polls(2);
+    assert_eq!(
+        rig.inside(),
+        vec![good],
+        "a file without a sound checksum was written"
+    );
+    let fetched: Vec<String> = rig
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/api/local-sync/files/"))
+        .map(|r| r.target)
+        .collect();
+    for p in [&upper, &short] {
+        assert!(
+            !fetched.contains(&format!("/api/local-sync/files/{p}")),
+            "{p} was fetched: {fetched:?}"
+        );
+    }
+    let log = rig.client.log();
+    for p in [&upper, &short] {
+        assert!(
+            log.lines()
+                .any(|l| logged(l, p) && l.contains("malformed checksum")),
+            "no skip logged for {p}:\n{log}"
+        );
+    }
+    rig.no_token_in_log();
+}
+
+#[test]
 fn malformed_json_is_logged_and_the_client_recovers_when_the_server_does() {
     let t = tag();
     let good = format!("good-{t}.html");
