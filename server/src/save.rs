@@ -7,11 +7,11 @@
 //! transaction: either all of a save happens or none of it.
 
 use hyperclay_protocol::{Entry, EntryKind, EntryName, RemotePath, Timestamp, sha256_hex};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 
 use crate::error::ServerError;
 use crate::store::entries::{self, Row};
-use crate::store::{Account, Store, next_seq};
+use crate::store::{Account, Store, StoredBlob, next_seq};
 
 /// What a save did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,9 @@ impl Saved {
     }
 }
 
-/// Runs the save process for `body` at `path`. `modified_at` must already be clamped to the
-/// server's now.
+/// Runs the save process for `body` at `path`: stores the body, then [`commit_save`]. For
+/// callers that already hold the store; the HTTP handlers store the body first, outside the
+/// lock ([`crate::store::StoreHandle::put_blob`]).
 pub fn save_file(
     store: &mut Store,
     account: &Account,
@@ -39,17 +40,42 @@ pub fn save_file(
     body: &[u8],
     modified_at: Timestamp,
 ) -> Result<Saved, ServerError> {
-    let checksum = sha256_hex(body);
-    let size = body.len() as u64;
-    let blobs = store.blobs().clone();
-    let tx = store.transaction()?;
+    let blob = store.blobs().put(&sha256_hex(body), body)?;
+    commit_save(store, account, path, &blob, modified_at)
+}
 
+/// The save process for a body already durably stored (`blob`) at `path`, in one transaction.
+/// `modified_at` must already be clamped to the server's now. When it refuses, or the content
+/// is unchanged, no row changes and the blob is left unreferenced (see [`crate::store::blobs`]).
+pub fn commit_save(
+    store: &mut Store,
+    account: &Account,
+    path: &RemotePath,
+    blob: &StoredBlob,
+    modified_at: Timestamp,
+) -> Result<Saved, ServerError> {
+    let tx = store.transaction()?;
+    let saved = save_in(&tx, account, path, blob, modified_at)?;
+    tx.commit()?;
+    Ok(saved)
+}
+
+/// All of a save's checks and writes, inside the caller's transaction `tx`; not committed. On an
+/// error the caller must roll `tx` back.
+fn save_in(
+    tx: &Connection,
+    account: &Account,
+    path: &RemotePath,
+    blob: &StoredBlob,
+    modified_at: Timestamp,
+) -> Result<Saved, ServerError> {
+    let (checksum, size) = (blob.checksum(), blob.size());
     let (target, app_name) = match path.app_name() {
-        Some(name) => match entries::live_app(&tx, name)? {
+        Some(name) => match entries::live_app(tx, name)? {
             Some(row) if row.account_id != account.id => return Err(ServerError::NameTaken),
             Some(row) => (row.path, Some(name.to_owned())),
             None => {
-                if entries::count_live_apps(&tx, account.id)? >= account.site_limit {
+                if entries::count_live_apps(tx, account.id)? >= account.site_limit {
                     return Err(ServerError::SiteLimit(account.site_limit));
                 }
                 (path.as_str().to_owned(), Some(name.to_owned()))
@@ -62,39 +88,43 @@ pub fn save_file(
         EntryName::Upload => EntryKind::Upload,
     };
 
-    let current = entries::get_live(&tx, account.id, &target)?;
+    let current = entries::get_live(tx, account.id, &target)?;
     if let Some(cur) = &current {
         if cur.kind == EntryKind::Folder {
             return Err(ServerError::PathConflict(target));
         }
-        if cur.checksum.as_deref() == Some(checksum.as_str()) {
+        if cur.checksum.as_deref() == Some(checksum) {
             return Ok(Saved::Unchanged(cur.to_entry()));
         }
         if modified_at < cur.modified_at {
             return Err(ServerError::Stale(Box::new(cur.to_entry())));
         }
     }
-    ensure_parents(&tx, account.id, &target, modified_at)?;
+    ensure_parents(tx, account.id, &target, modified_at)?;
 
-    // The body is on disk before any row points at it.
-    blobs.put(&checksum, body)?;
+    // The body is already durably on disk: `blob` says so.
     if let Some(cur) = &current {
-        keep_as_version(&tx, cur)?;
+        keep_as_version(tx, cur)?;
     }
-    let seq = next_seq(&tx)?;
+    let seq = next_seq(tx)?;
     let file = entries::FileRow {
         path: &target,
         kind,
         app_name: app_name.as_deref(),
         size,
-        checksum: &checksum,
+        checksum,
         modified_at,
     };
-    entries::put_file(&tx, account.id, &file, seq)?;
-    let row = entries::get_live(&tx, account.id, &target)?
-        .ok_or_else(|| ServerError::Internal("saved row vanished".into()))?;
-    tx.commit()?;
-    Ok(Saved::Written(row.to_entry()))
+    entries::put_file(tx, account.id, &file, seq)?;
+    // Exactly the row just written (no need to read it back).
+    Ok(Saved::Written(Entry {
+        path: target,
+        kind,
+        size: Some(size),
+        modified_at,
+        checksum: Some(checksum.to_owned()),
+        deleted: false,
+    }))
 }
 
 /// Creates folder `path` and its parents; a no-op for those that exist.
@@ -150,7 +180,7 @@ pub fn remove(
     Ok(removed)
 }
 
-fn keep_as_version(tx: &Transaction<'_>, row: &Row) -> Result<(), ServerError> {
+fn keep_as_version(tx: &Connection, row: &Row) -> Result<(), ServerError> {
     let (Some(checksum), Some(size)) = (&row.checksum, row.size) else {
         return Err(ServerError::Internal(format!(
             "file row {} has no checksum",
@@ -169,7 +199,7 @@ fn keep_as_version(tx: &Transaction<'_>, row: &Row) -> Result<(), ServerError> {
 
 /// Makes every folder above `path` exist; refuses when one of them is a file.
 fn ensure_parents(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: i64,
     path: &str,
     now: Timestamp,
@@ -195,4 +225,56 @@ fn ensure_parents(
 
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Plan, accounts};
+
+    /// `commit_save` answers with the entry it wrote without reading the row back: the two must
+    /// always agree, whichever path the save takes.
+    #[test]
+    fn the_entry_a_save_returns_is_the_row_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let account = accounts::create(store.conn(), "a", "x", Plan::Paid, 10)
+            .unwrap()
+            .unwrap();
+        let saves = [
+            ("notes/a.txt", &b"one"[..], 1_000),
+            ("notes/a.txt", b"two", 2_000),
+            ("blog/site.html", b"<p>1</p>", 3_000),
+            // The app is updated where it lives, not at the path asked for.
+            ("site.html", b"<p>2</p>", 4_000),
+            ("x/y/z.bin", b"", 5_000),
+        ];
+        for (path, body, at) in saves {
+            let path = RemotePath::file(path).unwrap();
+            let saved = save_file(
+                &mut store,
+                &account,
+                &path,
+                body,
+                Timestamp::from_millis(at),
+            )
+            .unwrap();
+            let Saved::Written(entry) = saved else {
+                panic!("{path} was not written")
+            };
+            let row = entries::get_live(store.conn(), account.id, &entry.path)
+                .unwrap()
+                .unwrap();
+            assert_eq!(entry, row.to_entry(), "{path}");
+        }
+        let again = save_file(
+            &mut store,
+            &account,
+            &RemotePath::file("site.html").unwrap(),
+            b"<p>2</p>",
+            Timestamp::from_millis(6_000),
+        )
+        .unwrap();
+        assert!(matches!(again, Saved::Unchanged(e) if e.path == "blog/site.html"));
+    }
 }

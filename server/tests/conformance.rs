@@ -719,6 +719,123 @@ fn creating_an_app_past_the_quota_is_site_limit() {
 }
 
 #[test]
+fn concurrent_saves_all_land_with_their_own_versions() {
+    // The server stores bodies in parallel, outside its store lock: every save must still land
+    // whole, with its own version history, and concurrent saves of one path must serialise.
+    let t = Target::new();
+    let d = t.dir();
+    let (url, token) = (t.url.clone(), t.token.clone());
+    let times = |i: usize| format!("2026-01-01T10:00:{:02}.000Z", i);
+    let shared = format!("{d}/shared.txt");
+    let own: Vec<String> = (0..8)
+        .map(|w| {
+            if w % 2 == 0 {
+                format!("{d}/{w}/{}", t.app(&format!("app{w}")))
+            } else {
+                format!("{d}/{w}/file{w}.bin")
+            }
+        })
+        .collect();
+    let accepted: Vec<(usize, u16)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|w| {
+                let (url, token, shared, own) = (&url, &token, &shared, &own[w]);
+                s.spawn(move || {
+                    let api = Api::new(url, Some(token));
+                    for v in 0..5 {
+                        let body = format!("worker {w} version {v}").repeat(1 + 300 * w);
+                        let put: PutResponse = api.put_file(own, body.as_bytes(), &times(v)).ok();
+                        assert_eq!(put.entry.checksum, Some(sha256_hex(body.as_bytes())));
+                    }
+                    // Everyone writes the shared file once, each with its own time.
+                    let r = api.put_file(shared, format!("from {w}").as_bytes(), &times(10 + w));
+                    (w, r.status)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let api = t.api();
+    for (w, own) in own.iter().enumerate() {
+        let body = |v: usize| format!("worker {w} version {v}").repeat(1 + 300 * w);
+        assert_eq!(api.get_file(own).body, body(4).as_bytes(), "{own}");
+        let vs: VersionsResponse = api.versions(own).ok();
+        let sums: Vec<String> = vs.versions.iter().map(|v| v.checksum.clone()).collect();
+        let want: Vec<String> = (0..4)
+            .rev()
+            .map(|v| sha256_hex(body(v).as_bytes()))
+            .collect();
+        assert_eq!(sums, want, "{own}: every older version, newest first");
+    }
+    // The newest write of the shared file always wins; an older one either landed first (and
+    // is now a version) or was refused as stale, never lost in between.
+    let ok = accepted.iter().filter(|(_, s)| *s == 200).count();
+    assert!(
+        accepted.iter().all(|(_, s)| *s == 200 || *s == 409),
+        "{accepted:?}"
+    );
+    assert_eq!(api.get_file(&shared).body, b"from 7");
+    let vs: VersionsResponse = api.versions(&shared).ok();
+    assert_eq!(vs.versions.len(), ok - 1, "{accepted:?} {vs:?}");
+    // The listing has every file once, with distinct change numbers and the final checksums.
+    let (listing, _) = drain_changes(&api, None, None);
+    let files: Vec<&Entry> = ours(&listing, &d)
+        .into_iter()
+        .filter(|e| e.kind != EntryKind::Folder)
+        .collect();
+    assert_eq!(files.len(), 9, "{files:?}");
+}
+
+#[test]
+fn a_refused_save_leaves_no_row_and_a_bad_body_is_not_stored() {
+    let Some(t) = Target::local() else { return };
+    let api = t.api_as(&t.new_account("refused", true, 1));
+    let _: PutResponse = api.put_file("only.html", b"1", T1).ok();
+    let (_, cursor) = drain_changes(&api, None, None);
+    api.put_file("two.html", b"<p>two</p>", T1)
+        .expect_error(ErrorCode::SiteLimit);
+    let _: PutResponse = api.put_file("s.txt", b"new", T2).ok();
+    api.put_file("s.txt", b"old", T1)
+        .expect_error(ErrorCode::Stale);
+    let _: PutResponse = api.put_file("file", b"f", T1).ok();
+    api.put_file("file/under.txt", b"under", T1)
+        .expect_error(ErrorCode::InvalidPath);
+    let (inc, _) = drain_changes(&api, Some(&cursor), None);
+    assert_eq!(
+        inc.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+        ["s.txt", "file"],
+        "only the accepted saves are changes"
+    );
+    api.get_file("two.html").expect_error(ErrorCode::NotFound);
+    api.get_file("file/under.txt")
+        .expect_error(ErrorCode::NotFound);
+    assert_eq!(api.get_file("s.txt").body, b"new");
+    let v: VersionsResponse = api.versions("s.txt").ok();
+    assert!(v.versions.is_empty(), "{v:?}");
+    // The refused bodies may be on disk, unreferenced; saving the same bytes later reuses them.
+    let _: PutResponse = api.put_file("two.txt", b"<p>two</p>", T1).ok();
+    assert_eq!(api.get_file("two.txt").body, b"<p>two</p>");
+    let _: PutResponse = api.put_file("old.txt", b"old", T1).ok();
+    assert_eq!(api.get_file("old.txt").body, b"old");
+    // A body that does not match its X-Checksum is refused before anything is written.
+    let bad = b"not what the header says";
+    api.put_with(
+        &format!("/api/local-sync/files/{}", enc("bad.txt")),
+        bad,
+        &[("X-Modified-At", T1), ("X-Checksum", &sha256_hex(b"other"))],
+    )
+    .expect_error(ErrorCode::InvalidRequest);
+    let sum = sha256_hex(bad);
+    let blob = t
+        .server()
+        .data_dir()
+        .join("blobs")
+        .join(&sum[..2])
+        .join(&sum);
+    assert!(!blob.exists(), "{blob:?}");
+}
+
+#[test]
 fn accounts_never_see_each_others_files() {
     let Some(t) = Target::local() else { return };
     let a = t.api();

@@ -351,15 +351,24 @@ pub async fn save(
     };
     let name = app_stem(&name).to_owned();
     let bytes = read_file_body(&headers, body).await?;
+    let id = account.id;
+    let owned = move |s: &crate::store::Store, name: &str| {
+        let row = entries::live_app(s.conn(), name)?
+            .filter(|r| r.account_id == id)
+            .ok_or_else(|| ServerError::NotFound(format!("you have no app named {name}")))?;
+        Ok::<_, ServerError>(hyperclay_protocol::RemotePath::file(&row.path)?)
+    };
+    // Only an owner's app gets a body stored (outside the lock, like a sync PUT); the save
+    // itself checks again, in its own transaction.
+    let n = name.clone();
+    st.store.run(move |s| owned(s, &n).map(drop)).await?;
+    let blob = st.store.put_blob(bytes, None).await?;
     let now = st.clock.now();
     let saved = st
         .store
         .run(move |s| {
-            let row = entries::live_app(s.conn(), &name)?
-                .filter(|r| r.account_id == account.id)
-                .ok_or_else(|| ServerError::NotFound(format!("you have no app named {name}")))?;
-            let path = hyperclay_protocol::RemotePath::file(&row.path)?;
-            save::save_file(s, &account, &path, &bytes, now)
+            let path = owned(s, &name)?;
+            save::commit_save(s, &account, &path, &blob, now)
         })
         .await?;
     Ok(Json(hyperclay_protocol::PutResponse {

@@ -2,8 +2,11 @@
 //! sessions, revoked token ids) plus content-addressed file bodies under the data dir.
 //!
 //! All of it is synchronous; async handlers reach it through [`StoreHandle`], which runs each
-//! call on the blocking pool under one lock, so every save is serialised and atomic. This module
-//! must never hold a lock across an `.await`.
+//! call on the blocking pool under one lock, so every save's checks and row writes are
+//! serialised and atomic. A save's body is written to the blob store before that, outside the
+//! lock and in parallel with other requests ([`StoreHandle::put_blob`]; see [`blobs`] for why a
+//! body written for a save that is then refused is harmless). This module must never hold a
+//! lock across an `.await`.
 
 pub mod accounts;
 pub mod blobs;
@@ -18,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use crate::error::ServerError;
 
 pub use accounts::{Account, Plan};
-pub use blobs::Blobs;
+pub use blobs::{Blobs, StoredBlob};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -146,7 +149,7 @@ pub fn head(conn: &Connection) -> Result<u64, ServerError> {
 }
 
 /// Hands out the next change number; only inside the transaction that records the change.
-pub fn next_seq(tx: &Transaction<'_>) -> Result<i64, ServerError> {
+pub fn next_seq(tx: &Connection) -> Result<i64, ServerError> {
     Ok(tx.query_row(
         "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
         [],
@@ -162,13 +165,39 @@ pub(crate) fn optional<T>(r: rusqlite::Result<T>) -> Result<Option<T>, ServerErr
 #[derive(Clone)]
 pub struct StoreHandle {
     inner: Arc<Mutex<Store>>,
+    /// The store's blob folder, reached without the lock: bodies are immutable and
+    /// content-addressed, and [`Blobs`] is safe to use from several threads at once.
+    blobs: Blobs,
 }
 
 impl StoreHandle {
     pub fn new(store: Store) -> StoreHandle {
         StoreHandle {
+            blobs: store.blobs.clone(),
             inner: Arc::new(Mutex::new(store)),
         }
+    }
+
+    /// Hashes `body` and stores it durably on the blocking pool, *without* the store lock, so
+    /// that concurrent saves write their bodies in parallel. With `expected`, a body whose
+    /// SHA-256 is not that is refused before anything is written.
+    pub async fn put_blob(
+        &self,
+        body: bytes::Bytes,
+        expected: Option<String>,
+    ) -> Result<StoredBlob, ServerError> {
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            let checksum = hyperclay_protocol::sha256_hex(&body);
+            if expected.is_some_and(|e| e != checksum) {
+                return Err(ServerError::InvalidRequest(
+                    "X-Checksum does not match the body".into(),
+                ));
+            }
+            Ok(blobs.put(&checksum, &body)?)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(format!("blob task failed: {e}")))?
     }
 
     /// Runs `f` with exclusive use of the store on the blocking pool.
