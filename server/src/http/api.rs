@@ -22,7 +22,7 @@ use crate::error::ServerError;
 use crate::listing;
 use crate::save::{self, Saved};
 use crate::store::entries::Row;
-use crate::store::{Account, Store, entries};
+use crate::store::{Account, entries};
 
 const FILES: &str = "/api/local-sync/files/";
 const FOLDERS: &str = "/api/local-sync/folders/";
@@ -114,26 +114,26 @@ pub async fn get_file(
     let (account, _) = st.paid(&headers).await?;
     let path = RemotePath::file_from_url(raw_tail(&uri, FILES))?;
     let id = account.id;
-    let (row, bytes) = st
+    let row = st
         .store
         .run(move |s| {
-            let row = entries::get_live(s.conn(), id, path.as_str())?
+            entries::get_live(s.conn(), id, path.as_str())?
                 .filter(|r| r.kind != EntryKind::Folder)
-                .ok_or_else(|| ServerError::NotFound(format!("no file at {path}")))?;
-            with_bytes(s, row)
+                .ok_or_else(|| ServerError::NotFound(format!("no file at {path}")))
         })
         .await?;
-    Ok(file_response(&row, bytes))
+    file_reply(&st, row).await
 }
 
-/// A file row together with its current bytes from the blob store.
-pub(crate) fn with_bytes(s: &Store, row: Row) -> Result<(Row, Vec<u8>), ServerError> {
+/// The reply to a file GET of `row`. Its bytes are read outside the store lock: a body is never
+/// changed or removed, so the row's checksum names the same bytes for good.
+pub(crate) async fn file_reply(st: &AppState, row: Row) -> Result<Response, ServerError> {
     let sum = row
         .checksum
-        .as_deref()
+        .clone()
         .ok_or_else(|| ServerError::Internal(format!("{} has no checksum", row.path)))?;
-    let bytes = s.blobs().get(sum)?;
-    Ok((row, bytes))
+    let bytes = st.store.get_blob(sum).await?;
+    Ok(file_response(&row, bytes))
 }
 
 /// The reply to a file GET: the bytes with their type, modification time and checksum.
@@ -231,7 +231,7 @@ pub async fn versions(
     let id = account.id;
     enum Reply {
         List(VersionsResponse),
-        Bytes(String, String, Vec<u8>),
+        Bytes(String, String),
     }
     let reply = st
         .store
@@ -247,8 +247,7 @@ pub async fn versions(
             {
                 let sum = entries::version_checksum(s.conn(), id, p.as_str(), vid)?
                     .ok_or_else(|| ServerError::NotFound(format!("{p} has no version {vid}")))?;
-                let bytes = s.blobs().get(&sum)?;
-                return Ok(Reply::Bytes(p.as_str().to_owned(), sum, bytes));
+                return Ok(Reply::Bytes(p.as_str().to_owned(), sum));
             }
             match whole {
                 Err(e) => Err(e.into()),
@@ -258,7 +257,8 @@ pub async fn versions(
         .await?;
     Ok(match reply {
         Reply::List(v) => Json(v).into_response(),
-        Reply::Bytes(path, sum, bytes) => {
+        Reply::Bytes(path, sum) => {
+            let bytes = st.store.get_blob(sum.clone()).await?;
             let mut resp = Body::from(bytes).into_response();
             resp.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));

@@ -12,7 +12,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::{file_response, with_bytes};
+use super::api::file_reply;
 use super::body::read_file_body;
 use super::caller::SESSION_COOKIE;
 use crate::error::ServerError;
@@ -326,15 +326,14 @@ pub async fn serve_app(
     Path(name): Path<String>,
 ) -> Result<Response, ServerError> {
     let name = app_stem(&name).to_owned();
-    let (row, bytes) = st
+    let row = st
         .store
         .run(move |s| {
-            let row = entries::live_app(s.conn(), &name)?
-                .ok_or_else(|| ServerError::NotFound(format!("no app named {name}")))?;
-            with_bytes(s, row)
+            entries::live_app(s.conn(), &name)?
+                .ok_or_else(|| ServerError::NotFound(format!("no app named {name}")))
         })
         .await?;
-    Ok(file_response(&row, bytes))
+    file_reply(&st, row).await
 }
 
 /// `POST /save/{app-name}`: the platform's own save of an app its owner edited in the browser,

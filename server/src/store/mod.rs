@@ -200,6 +200,14 @@ impl StoreHandle {
         .map_err(|e| ServerError::Internal(format!("blob task failed: {e}")))?
     }
 
+    /// Reads a stored body on the blocking pool, without the store lock.
+    pub async fn get_blob(&self, checksum: String) -> Result<Vec<u8>, ServerError> {
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || Ok(blobs.get(&checksum)?))
+            .await
+            .map_err(|e| ServerError::Internal(format!("blob task failed: {e}")))?
+    }
+
     /// Runs `f` with exclusive use of the store on the blocking pool.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ServerError>
     where
