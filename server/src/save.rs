@@ -3,15 +3,19 @@
 //!
 //! A save keeps the current bytes as a version before replacing them, treats identical content
 //! as a no-op, refuses writes older than the server copy (`stale`), and applies the app-name
-//! rules (one name platform-wide; the remote folder wins; the site quota). Each call is one
-//! transaction: either all of a save happens or none of it.
+//! rules (one name platform-wide; the remote folder wins; the site quota). Either all of a save
+//! happens or none of it: each is one transaction, or one savepoint of a transaction that
+//! commits several concurrent saves at once ([`SaveQueue`]).
+
+use std::sync::{Arc, Mutex};
 
 use hyperclay_protocol::{Entry, EntryKind, EntryName, RemotePath, Timestamp, sha256_hex};
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use crate::error::ServerError;
 use crate::store::entries::{self, Row};
-use crate::store::{Account, Store, StoredBlob, next_seq};
+use crate::store::{Account, Store, StoreHandle, StoredBlob, next_seq};
 
 /// What a save did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +64,115 @@ pub fn commit_save(
     Ok(saved)
 }
 
-/// All of a save's checks and writes, inside the caller's transaction `tx`; not committed. On an
-/// error the caller must roll `tx` back.
+/// Concurrent saves, committed together (group commit): whichever save takes the store lock
+/// first commits every save queued by then in one transaction, so one WAL fsync serves them
+/// all. Each runs in its own savepoint, in queue order, exactly as if one after the other: a
+/// save that is refused or fails is rolled back alone and answered with its own error, and the
+/// others go on. Every answer is sent only after the transaction has committed; if it cannot
+/// commit, every save in it is answered with that error (none of them happened).
+#[derive(Clone, Default)]
+pub struct SaveQueue {
+    queued: Arc<Mutex<Vec<Queued>>>,
+}
+
+struct Queued {
+    account: Account,
+    path: RemotePath,
+    blob: StoredBlob,
+    modified_at: Timestamp,
+    answer: oneshot::Sender<Result<Saved, ServerError>>,
+}
+
+impl SaveQueue {
+    /// Runs the save process for `blob` (already durably stored) at `path`, as
+    /// [`commit_save`] does, committed with whatever other saves are waiting.
+    pub async fn save(
+        &self,
+        store: &StoreHandle,
+        account: Account,
+        path: RemotePath,
+        blob: StoredBlob,
+        modified_at: Timestamp,
+    ) -> Result<Saved, ServerError> {
+        let (answer, answered) = oneshot::channel();
+        lock(&self.queued).push(Queued {
+            account,
+            path,
+            blob,
+            modified_at,
+            answer,
+        });
+        // Every push is followed by a drain under the store lock (at the latest, this one), so
+        // this save is committed by this call or by one that took the lock before it.
+        let queued = Arc::clone(&self.queued);
+        store
+            .run(move |s| {
+                let group = std::mem::take(&mut *lock(&queued));
+                commit_group(s, group);
+                Ok(())
+            })
+            .await?;
+        answered
+            .await
+            .map_err(|_| ServerError::Internal("the save was dropped".into()))?
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Commits `group` in one transaction, one savepoint per save, and answers each.
+fn commit_group(store: &mut Store, group: Vec<Queued>) {
+    if group.is_empty() {
+        return;
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    let committed = (|| -> Result<(), ServerError> {
+        let mut tx = store.transaction()?;
+        for q in &group {
+            // A failed statement may have made SQLite roll the whole transaction back (a full
+            // disk, an I/O error): then nothing more may run, or it would run outside it.
+            if tx.is_autocommit() {
+                return Err(ServerError::Internal(
+                    "the transaction was rolled back".into(),
+                ));
+            }
+            let sp = tx.savepoint()?;
+            let outcome = save_in(&sp, &q.account, &q.path, &q.blob, q.modified_at);
+            if outcome.is_ok() {
+                sp.commit()?;
+            } else {
+                // Rolls this save back, alone; if even that fails, the whole group does.
+                sp.finish()?;
+            }
+            outcomes.push(outcome);
+        }
+        if tx.is_autocommit() {
+            return Err(ServerError::Internal(
+                "the transaction was rolled back".into(),
+            ));
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    match committed {
+        Ok(()) => {
+            for (q, outcome) in group.into_iter().zip(outcomes) {
+                let _ = q.answer.send(outcome);
+            }
+        }
+        Err(e) => {
+            let message = format!("the save could not be committed: {e}");
+            for q in group {
+                let _ = q.answer.send(Err(ServerError::Internal(message.clone())));
+            }
+        }
+    }
+}
+
+/// All of a save's checks and writes, inside the caller's transaction or savepoint `tx`; not
+/// committed. On an error the caller must roll `tx` back.
 fn save_in(
     tx: &Connection,
     account: &Account,
@@ -276,5 +387,102 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(again, Saved::Unchanged(e) if e.path == "blog/site.html"));
+    }
+
+    /// One group, committed once: each save gets exactly what it would have got alone, one
+    /// after the other in queue order, and a refused one leaves nothing behind.
+    #[test]
+    fn a_group_commit_answers_each_save_as_if_it_ran_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let me = accounts::create(store.conn(), "me", "x", Plan::Paid, 2)
+            .unwrap()
+            .unwrap();
+        let other = accounts::create(store.conn(), "other", "x", Plan::Paid, 10)
+            .unwrap()
+            .unwrap();
+        save_file(
+            &mut store,
+            &other,
+            &RemotePath::file("theirs.html").unwrap(),
+            b"t",
+            Timestamp::from_millis(1),
+        )
+        .unwrap();
+        let head = crate::store::head(store.conn()).unwrap();
+        let blobs = store.blobs().clone();
+        let saves: [(&str, &[u8], i64); 8] = [
+            ("a/one.html", b"1", 10),
+            ("a/f.txt", b"v2", 20),
+            // Older than the save just before it in the same group: stale.
+            ("a/f.txt", b"v1", 15),
+            ("theirs.html", b"mine", 10),
+            ("two.html", b"2", 10),
+            // Past the site limit of 2, counting the two made in this group.
+            ("three.html", b"3", 10),
+            // Unchanged content: a no-op.
+            ("a/f.txt", b"v2", 30),
+            ("a/f.txt", b"v3", 30),
+        ];
+        let mut answers = Vec::new();
+        let group = saves
+            .iter()
+            .map(|(path, body, at)| {
+                let (answer, answered) = oneshot::channel();
+                answers.push(answered);
+                Queued {
+                    account: me.clone(),
+                    path: RemotePath::file(path).unwrap(),
+                    blob: blobs.put(&sha256_hex(body), body).unwrap(),
+                    modified_at: Timestamp::from_millis(*at),
+                    answer,
+                }
+            })
+            .collect();
+        commit_group(&mut store, group);
+        let got: Vec<String> = answers
+            .into_iter()
+            .map(|mut a| match a.try_recv().unwrap() {
+                Ok(Saved::Written(e)) => format!("written {}", e.path),
+                Ok(Saved::Unchanged(e)) => format!("unchanged {}", e.path),
+                Err(e) => format!("{:?}", e.code()),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "written a/one.html",
+                "written a/f.txt",
+                "Stale",
+                "NameTaken",
+                "written two.html",
+                "SiteLimit",
+                "unchanged a/f.txt",
+                "written a/f.txt",
+            ]
+        );
+        // Folder `a` and four written saves: five changes, numbered one after the other.
+        assert_eq!(crate::store::head(store.conn()).unwrap(), head + 5);
+        let f = entries::get_live(store.conn(), me.id, "a/f.txt")
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.checksum, Some(sha256_hex(b"v3")));
+        let versions = entries::versions(store.conn(), me.id, "a/f.txt").unwrap();
+        assert_eq!(versions.len(), 1, "{versions:?}");
+        assert_eq!(versions[0].checksum, sha256_hex(b"v2"));
+        assert!(
+            entries::get(store.conn(), me.id, "three.html")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            entries::get(store.conn(), me.id, "theirs.html")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(entries::count_live_apps(store.conn(), me.id).unwrap(), 2);
+        // A group of none is nothing.
+        commit_group(&mut store, Vec::new());
+        assert_eq!(crate::store::head(store.conn()).unwrap(), head + 5);
     }
 }

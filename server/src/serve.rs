@@ -28,6 +28,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
     let keys = TokenKeys::load_or_create(&opts.data_dir)?;
     Ok(AppState {
         store: StoreHandle::new(store),
+        saves: crate::save::SaveQueue::default(),
         keys: Arc::new(keys),
         clock,
     })

@@ -177,12 +177,12 @@ pub async fn put_file(
         .map(|v| v.to_str().unwrap_or("").to_owned());
     let bytes = read_file_body(&headers, body).await?;
     // The body goes to disk first, outside the store lock, so concurrent uploads overlap; only
-    // the checks and the row writes below are serialised.
+    // the checks and the row writes below are serialised, and concurrent ones share a commit.
     let blob = st.store.put_blob(bytes, expected).await?;
     let modified_at = st.clock.clamp(claimed);
     let saved = st
-        .store
-        .run(move |s| save::commit_save(s, &account, &path, &blob, modified_at))
+        .saves
+        .save(&st.store, account, path, blob, modified_at)
         .await?;
     if let Saved::Written(e) = &saved {
         // Logged right after the commit: the benchmark (xtask) reads this line's time and

@@ -27,6 +27,8 @@ use crate::token::TokenKeys;
 #[derive(Clone)]
 pub struct AppState {
     pub store: StoreHandle,
+    /// Sync PUTs waiting to be committed together (group commit).
+    pub saves: crate::save::SaveQueue,
     pub keys: Arc<TokenKeys>,
     pub clock: Clock,
 }

@@ -148,7 +148,8 @@ pub fn head(conn: &Connection) -> Result<u64, ServerError> {
     Ok(u64::try_from(v).unwrap_or(0))
 }
 
-/// Hands out the next change number; only inside the transaction that records the change.
+/// Hands out the next change number; only inside the transaction (or a savepoint of it) that
+/// records the change.
 pub fn next_seq(tx: &Connection) -> Result<i64, ServerError> {
     Ok(tx.query_row(
         "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
