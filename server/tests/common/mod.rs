@@ -208,6 +208,10 @@ impl Api {
             .max_redirects(0)
             .max_redirects_will_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
+            // A fresh connection per request: a refusal sent before the body was read closes
+            // the connection, and reusing a pooled one then races that close ("Peer
+            // disconnected", seen under load in `hostile_and_malformed_paths_are_refused`).
+            .max_idle_connections(0)
             .build()
             .into();
         Api {
