@@ -915,52 +915,24 @@ impl Session {
     }
 }
 
-/// Makes a batch of staged downloads durable and visible ([`write::publish`]); each outcome
-/// becomes what really happened to its file.
-fn publish(folder: &Path, outcomes: Vec<Outcome>) -> Vec<Outcome> {
-    let mut staged = Vec::new();
-    let mut waiting = Vec::new();
-    let mut settled = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Downloaded {
-                key,
-                remote,
-                local,
-                stamp,
-                backup,
-                staged: Some(s),
-            } => {
-                staged.push(s);
-                waiting.push((key, remote, local, stamp, backup));
-            }
-            other => settled.push(other),
-        }
+/// Makes a batch of staged downloads durable and visible ([`write::publish`]); an outcome whose
+/// file could not be put in place becomes what really happened to it.
+fn publish(folder: &Path, mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    let (at, staged): (Vec<usize>, Vec<write::Staged>) = outcomes
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, o)| o.take_staged().map(|s| (i, s)))
+        .unzip();
+    for (i, result) in at.into_iter().zip(write::publish(folder, staged)) {
+        let Err(e) = result else { continue };
+        let path = outcomes[i].download_path().to_owned();
+        outcomes[i] = match e {
+            write::WriteError::Changed(_) => Outcome::Replan(path),
+            e @ write::WriteError::Io { .. } => Outcome::WriteRefused(path, e.to_string()),
+            e => Outcome::Skipped(path, e.to_string()),
+        };
     }
-    let results = write::publish(folder, staged);
-    let published =
-        waiting
-            .into_iter()
-            .zip(results)
-            .map(
-                |((key, remote, local, stamp, backup), result)| match result {
-                    Ok(()) => Outcome::Downloaded {
-                        key,
-                        remote,
-                        local,
-                        stamp,
-                        backup,
-                        staged: None,
-                    },
-                    Err(write::WriteError::Changed(_)) => Outcome::Replan(local.path),
-                    Err(e @ write::WriteError::Io { .. }) => {
-                        Outcome::WriteRefused(local.path, e.to_string())
-                    }
-                    Err(e) => Outcome::Skipped(local.path, e.to_string()),
-                },
-            );
-    settled.extend(published);
-    settled
+    outcomes
 }
 
 /// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out

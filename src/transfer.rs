@@ -58,6 +58,22 @@ impl Outcome {
             }
         )
     }
+
+    /// Takes a staged download's file out, to be published; the outcome then says it is in place.
+    pub(crate) fn take_staged(&mut self) -> Option<write::Staged> {
+        match self {
+            Outcome::Downloaded { staged, .. } => staged.take(),
+            _ => None,
+        }
+    }
+
+    /// The local path a download wrote (empty for other outcomes; only downloads are staged).
+    pub(crate) fn download_path(&self) -> &str {
+        match self {
+            Outcome::Downloaded { local, .. } => &local.path,
+            _ => "",
+        }
+    }
 }
 
 /// What a stalled transfer was moving; the same thing is not planned again this session.
