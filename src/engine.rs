@@ -519,7 +519,7 @@ impl Runner {
             }
             SessionEnd::Unauthorized => {
                 log::warn!("The server refused the login (401): logged out");
-                self.forget_token();
+                self.forget_token(Some(UserError::LoginRefused));
             }
             SessionEnd::SubscriptionRequired => {
                 log::warn!("The account is not a paid subscriber: sync paused");
@@ -540,7 +540,8 @@ impl Runner {
         }
     }
 
-    fn forget_token(&mut self) {
+    /// Drops the login; `why` is what the user is told (nothing after their own Logout).
+    fn forget_token(&mut self, why: Option<UserError>) {
         self.token = None;
         self.session = None;
         if self.config.token_override.is_none() {
@@ -549,7 +550,7 @@ impl Runner {
         self.reporter.update(|s| {
             s.account = None;
             s.online = false;
-            s.error = None;
+            s.error = why;
         });
     }
 
@@ -572,7 +573,7 @@ impl Runner {
             }
             Err(AuthError::Unauthorized) => {
                 log::warn!("The login expired: logged out");
-                self.forget_token();
+                self.forget_token(Some(UserError::LoginRefused));
                 false
             }
             Err(e) => {
@@ -663,7 +664,7 @@ impl Runner {
             }
         }
         self.end_session("logged out");
-        self.forget_token();
+        self.forget_token(None);
     }
 }
 

@@ -18,6 +18,9 @@ pub enum UserError {
     /// A download could not be written into the sync folder (read-only, disk full, …); carries
     /// the OS's reason with the file's folder-relative path. Cleared by the next good write.
     FolderNotWritable(String),
+    /// The server refused the login (expired after 10 days without use, revoked, or the account
+    /// gone): the app is logged out and says so until the user logs in again.
+    LoginRefused,
     /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
     /// not writable").
     Other(String),
@@ -37,6 +40,11 @@ impl UserError {
             }
             UserError::FolderNotWritable(why) => {
                 format!("Can't write into the sync folder: {why}")
+            }
+            UserError::LoginRefused => {
+                "Your login has expired or was revoked (10 days without use end a login): \
+                 choose Sync to log in again"
+                    .to_owned()
             }
             UserError::Other(text) => text.clone(),
         }
