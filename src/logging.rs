@@ -25,6 +25,32 @@ pub fn log_file(home: &Path) -> PathBuf {
 /// Installs the process-wide logger once; later calls are no-ops (the tray and the engine may
 /// both ask). `stderr` also echoes to the terminal, for the command line.
 pub fn init(home: &Path, stderr: bool) -> std::io::Result<()> {
+    init_with(home, LevelFilter::Info, stderr.then_some(LevelFilter::Info))
+}
+
+/// A level named by `HYPERCLAY_LOG` or `RUST_LOG`: a bare level (`debug`) or a directive for this
+/// crate (`hyperclay_sync=debug`); other crates' directives are not ours and are passed over.
+pub fn level_from_directives(spec: &str) -> Option<LevelFilter> {
+    let mut found = None;
+    for part in spec.split(',').map(str::trim) {
+        let level = match part.split_once('=') {
+            Some((target, level)) if target.trim() == "hyperclay_sync" => level,
+            Some(_) => continue,
+            None => part,
+        };
+        if let Ok(l) = level.trim().parse::<LevelFilter>() {
+            found = Some(l);
+        }
+    }
+    found
+}
+
+/// [`init`] with the levels chosen: `file` for the log file, `stderr` (if any) for the terminal.
+pub fn init_with(
+    home: &Path,
+    file: LevelFilter,
+    stderr: Option<LevelFilter>,
+) -> std::io::Result<()> {
     let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
     if installed.is_some() {
         return Ok(());
@@ -47,10 +73,10 @@ pub fn init(home: &Path, stderr: bool) -> std::io::Result<()> {
         None,
     );
     let mut loggers: Vec<Box<dyn SharedLogger>> =
-        vec![WriteLogger::new(LevelFilter::Info, config.clone(), writer)];
-    if stderr {
+        vec![WriteLogger::new(file, config.clone(), writer)];
+    if let Some(level) = stderr {
         loggers.push(TermLogger::new(
-            LevelFilter::Info,
+            level,
             config,
             TerminalMode::Stderr,
             ColorChoice::Never,
@@ -60,4 +86,21 @@ pub fn init(home: &Path, stderr: bool) -> std::io::Result<()> {
     let _ = CombinedLogger::init(loggers);
     *installed = Some(path);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_name_our_level_and_pass_over_other_crates() {
+        assert_eq!(level_from_directives("debug"), Some(LevelFilter::Debug));
+        assert_eq!(
+            level_from_directives("ureq=trace,hyperclay_sync=warn"),
+            Some(LevelFilter::Warn)
+        );
+        assert_eq!(level_from_directives("ureq=trace"), None);
+        assert_eq!(level_from_directives("loud"), None);
+        assert_eq!(level_from_directives(""), None);
+    }
 }
