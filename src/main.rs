@@ -4,37 +4,155 @@
 //! `run --headless` maps none of it (tests/binaries.rs checks). Errors are reported with anyhow
 //! here only; tokens never printed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+use hyperclay_protocol::Timestamp;
 use hyperclay_sync::auth::{self, TokenStore};
-use hyperclay_sync::config::{DEFAULT_SERVER_URL, EngineConfig, VERSION};
+use hyperclay_sync::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig, VERSION};
 use hyperclay_sync::engine::{Engine, EngineError, StatusFile, status_file};
 use hyperclay_sync::lock::DataDirLock;
-use hyperclay_sync::state::Command;
+use hyperclay_sync::state::{Command, EngineState, UserError};
 use hyperclay_sync::{local, logging, remote, settings, signals};
+use log::LevelFilter;
+use serde::Serialize;
 
 /// The tray app's binary, looked for in this executable's folder (with `.exe` on Windows).
 const TRAY_BIN: &str = "hyperclay-sync-tray";
+
+/// Exit codes, kept apart from clap's own (2, a usage error), so scripts can branch on them.
+mod exit {
+    /// Already running for this data folder: the other instance was left as it was.
+    pub const ALREADY_RUNNING: u8 = 3;
+    /// No login: run `hyperclay-sync login` (or set HYPERCLAY_TOKEN).
+    pub const NOT_LOGGED_IN: u8 = 4;
+    /// The server refused the login (expired, revoked): log in again.
+    pub const LOGIN_REFUSED: u8 = 5;
+}
+
+const AFTER_HELP: &str = "With no command it starts the tray app (hyperclay-sync-tray, installed \
+beside it) with the same folder and settings.
+
+Exit codes: 0 done; 1 an error (the message says which); 2 a usage error; 3 already running for \
+this data folder; 4 not logged in; 5 the server refused the login (log in again).";
 
 #[derive(Parser)]
 #[command(
     name = "hyperclay-sync",
     version = VERSION,
     about = "Keeps a local folder in live two-way sync with your Hyperclay account",
-    after_help = "With no command it starts the tray app (hyperclay-sync-tray, installed beside it) \
-                  with the same arguments.",
-    args_conflicts_with_subcommands = true
+    after_help = AFTER_HELP
 )]
 struct Cli {
     // Only accepted here: the tray app is handed the same arguments and applies it.
     /// Start the tray app syncing this folder (created if needed, and remembered for later starts)
     #[arg(long, value_name = "DIR")]
     folder: Option<PathBuf>,
+    #[command(flatten)]
+    options: Options,
     #[command(subcommand)]
     command: Option<Cmd>,
+}
+
+/// Settings every command shares; each has an environment variable, as `--help` shows.
+#[derive(Args)]
+struct Options {
+    /// The Hyperclay server [default: this build's, see --version]
+    #[arg(long, env = "HYPERCLAY_URL", value_name = "URL", global = true)]
+    server: Option<String>,
+    /// Where settings, sync state and the log are kept [default: the OS's data folder]
+    #[arg(long, env = "HYPERCLAY_SYNC_HOME", value_name = "DIR", global = true)]
+    home: Option<PathBuf>,
+    /// Use this login token instead of the stored one (prefer the variable: a command line is
+    /// visible to other users)
+    #[arg(
+        long,
+        env = "HYPERCLAY_TOKEN",
+        value_name = "JWT",
+        hide_env_values = true,
+        global = true
+    )]
+    token: Option<String>,
+    /// Seconds between polls for remote changes [default: 10]
+    #[arg(
+        long,
+        env = "HYPERCLAY_POLL_SECONDS",
+        value_name = "SECONDS",
+        global = true
+    )]
+    poll_seconds: Option<String>,
+    /// Seconds a transfer may stall before it is given up [default: 10]
+    #[arg(
+        long,
+        env = "HYPERCLAY_STALL_SECONDS",
+        value_name = "SECONDS",
+        global = true
+    )]
+    stall_seconds: Option<String>,
+    /// Say more on the terminal and in the log (-v debug, -vv trace)
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Say only warnings and errors on the terminal (the log file keeps its usual detail)
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// The log's level when neither -v nor -q is given: `debug`, or `hyperclay_sync=debug`
+    /// (RUST_LOG is read too, after this)
+    #[arg(
+        long = "log",
+        env = "HYPERCLAY_LOG",
+        value_name = "LEVEL",
+        global = true
+    )]
+    log: Option<String>,
+}
+
+impl Options {
+    fn config(&self) -> Result<EngineConfig, ConfigError> {
+        let home = self.home.as_ref().map(|h| h.display().to_string());
+        EngineConfig::from_vars(|name| match name {
+            "HYPERCLAY_URL" => self.server.clone(),
+            "HYPERCLAY_SYNC_HOME" => home.clone(),
+            "HYPERCLAY_TOKEN" => self.token.clone(),
+            "HYPERCLAY_POLL_SECONDS" => self.poll_seconds.clone(),
+            "HYPERCLAY_STALL_SECONDS" => self.stall_seconds.clone(),
+            _ => None,
+        })
+    }
+
+    /// (the log file's level, the terminal's level).
+    fn log_levels(&self) -> (LevelFilter, LevelFilter) {
+        let named = self
+            .log
+            .as_deref()
+            .and_then(logging::level_from_directives)
+            .or_else(|| {
+                std::env::var("RUST_LOG")
+                    .ok()
+                    .as_deref()
+                    .and_then(logging::level_from_directives)
+            });
+        let chosen = match self.verbose {
+            0 => named.unwrap_or(LevelFilter::Info),
+            1 => LevelFilter::Debug,
+            _ => LevelFilter::Trace,
+        };
+        // The file is what support asks for: it never says less than the usual.
+        let file = chosen.max(LevelFilter::Info);
+        let terminal = if self.quiet {
+            LevelFilter::Warn
+        } else {
+            chosen
+        };
+        (file, terminal)
+    }
+
+    fn init_log(&self, home: &Path, terminal: bool) -> std::io::Result<()> {
+        let (file, term) = self.log_levels();
+        logging::init_with(home, file, terminal.then_some(term))
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,7 +171,11 @@ enum Cmd {
     /// Revoke this machine's login on the server, then forget it.
     Logout,
     /// Show the account, server, folder, sync state, last sync, last error and the log file.
-    Status,
+    Status {
+        /// Print one JSON object instead (field names in camelCase), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,18 +192,28 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let config = EngineConfig::from_env()?;
+    if cli.folder.is_some() && cli.command.is_some() {
+        // The shared options may come before a command; this one only starts the tray.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--folder before a command only applies to the tray; give it after `run`",
+            )
+            .exit();
+    }
+    let options = &cli.options;
+    let config = options.config()?;
     match cli.command {
-        None => start_tray(),
+        None => start_tray(&cli),
         Some(Cmd::Run { headless, folder }) => {
             anyhow::ensure!(
                 headless,
                 "use `hyperclay-sync run --headless`, or no subcommand for the tray"
             );
-            run_headless(config, folder)
+            run_headless(options, config, folder)
         }
         Some(Cmd::Login) => {
-            logging::init(&config.home, false)?;
+            options.init_log(&config.home, false)?;
             let agent = remote::agent();
             let token = auth::login_interactive(&config.home, &config.server_url, &agent)?;
             // A login means "sync this account": the tray or the next headless run starts syncing.
@@ -92,19 +224,37 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Logout) => {
-            logging::init(&config.home, false)?;
+            options.init_log(&config.home, false)?;
             match auth::logout(&config.home, &config.server_url, &remote::agent()) {
                 Ok(()) => println!("Logged out."),
                 Err(e) => println!("Logged out here, but the server could not be told: {e}"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Status) => print_status(&config).map(|()| ExitCode::SUCCESS),
+        Some(Cmd::Status { json }) => print_status(&config, json).map(|()| ExitCode::SUCCESS),
     }
 }
 
-fn run_headless(mut config: EngineConfig, folder: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    logging::init(&config.home, true)?;
+/// Why a headless run ends.
+enum Stop {
+    /// Ctrl-C or SIGTERM.
+    Asked,
+    /// The server refused the login: running on could only idle.
+    LoginRefused,
+}
+
+fn run_headless(
+    options: &Options,
+    mut config: EngineConfig,
+    folder: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // Checked before anything is written, so a refused second instance changes nothing (not even
+    // the remembered folder); the engine takes the lock for real below.
+    if DataDirLock::is_held(&config.home) {
+        eprintln!("hyperclay-sync: {}", EngineError::AlreadyRunning);
+        return Ok(ExitCode::from(exit::ALREADY_RUNNING));
+    }
+    options.init_log(&config.home, true)?;
     if let Some(f) = folder {
         config.folder = Some(settings::use_folder(&config.home, &f)?);
     }
@@ -118,30 +268,63 @@ fn run_headless(mut config: EngineConfig, folder: Option<PathBuf>) -> anyhow::Re
         eprintln!(
             "Not logged in. Run `hyperclay-sync login` first (or set HYPERCLAY_TOKEN), then run again."
         );
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(exit::NOT_LOGGED_IN));
     }
-    let engine = match Engine::start(config, Box::new(|_| {})) {
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let refused = stop_tx.clone();
+    let observer = move |s: &EngineState| {
+        if s.error == Some(UserError::LoginRefused) {
+            let _ = refused.send(Stop::LoginRefused);
+        }
+    };
+    let engine = match Engine::start(config, Box::new(observer)) {
         Ok(e) => e,
         Err(EngineError::AlreadyRunning) => {
-            eprintln!("{}", EngineError::AlreadyRunning);
-            return Ok(ExitCode::from(3));
+            eprintln!("hyperclay-sync: {}", EngineError::AlreadyRunning);
+            return Ok(ExitCode::from(exit::ALREADY_RUNNING));
         }
         Err(e) => return Err(e.into()),
     };
+    std::thread::Builder::new()
+        .name("stop-signal".into())
+        .spawn(move || {
+            match signals::wait_for_stop() {
+                Ok(()) => {
+                    let _ = stop_tx.send(Stop::Asked);
+                }
+                // No signal handling: Ctrl-C then ends the process as usual.
+                Err(e) => log::warn!("cannot wait for a stop signal: {e}"),
+            }
+        })
+        .context("cannot start the stop-signal thread")?;
     let handle = engine.handle();
     handle.send(Command::SetEnabled(true));
-    signals::wait_for_stop().context("cannot wait for a stop signal")?;
-    log::info!("Stopping: finishing the transfer in hand");
+    let why = stop_rx.recv().unwrap_or(Stop::Asked);
+    match why {
+        Stop::Asked => log::info!("Stopping: finishing the transfer in hand"),
+        Stop::LoginRefused => log::error!("Stopping: the server refused the login"),
+    }
     handle.send(Command::Shutdown);
     engine.join();
-    Ok(ExitCode::SUCCESS)
+    Ok(match why {
+        Stop::Asked => ExitCode::SUCCESS,
+        Stop::LoginRefused => {
+            eprintln!(
+                "hyperclay-sync: the server refused the login (it expired after 10 days without \
+                 use, or was revoked). Run `hyperclay-sync login`, or set a fresh HYPERCLAY_TOKEN, \
+                 then run again."
+            );
+            ExitCode::from(exit::LOGIN_REFUSED)
+        }
+    })
 }
 
 /// Hands over to the tray app, `hyperclay-sync-tray` in this executable's folder, with the same
-/// arguments and environment. On Unix it replaces this process (same pid, so whoever started
-/// `hyperclay-sync` can still signal or wait for it); elsewhere it runs the tray and exits with
-/// its code. Returns only when the tray cannot be started (or, off Unix, when it has ended).
-fn start_tray() -> anyhow::Result<ExitCode> {
+/// folder, and the settings given as options passed on as their environment variables. On Unix it
+/// replaces this process (same pid, so whoever started `hyperclay-sync` can still signal or wait
+/// for it); elsewhere it runs the tray and exits with its code. Returns only when the tray cannot
+/// be started (or, off Unix, when it has ended).
+fn start_tray(cli: &Cli) -> anyhow::Result<ExitCode> {
     let own = std::env::current_exe().context("cannot find this program's own path")?;
     let tray = own.with_file_name(format!("{TRAY_BIN}{}", std::env::consts::EXE_SUFFIX));
     anyhow::ensure!(
@@ -151,7 +334,26 @@ fn start_tray() -> anyhow::Result<ExitCode> {
         tray.display()
     );
     let mut command = std::process::Command::new(&tray);
-    command.args(std::env::args_os().skip(1));
+    if let Some(folder) = &cli.folder {
+        command.arg("--folder").arg(folder);
+    }
+    let o = &cli.options;
+    let vars = [
+        ("HYPERCLAY_URL", o.server.clone()),
+        (
+            "HYPERCLAY_SYNC_HOME",
+            o.home.as_ref().map(|h| h.display().to_string()),
+        ),
+        ("HYPERCLAY_TOKEN", o.token.clone()),
+        ("HYPERCLAY_POLL_SECONDS", o.poll_seconds.clone()),
+        ("HYPERCLAY_STALL_SECONDS", o.stall_seconds.clone()),
+        ("HYPERCLAY_LOG", o.log.clone()),
+    ];
+    for (name, value) in vars {
+        if let Some(v) = value {
+            command.env(name, v);
+        }
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -170,58 +372,110 @@ fn start_tray() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_status(config: &EngineConfig) -> anyhow::Result<()> {
-    let saved: Option<StatusFile> = std::fs::read(status_file(&config.home))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let s = settings::load(&config.home)?;
-    let running = DataDirLock::is_held(&config.home);
-    let stored_account = TokenStore::open(&config.home, &config.server_url)
-        .load()
-        .ok()
-        .flatten()
-        .map(|t| t.user.name);
-    let account = if running {
-        saved.as_ref().and_then(|f| f.account.clone())
-    } else {
-        stored_account
-    };
-    let folder = config
-        .folder
-        .clone()
-        .or(s.folder.clone())
-        .or_else(|| saved.as_ref().map(|f| f.folder.clone()))
-        .unwrap_or_else(EngineConfig::default_folder);
+/// What `status` says, as text or JSON; read from the running engine's status file, the
+/// settings and the token store, never from the server.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusReport {
+    /// One word for scripts: `logged_out`, `off`, `not_running`, `offline`, `error` or `syncing`.
+    state: &'static str,
+    account: Option<String>,
+    server: String,
+    folder: PathBuf,
+    sync_on: bool,
+    engine_running: bool,
+    online: bool,
+    last_sync: Option<Timestamp>,
+    error: Option<String>,
+    log_file: PathBuf,
+}
+
+impl StatusReport {
+    fn read(config: &EngineConfig) -> anyhow::Result<StatusReport> {
+        let saved: Option<StatusFile> = std::fs::read(status_file(&config.home))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let s = settings::load(&config.home)?;
+        let running = DataDirLock::is_held(&config.home);
+        let saved = saved.filter(|_| running);
+        let account = match &saved {
+            Some(f) => f.account.clone(),
+            None => TokenStore::open(&config.home, &config.server_url)
+                .load()
+                .ok()
+                .flatten()
+                .map(|t| t.user.name),
+        };
+        let folder = config
+            .folder
+            .clone()
+            .or_else(|| saved.as_ref().map(|f| f.folder.clone()))
+            .or(s.folder.clone())
+            .unwrap_or_else(EngineConfig::default_folder);
+        let online = saved.as_ref().is_some_and(|f| f.online);
+        let error = saved.as_ref().and_then(|f| f.error.clone());
+        let state = if account.is_none() {
+            "logged_out"
+        } else if !s.enabled {
+            "off"
+        } else if !running {
+            "not_running"
+        } else if error.is_some() {
+            "error"
+        } else if !online {
+            "offline"
+        } else {
+            "syncing"
+        };
+        Ok(StatusReport {
+            state,
+            account,
+            server: config.server_url.clone(),
+            folder,
+            sync_on: s.enabled,
+            engine_running: running,
+            online,
+            last_sync: saved.as_ref().and_then(|f| f.last_sync),
+            error,
+            log_file: logging::log_file(&config.home),
+        })
+    }
+}
+
+fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
+    let r = StatusReport::read(config)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
     println!(
         "Account:   {}",
-        account.as_deref().unwrap_or("not logged in")
+        r.account.as_deref().unwrap_or("not logged in")
     );
-    println!("Server:    {}", config.server_url);
-    println!("Folder:    {}", folder.display());
-    println!("Sync:      {}", if s.enabled { "on" } else { "off" });
+    println!("Server:    {}", r.server);
+    println!("Folder:    {}", r.folder.display());
+    println!("Sync:      {}", if r.sync_on { "on" } else { "off" });
     println!(
         "Engine:    {}",
-        if running { "running" } else { "not running" }
+        if r.engine_running {
+            "running"
+        } else {
+            "not running"
+        }
     );
-    let online = running && saved.as_ref().is_some_and(|f| f.online);
-    println!("Online:    {}", if online { "yes" } else { "no" });
+    println!("Online:    {}", yes_no(r.online));
     println!(
         "Last sync: {}",
-        saved
-            .as_ref()
-            .and_then(|f| f.last_sync)
+        r.last_sync
             .map_or_else(|| "never".to_owned(), |t| t.to_string())
     );
-    println!(
-        "Error:     {}",
-        saved
-            .as_ref()
-            .and_then(|f| f.error.clone())
-            .unwrap_or_else(|| "none".to_owned())
-    );
-    println!("Log file:  {}", logging::log_file(&config.home).display());
+    println!("Error:     {}", r.error.as_deref().unwrap_or("none"));
+    println!("Log file:  {}", r.log_file.display());
     if config.server_url != DEFAULT_SERVER_URL.trim_end_matches('/') {
-        println!("(server set by HYPERCLAY_URL; this build's default is {DEFAULT_SERVER_URL})");
+        println!(
+            "(server set by --server or HYPERCLAY_URL; this build's default is {DEFAULT_SERVER_URL})"
+        );
     }
     Ok(())
 }

@@ -91,3 +91,115 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
         .unwrap();
     assert!(String::from_utf8_lossy(&after.stdout).contains("Engine:    not running"));
 }
+
+#[test]
+fn help_lists_every_environment_variable_and_the_exit_codes() {
+    let out = bin().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for var in [
+        "HYPERCLAY_URL",
+        "HYPERCLAY_SYNC_HOME",
+        "HYPERCLAY_TOKEN",
+        "HYPERCLAY_POLL_SECONDS",
+        "HYPERCLAY_STALL_SECONDS",
+        "HYPERCLAY_LOG",
+    ] {
+        assert!(
+            text.contains(&format!("[env: {var}")),
+            "{var} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("Exit codes:"), "{text}");
+}
+
+#[test]
+fn exit_codes_tell_a_usage_error_from_a_missing_login() {
+    let home = tempfile::tempdir().unwrap();
+    let usage = bin().arg("no-such-command").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let not_logged_in = bin()
+        .args(["run", "--headless"])
+        .env("HYPERCLAY_SYNC_HOME", home.path())
+        .env("HYPERCLAY_URL", "http://127.0.0.1:9")
+        .env_remove("HYPERCLAY_TOKEN")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(not_logged_in.status.code(), Some(4));
+}
+
+#[test]
+fn a_refused_token_ends_the_headless_engine_with_a_hint() {
+    let server = TestServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["run", "--headless", "--folder"])
+        .arg(folder.path())
+        .env("HYPERCLAY_SYNC_HOME", home.path())
+        .env("HYPERCLAY_URL", server.url())
+        .env("HYPERCLAY_TOKEN", "not-a-token-this-server-issued")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut code = None;
+    wait_until(DEADLINE, || {
+        code = child.try_wait().unwrap().map(|s| s.code());
+        code.is_some()
+    });
+    if code.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, Some(Some(5)), "still running or wrong code: {stderr}");
+    assert!(stderr.contains("hyperclay-sync login"), "{stderr}");
+}
+
+#[test]
+fn a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_one() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    let settings_before = std::fs::read(client.home.path().join("settings.json")).unwrap();
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = bin()
+        .args(["run", "--headless", "--folder"])
+        .arg(elsewhere.path())
+        .env("HYPERCLAY_SYNC_HOME", client.home.path())
+        .env("HYPERCLAY_URL", server.url())
+        .env("HYPERCLAY_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(3));
+    assert_eq!(
+        std::fs::read(client.home.path().join("settings.json")).unwrap(),
+        settings_before,
+        "the refused instance rewrote the settings"
+    );
+
+    let status = bin()
+        .args(["status", "--json"])
+        .env("HYPERCLAY_SYNC_HOME", client.home.path())
+        .env("HYPERCLAY_URL", server.url())
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["state"], "syncing", "{json}");
+    assert_eq!(json["account"], "demo");
+    assert_eq!(json["engineRunning"], true);
+    assert_eq!(json["online"], true);
+    assert_eq!(
+        json["folder"].as_str(),
+        Some(client.folder.to_str().unwrap()),
+        "{json}"
+    );
+    assert!(json["lastSync"].is_string(), "{json}");
+}
