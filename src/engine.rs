@@ -163,6 +163,7 @@ impl Engine {
                     tx,
                     session: None,
                     next_probe: Instant::now(),
+                    next_refresh_on_use: Instant::now(),
                     login_running: false,
                     _lock: data_lock,
                 };
@@ -279,6 +280,8 @@ struct Runner {
     session: Option<Session>,
     /// When the next session attempt (or offline probe) is due.
     next_probe: Instant,
+    /// A refresh on use (not syncing) is not tried again before this: a failed one waits a poll.
+    next_refresh_on_use: Instant,
     login_running: bool,
     _lock: DataDirLock,
 }
@@ -292,7 +295,10 @@ impl Runner {
         );
         self.reporter.publish(&self.reporter.state());
         match self.config.token_override.clone() {
-            Some(t) => self.token = Some(t),
+            Some(t) => {
+                self.token = Some(t);
+                self.refresh_on_use();
+            }
             None => self.begin_opening_store(),
         }
         loop {
@@ -390,6 +396,7 @@ impl Runner {
                 self.token = Some(t.access_token);
                 self.next_probe = Instant::now();
                 self.reporter.update(|s| s.account = Some(name));
+                self.refresh_on_use();
             }
             Ok(None) => log::info!("Not logged in"),
             Err(e) => log::error!("Cannot read the stored login: {e}"),
@@ -418,6 +425,11 @@ impl Runner {
 
     /// False when the engine must stop.
     fn handle(&mut self, event: Event) -> bool {
+        if let Event::Command(Command::SetEnabled(_) | Command::SetFolder(_) | Command::Login) =
+            &event
+        {
+            self.refresh_on_use();
+        }
         match event {
             Event::Command(Command::Shutdown) => return false,
             Event::Command(Command::SetEnabled(on)) => {
@@ -552,6 +564,22 @@ impl Runner {
             s.online = false;
             s.error = why;
         });
+    }
+
+    /// Any use of the app keeps the login alive, syncing or not (the start, a command): the
+    /// seed's "refreshed whenever the user uses the app", still at most once a day. A try that
+    /// fails is not repeated before a poll interval has passed.
+    fn refresh_on_use(&mut self) {
+        let now = Instant::now();
+        if now < self.next_refresh_on_use {
+            return;
+        }
+        self.next_refresh_on_use = now + self.config.poll_interval;
+        if self.refresh_if_due()
+            && let (Some(s), Some(t)) = (&mut self.session, &self.token)
+        {
+            s.set_token(t);
+        }
     }
 
     /// Refreshes the token once it is older than a day; true when it changed.

@@ -403,6 +403,46 @@ fn a_token_older_than_a_day_is_refreshed() {
 }
 
 #[test]
+fn a_day_old_token_is_refreshed_on_use_while_sync_is_off() {
+    use hyperclay_sync::config::EngineConfig;
+    use hyperclay_sync::engine::Engine;
+    use hyperclay_sync::settings::{self, Settings};
+    use hyperclay_sync::state::Command;
+
+    let server = TestServer::start();
+    let proxy = Proxy::start(&server.url());
+    let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Sync switched off, as a user may leave it in the tray for days.
+    settings::save(home.path(), &Settings::default()).unwrap();
+    let config = EngineConfig {
+        server_url: proxy.url.clone(),
+        token_override: Some(server.token_aged("demo", 25 * 3600)),
+        folder: Some(folder.path().to_path_buf()),
+        ..EngineConfig::from_vars(|k| {
+            (k == "HYPERCLAY_SYNC_HOME").then(|| home.path().display().to_string())
+        })
+        .unwrap()
+    };
+    let engine = Engine::start(config, Box::new(|_| {})).unwrap();
+    let refreshes = || proxy.count("POST", "/api/local-sync/refresh");
+    assert!(
+        wait_until(DEADLINE, || refreshes() == 1),
+        "no refresh at start"
+    );
+    // A command is a use too, but the fresh token is not due again for a day.
+    engine.handle().send(Command::SetEnabled(false));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(refreshes(), 1);
+    assert_eq!(
+        proxy.count("GET", "/api/local-sync/changes"),
+        0,
+        "synced while off"
+    );
+    engine.handle().send(Command::Shutdown);
+    engine.join();
+}
+
+#[test]
 fn clock_skew_either_way_still_lets_the_newer_side_win() {
     for skew in [3_600_000i64, -3_600_000] {
         let server = TestServer::start_with(ServerOptions {
