@@ -38,6 +38,8 @@ pub(crate) enum Event {
     LoginFinished(Result<StoredToken, AuthError>),
     /// The token store finished opening (on its own thread), with what it held then.
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
+    /// The OS says a network address came up: worth trying the server now if offline.
+    NetworkUp,
 }
 
 /// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
@@ -138,6 +140,12 @@ impl Engine {
             shutdown: Arc::new(AtomicBool::new(false)),
         });
         let (tx, rx) = mpsc::channel();
+        let network_tx = tx.clone();
+        if let Err(e) = crate::network::watch(move || {
+            let _ = network_tx.send(Event::NetworkUp);
+        }) {
+            log::warn!("cannot watch the network ({e}); reconnecting waits for the next probe");
+        }
         let handle = EngineHandle {
             tx: tx.clone(),
             shared: shared.clone(),
@@ -164,6 +172,7 @@ impl Engine {
                     session: None,
                     next_probe: Instant::now(),
                     next_refresh_on_use: Instant::now(),
+                    offline_said: false,
                     login_running: false,
                     _lock: data_lock,
                 };
@@ -282,6 +291,9 @@ struct Runner {
     next_probe: Instant,
     /// A refresh on use (not syncing) is not tried again before this: a failed one waits a poll.
     next_refresh_on_use: Instant,
+    /// The current spell offline was logged already (the first failure is always said, even
+    /// before the first success, e.g. a server URL that never answers).
+    offline_said: bool,
     login_running: bool,
     _lock: DataDirLock,
 }
@@ -454,6 +466,12 @@ impl Runner {
             Event::Command(Command::Logout) => self.logout(),
             Event::LoginFinished(result) => self.finish_login(result),
             Event::StoreOpened(store, loaded) => self.store_opened(store, loaded),
+            Event::NetworkUp => {
+                if self.session.is_none() && self.wants_sync() {
+                    log::info!("The network changed: trying the server now");
+                    self.next_probe = Instant::now();
+                }
+            }
             Event::Fs(signal) => {
                 if let Some(s) = &mut self.session {
                     s.note(signal);
@@ -511,7 +529,10 @@ impl Runner {
                     &self.reporter,
                     self.tx.clone(),
                 )
-                .map(|session| self.session = Some(session))
+                .map(|session| {
+                    self.offline_said = false;
+                    self.session = Some(session);
+                })
             }
         };
         if let Err(end) = outcome {
@@ -524,8 +545,9 @@ impl Runner {
         match end {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;
-                if was_online {
+                if was_online || !self.offline_said {
                     log::warn!("Offline: {why}");
+                    self.offline_said = true;
                 }
                 self.reporter.update(|s| s.online = false);
             }

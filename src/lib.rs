@@ -10,6 +10,7 @@ pub mod local;
 pub mod lock;
 pub mod logging;
 pub mod memory;
+pub mod network;
 pub mod plan;
 pub mod remote;
 mod session;

@@ -634,3 +634,67 @@ fn empty_folders_sync_both_ways_and_a_folder_deleted_here_stays_deleted() {
         .as_deref()
         == Some("new")));
 }
+
+/// Reconnecting is noticed when the OS reports the network back, not at the next probe. In a
+/// network namespace of its own (this needs root, as CI runs), the loopback goes down before the
+/// engine starts and comes back up while it waits out a 60 s probe interval: only the OS's
+/// notification can bring it online within the test's deadline.
+#[test]
+fn coming_back_online_reconnects_before_the_next_probe() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: a network namespace needs root (CI runs as root)");
+        return;
+    }
+    // unshare(CLONE_NEWNET) moves only the calling thread (and what it starts) into the new
+    // namespace, so the whole test runs on a thread of its own.
+    let outcome = std::thread::spawn(|| {
+        let ip = |args: &[&str]| {
+            let ok = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {args:?} failed");
+        };
+        let unshared = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(unshared, 0, "{}", std::io::Error::last_os_error());
+        ip(&["link", "set", "lo", "up"]);
+        let server = TestServer::start();
+        let token = server.token("demo");
+        ip(&["link", "set", "lo", "down"]);
+
+        let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut engine = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+            .args(["run", "--headless", "--folder"])
+            .arg(folder.path())
+            .env("HYPERCLAY_SYNC_HOME", home.path())
+            .env("HYPERCLAY_URL", server.url())
+            .env("HYPERCLAY_TOKEN", &token)
+            .env("HYPERCLAY_POLL_SECONDS", "60")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = || std::fs::read_to_string(home.path().join("logs/sync.log")).unwrap_or_default();
+        let online = || {
+            std::fs::read(home.path().join("status.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|s| s["online"] == true)
+        };
+        // The first failure is said even though the engine was never online.
+        let said_offline = wait_until(DEADLINE, || log().contains("Offline:"));
+        ip(&["link", "set", "lo", "up"]);
+        let back = wait_until(DEADLINE, online);
+        let _ = engine.kill();
+        let _ = engine.wait();
+        (said_offline, back, log())
+    })
+    .join()
+    .unwrap();
+    let (said_offline, back, log) = outcome;
+    assert!(said_offline, "the first failure was not logged:\n{log}");
+    assert!(back, "not back online before the next probe:\n{log}");
+    assert!(log.contains("The network changed"), "{log}");
+}
