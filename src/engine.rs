@@ -546,7 +546,7 @@ impl Runner {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;
                 if was_online || !self.offline_said {
-                    log::warn!("Offline: {why}");
+                    log::warn!("Offline: cannot reach {}: {why}", self.config.server_url);
                     self.offline_said = true;
                 }
                 self.reporter.update(|s| s.online = false);
@@ -567,9 +567,12 @@ impl Runner {
                 self.next_probe = Instant::now();
             }
             SessionEnd::Failed(why) => {
-                log::error!("Sync stopped: {why}");
-                self.reporter
-                    .update(|s| s.error = Some(UserError::Other(why.clone())));
+                // Said once while it holds: the next probes meet the same wall.
+                let error = UserError::Other(why.clone());
+                if self.reporter.state().error.as_ref() != Some(&error) {
+                    log::error!("Sync stopped: {why}");
+                }
+                self.reporter.update(|s| s.error = Some(error));
             }
         }
     }

@@ -63,6 +63,9 @@ pub enum RemoteError {
     Refused { status: u16, code: String },
     #[error("the server's reply makes no sense: {0}")]
     Malformed(String),
+    /// The first call's reply is not the protocol's: the URL points at some other server.
+    #[error("{0} is not a Hyperclay server (check HYPERCLAY_URL or --server)")]
+    NotHyperclay(String),
     /// The body stopped moving: retrying at once would only stall again.
     #[error("the transfer stalled: {0}")]
     Stalled(String),
@@ -187,7 +190,14 @@ impl Remote {
             .get(format!("{}/status", self.base))
             .header("Authorization", self.auth())
             .call();
-        let status: StatusResponse = json(reply)?;
+        // Any reply but the protocol's (a web page, another API's 404) means a wrong URL, which
+        // no retry will mend: say so in words the user can act on.
+        let status: StatusResponse = json(reply).map_err(|e| match e {
+            RemoteError::Malformed(_) | RemoteError::NotFound | RemoteError::Refused { .. } => {
+                RemoteError::NotHyperclay(self.base.trim_end_matches(API_PREFIX).to_owned())
+            }
+            other => other,
+        })?;
         let half = i64::try_from(started.elapsed().as_millis() / 2).unwrap_or(0);
         let midpoint = sent.offset_by(half);
         Ok((

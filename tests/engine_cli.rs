@@ -203,3 +203,36 @@ fn a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_o
     );
     assert!(json["lastSync"].is_string(), "{json}");
 }
+
+#[test]
+fn a_url_that_is_not_a_hyperclay_server_is_said_once_with_what_to_check() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    // The reference server answers here, but not with the protocol: some other web server.
+    let client = Client::start(&format!("{}/not-the-api", server.url()), &token);
+    let said = wait_until(DEADLINE, || {
+        client.status()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is not a Hyperclay server (check HYPERCLAY_URL"))
+    });
+    assert!(said, "{}", client.log());
+    // It probes again every 0.2 s; the same wall is not said again.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        client.log().matches("Sync stopped").count(),
+        1,
+        "{}",
+        client.log()
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_said_at_once_with_its_address() {
+    let client = Client::start("http://127.0.0.1:9", "some-token");
+    let said = wait_until(DEADLINE, || {
+        client
+            .log()
+            .contains("Offline: cannot reach http://127.0.0.1:9: ")
+    });
+    assert!(said, "{}", client.log());
+}
