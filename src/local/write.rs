@@ -90,15 +90,21 @@ pub fn backup(
         format!("{VERSIONS_DIR}/{parent}/{stem}")
     };
     let dir = safe_dir(folder, &versions_rel)?;
-    let mut tmp = temp_file_in(&dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    let base = version_stem(at);
     let dot_ext = if ext.is_empty() {
         String::new()
     } else {
         format!(".{ext}")
     };
+    if let Some(newest) = newest_version(&dir, &dot_ext)
+        && std::fs::read(dir.join(&newest)).is_ok_and(|kept| kept == bytes)
+    {
+        // The same bytes are kept already: another copy would only grow `sites-versions/`.
+        return Ok(format!("{versions_rel}/{newest}"));
+    }
+    let mut tmp = temp_file_in(&dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    let base = version_stem(at);
     for n in 0..1000 {
         let file = if n == 0 {
             format!("{base}{dot_ext}")
@@ -118,6 +124,24 @@ pub fn backup(
     Err(io(std::io::Error::other(
         "too many versions with one timestamp",
     )))
+}
+
+/// The name of the newest version in `dir` with extension `dot_ext` (another file with the same
+/// stem shares the folder): the latest modification time, then the greatest name (a `-001`
+/// suffix comes after its base within one millisecond).
+fn newest_version(dir: &Path, dot_ext: &str) -> Option<String> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(dot_ext)?;
+            let is_version = stem.starts_with(|c: char| c.is_ascii_digit()) && !stem.contains('.');
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            is_version.then(|| (meta.modified().ok(), name))
+        })
+        .max()
+        .map(|(_, name)| name)
 }
 
 /// The save process for one download. `expected` is the checksum of the local file the plan saw
@@ -437,6 +461,49 @@ mod tests {
         assert_ne!(b1, b2);
         assert!(b2.ends_with("-001.png"), "{b2}");
         assert_eq!(std::fs::read(root.join(b1)).unwrap(), b"1");
+    }
+
+    #[test]
+    fn a_backup_of_the_bytes_the_newest_version_holds_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let later = |s| t + std::time::Duration::from_secs(s);
+        let count = || {
+            std::fs::read_dir(root.join("sites-versions/pic"))
+                .unwrap()
+                .count()
+        };
+        let first = backup(root, &p("pic.png"), b"A", t).unwrap();
+        assert_eq!(backup(root, &p("pic.png"), b"A", later(1)).unwrap(), first);
+        assert_eq!(count(), 1);
+        // Another file with the same stem is not a version of this one.
+        std::fs::write(
+            root.join("sites-versions/pic/2099-01-01-00-00-00-000+0000.jpg"),
+            "B",
+        )
+        .unwrap();
+        let b = backup(root, &p("pic.png"), b"B", later(2)).unwrap();
+        assert_ne!(b, first);
+        // Content seen before but not the newest is kept again: the history stays in order.
+        let a_again = backup(root, &p("pic.png"), b"A", later(3)).unwrap();
+        assert_ne!(a_again, first);
+        assert_eq!(count(), 4);
+        assert_eq!(std::fs::read(root.join(a_again)).unwrap(), b"A");
+
+        // Through the save process: the same old content replaced twice is kept once.
+        std::fs::write(root.join("x.html"), "old").unwrap();
+        let old = Some(Checksum::of(b"old"));
+        let b1 = save(root, &p("x.html"), b"new", t, old).unwrap().unwrap();
+        std::fs::write(root.join("x.html"), "old").unwrap();
+        let b2 = save(root, &p("x.html"), b"new2", t, old).unwrap().unwrap();
+        assert_eq!(b1, b2);
+        assert_eq!(
+            std::fs::read_dir(root.join("sites-versions/x"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     #[cfg(unix)]
