@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod data_dir;
 pub mod engine;
 pub mod local;
 pub mod lock;

@@ -1,7 +1,7 @@
 //! One engine per data dir: an exclusive OS lock on `<home>/engine.lock`, held for the engine's
 //! life and released by the OS even if the process dies. It must never block waiting for the lock.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 
 /// Holds the lock until dropped.
@@ -21,15 +21,19 @@ pub enum LockError {
 impl DataDirLock {
     pub fn acquire(home: &Path) -> Result<DataDirLock, LockError> {
         let io = |e| LockError::Io(home.display().to_string(), e);
-        std::fs::create_dir_all(home).map_err(io)?;
-        let file = OpenOptions::new()
+        crate::data_dir::create_private_dir(home).map_err(io)?;
+        let file = crate::data_dir::private_options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(home.join("engine.lock"))
             .map_err(io)?;
         match file.try_lock() {
-            Ok(()) => Ok(DataDirLock { _file: file }),
+            Ok(()) => {
+                // Only the engine that holds the lock tightens, so two never race over modes.
+                crate::data_dir::tighten(home).map_err(io)?;
+                Ok(DataDirLock { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held),
             Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }

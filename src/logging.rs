@@ -57,7 +57,7 @@ pub fn init_with(
     }
     let path = log_file(home);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::data_dir::create_private_dir(dir)?;
     }
     let config = ConfigBuilder::new()
         .set_time_format_rfc3339()
@@ -70,7 +70,14 @@ pub fn init_with(
         AppendCount::new(KEPT_FILES),
         ContentLimit::BytesSurpassed(ROTATE_BYTES),
         Compression::None,
-        None,
+        // Every log file, rotated ones included (a rotation renames), is created 0600.
+        Some(
+            crate::data_dir::private_options()
+                .read(true)
+                .create(true)
+                .append(true)
+                .clone(),
+        ),
     );
     let mut loggers: Vec<Box<dyn SharedLogger>> =
         vec![WriteLogger::new(file, config.clone(), writer)];

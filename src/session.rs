@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp};
+use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp, collision_key};
 
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
@@ -993,6 +993,9 @@ fn apply_entry(
         }
         return;
     };
+    if skip_collision(files, &entry.path, reporter) {
+        return;
+    }
     // One remote file per app name: a move on the server replaces the old path.
     files.insert(RemoteFile {
         path: entry.path,
@@ -1010,6 +1013,25 @@ struct RemoteFiles {
     by_path: BTreeMap<String, RemoteFile>,
     /// `app:<name>` → its path in `by_path`; kept in step by `insert` and `remove` alone.
     app_paths: HashMap<Key, String>,
+    /// [`collision_key`] → the one path in `by_path` that has it; kept in step likewise.
+    by_collision: HashMap<String, String>,
+}
+
+/// True (and logged once) when the server sent `path` beside another it already listed that a
+/// case-insensitive or normalising filesystem takes for the same file (`A.png` and `a.png`, NFC
+/// and NFD): only one of them can live in a folder there, so the one listed first is kept and
+/// this one is skipped. The one kept stays kept while it exists, so polls never flip between them.
+fn skip_collision(files: &RemoteFiles, path: &str, reporter: &Reporter) -> bool {
+    let Some(held) = files.collides(path) else {
+        return false;
+    };
+    if reporter.once().first(&format!("collision:{path}")) {
+        log::warn!(
+            "skip {path:?}: the server also has {held:?}, a name that differs only in case or \
+             Unicode form; only {held:?} is synced"
+        );
+    }
+    true
 }
 
 impl RemoteFiles {
@@ -1021,14 +1043,35 @@ impl RemoteFiles {
             && old != file.path
         {
             self.by_path.remove(&old);
+            self.forget_collision_key(&old);
         }
+        // The first holder keeps the key (an upload of the other name must not take it over).
+        self.by_collision
+            .entry(collision_key(&file.path))
+            .or_insert_with(|| file.path.clone());
         self.by_path.insert(file.path.clone(), file);
+    }
+
+    /// The path already held that a filesystem could not tell from `path`, if it is another.
+    fn collides(&self, path: &str) -> Option<&str> {
+        self.by_collision
+            .get(&collision_key(path))
+            .map(String::as_str)
+            .filter(|held| *held != path)
+    }
+
+    fn forget_collision_key(&mut self, path: &str) {
+        let key = collision_key(path);
+        if self.by_collision.get(&key).is_some_and(|p| p == path) {
+            self.by_collision.remove(&key);
+        }
     }
 
     fn remove(&mut self, path: &str) {
         if self.by_path.remove(path).is_none() {
             return;
         }
+        self.forget_collision_key(path);
         let key = key_of(path);
         if self.app_paths.get(&key).is_some_and(|p| p == path) {
             self.app_paths.remove(&key);
@@ -1092,6 +1135,23 @@ mod tests {
                 .map(|f| f.path.as_str()),
             Some("a/notes.txt")
         );
+    }
+
+    #[test]
+    fn the_first_of_two_names_a_filesystem_cannot_tell_apart_keeps_its_place() {
+        let mut files = RemoteFiles::default();
+        files.insert(file("img/A.png"));
+        assert_eq!(files.collides("img/a.png"), Some("img/A.png"));
+        assert_eq!(files.collides("img/A.png"), None, "itself is no collision");
+        assert_eq!(files.collides("b/a.png"), None);
+        // Even an upload that adds the other name does not take the key over.
+        files.insert(file("img/a.png"));
+        assert_eq!(files.collides("img/a.png"), Some("img/A.png"));
+        files.remove("img/a.png");
+        assert_eq!(files.collides("img/a.png"), Some("img/A.png"));
+        // Once the holder is gone, the other name may come in.
+        files.remove("img/A.png");
+        assert_eq!(files.collides("img/a.png"), None);
     }
 
     #[test]

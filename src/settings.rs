@@ -2,7 +2,6 @@
 //! Stored as a small JSON file under the engine's home, always replaced atomically; it must never
 //! hold a token.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -80,15 +79,10 @@ pub fn use_folder(home: &Path, folder: &Path) -> Result<PathBuf, SettingsError> 
     Ok(folder)
 }
 
-/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix.
+/// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix, and
+/// nobody but the user ever can.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::data_dir::write_private(path, bytes)
 }
 
 #[cfg(test)]

@@ -36,10 +36,9 @@ pub fn state_file(home: &Path, folder: &Path) -> PathBuf {
 impl StateStore {
     pub fn open(home: &Path, folder: &Path) -> Result<StateStore, StoreError> {
         let path = state_file(home, folder);
-        if let Some(dir) = path.parent() {
-            // A missing dir surfaces as the open error below, with the path.
-            let _ = std::fs::create_dir_all(dir);
-        }
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same
+        // mode. A failure here surfaces as the open error below, with the path.
+        let _ = crate::data_dir::create_private_file(&path);
         let db = Connection::open(&path)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;

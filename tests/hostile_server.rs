@@ -715,3 +715,77 @@ fn an_oversize_download_is_refused_and_never_written() {
     );
     assert_eq!(rig.inside(), vec![good]);
 }
+
+#[test]
+fn names_a_filesystem_cannot_tell_apart_and_windows_device_names_are_skipped_once() {
+    let t = tag();
+    let upper = format!("img{t}/Photo.png");
+    let lower = format!("img{t}/photo.png");
+    let nfc = format!("caf\u{e9}-{t}.txt");
+    let nfd = format!("cafe\u{301}-{t}.txt");
+    let good = format!("good-{t}.txt");
+    let devices: Vec<String> = [
+        "CON",
+        "nul.txt",
+        "Com1.tar.gz",
+        "lpt1 .txt",
+        "aux/x.png",
+        "prn.html",
+        "notes.txt ",
+    ]
+    .iter()
+    .map(|n| format!("r{t}/{n}"))
+    .collect();
+    let mut listed: Vec<(&str, &[u8])> = vec![
+        (&upper, b"upper"),
+        (&lower, b"lower"),
+        (&nfc, b"composed"),
+        (&nfd, b"decomposed"),
+        (&good, b"good"),
+    ];
+    listed.extend(devices.iter().map(|d| (d.as_str(), b"device".as_slice())));
+    let mut script = Script::serving(&listed);
+    // Every poll sends all of them again: a client that took turns would fetch on every poll.
+    script.incremental = script.full.clone();
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_for_file(&good, b"good");
+    rig.wait_for_file(&upper, b"upper");
+    rig.wait_for_file(&nfc, b"composed");
+    rig.wait_polls(5);
+
+    let mut want = vec![good.clone(), upper.clone(), nfc.clone()];
+    want.sort();
+    let mut inside = rig.inside();
+    inside.sort();
+    assert_eq!(
+        inside, want,
+        "only the first of each colliding pair, no device name"
+    );
+    let fetches = rig
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/api/local-sync/files/"))
+        .count();
+    assert_eq!(
+        fetches, 3,
+        "each kept file fetched once, nothing skipped ever fetched"
+    );
+    let log = rig.client.log();
+    for skipped in [&lower, &nfd].into_iter().chain(&devices) {
+        let line = format!("skip {skipped:?}");
+        assert_eq!(
+            log.matches(&line).count(),
+            1,
+            "{line} not logged once:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("differs only in case or Unicode form"),
+        "{log}"
+    );
+    let status = rig.client.status();
+    assert_eq!(status["online"], true, "{status}");
+    assert!(status["error"].is_null(), "{status}");
+    assert_eq!(rig.outside(&[]), Vec::<String>::new());
+}

@@ -2,9 +2,13 @@
 //!
 //! A [`RemotePath`] is `/`-separated, relative, at most five folder levels deep, and every segment
 //! obeys its rule: folders `^[a-z0-9_-]+$`; apps (`.html`/`.htmlclay`) `^[a-z0-9_-]+\.(html|htmlclay)$`
-//! without leading, trailing or doubled `-` and not a Windows reserved name; uploads at most 255
-//! bytes, no control characters, none of `/ \ < > : " | ? *`, no leading or trailing dot.
+//! without leading, trailing or doubled `-`; uploads at most 255 bytes, no control characters,
+//! none of `/ \ < > : " | ? *`, no leading dot, no trailing dot or space. No segment is a Windows
+//! reserved name (`con`, `nul`, `com1`, … in any case, with any extension).
 //! `.`, `..`, empty segments, NUL and backslashes are always `invalid_path`.
+//!
+//! [`collision_key`] says which valid paths are one file on a case-insensitive or normalising
+//! filesystem (Windows, macOS), where only one of them can exist.
 //!
 //! Both sides use it: the server on every request, the client on every path a server sends
 //! (a hostile server must never make the client write outside its folder).
@@ -19,8 +23,36 @@ pub const MAX_FOLDER_DEPTH: usize = 5;
 pub const MAX_NAME_BYTES: usize = 255;
 
 const WINDOWS_RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com0",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "com\u{b9}",
+    "com\u{b2}",
+    "com\u{b3}",
+    "lpt0",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
+    "lpt\u{b9}",
+    "lpt\u{b2}",
+    "lpt\u{b3}",
 ];
 
 /// Characters left as they are in a URL path segment: RFC 3986 unreserved.
@@ -55,10 +87,10 @@ pub enum PathError {
         "app name {0:?} must be lowercase letters, digits, `_` or single `-` followed by .html or .htmlclay"
     )]
     AppName(String),
-    #[error("app name {0:?} is reserved on Windows")]
+    #[error("name {0:?} is reserved on Windows")]
     ReservedName(String),
     #[error(
-        "file name {0:?} is too long, has a control character, one of / \\ < > : \" | ? *, or a leading or trailing dot"
+        "file name {0:?} is too long, has a control character, one of / \\ < > : \" | ? *, a leading dot, or a trailing dot or space"
     )]
     UploadName(String),
 }
@@ -244,11 +276,28 @@ fn is_name_char(b: u8) -> bool {
 }
 
 fn check_folder(seg: &str) -> Result<(), PathError> {
-    if seg.bytes().all(is_name_char) {
-        Ok(())
-    } else {
-        Err(PathError::FolderName(seg.to_owned()))
+    if !seg.bytes().all(is_name_char) {
+        return Err(PathError::FolderName(seg.to_owned()));
     }
+    if is_windows_reserved(seg) {
+        return Err(PathError::ReservedName(seg.to_owned()));
+    }
+    Ok(())
+}
+
+/// `CON`, `nul.txt`, `Com1 .tar.gz`: Windows takes the part before the first dot, less trailing
+/// spaces, in any case, as a device, so no file or folder can have such a name there.
+fn is_windows_reserved(name: &str) -> bool {
+    let base = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    WINDOWS_RESERVED.contains(&base.to_lowercase().as_str())
+}
+
+/// The same for two paths that a case-insensitive or Unicode-normalising filesystem (Windows,
+/// macOS) takes for one file: `A.png` and `a.png`, or `café` composed (NFC) and decomposed (NFD).
+pub fn collision_key(path: &str) -> String {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+        .normalize(path)
+        .to_lowercase()
 }
 
 fn check_file_name(name: &str) -> Result<(), PathError> {
@@ -272,7 +321,7 @@ fn check_app_name(name: &str) -> Result<(), PathError> {
     {
         return Err(bad());
     }
-    if WINDOWS_RESERVED.contains(&stem) {
+    if is_windows_reserved(stem) {
         return Err(PathError::ReservedName(name.to_owned()));
     }
     Ok(())
@@ -284,8 +333,12 @@ fn check_upload_name(name: &str) -> Result<(), PathError> {
         || name.chars().any(forbidden)
         || name.starts_with('.')
         || name.ends_with('.')
+        || name.ends_with(' ')
     {
         return Err(PathError::UploadName(name.to_owned()));
+    }
+    if is_windows_reserved(name) {
+        return Err(PathError::ReservedName(name.to_owned()));
     }
     Ok(())
 }
@@ -348,6 +401,55 @@ mod tests {
         let long = "a".repeat(256);
         assert!(RemotePath::file(&long).is_err());
         assert!(RemotePath::file(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn windows_reserved_names_are_refused_for_every_file_and_folder() {
+        for p in [
+            "con.html",
+            "CON",
+            "nul.txt",
+            "Nul.tar.gz",
+            "aux",
+            "com1.png",
+            "COM9",
+            "lpt1 .txt",
+            "Com\u{b9}.txt",
+            "prn/x.txt",
+            "a/lpt3/x.png",
+        ] {
+            let err = RemotePath::file(p).unwrap_err();
+            assert!(matches!(err, PathError::ReservedName(_)), "{p}: {err}");
+            assert_eq!(err.code(), "invalid_name");
+        }
+        assert!(RemotePath::folder("a/con").is_err());
+        // A trailing space is dropped by Windows, so such a name is not what it says.
+        assert!(RemotePath::file("notes.txt ").is_err());
+        // Only the whole base is a device: these are ordinary names.
+        for p in [
+            "console.txt",
+            "com10.png",
+            "nullable.txt",
+            "my-con.html",
+            "a/aux-x/f.txt",
+        ] {
+            assert!(RemotePath::file(p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn names_one_filesystem_cannot_tell_apart_share_a_collision_key() {
+        assert_eq!(collision_key("img/A.png"), collision_key("img/a.png"));
+        assert_eq!(
+            collision_key("caf\u{e9}.txt"),
+            collision_key("cafe\u{301}.txt")
+        );
+        assert_eq!(
+            collision_key("\u{dc}ber.txt"),
+            collision_key("u\u{308}ber.txt")
+        );
+        assert_ne!(collision_key("a/x.png"), collision_key("b/x.png"));
+        assert_ne!(collision_key("x.png"), collision_key("x.jpg"));
     }
 
     #[test]

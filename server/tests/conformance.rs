@@ -610,6 +610,12 @@ fn hostile_and_malformed_paths_are_refused() {
         "x%7Cy.txt",
         ".hidden",
         "trailing.",
+        "trailing%20",
+        // Windows device names, for every kind of file and folder, in any case and extension.
+        "nul.txt",
+        "COM1.tar.gz",
+        "lpt1%20.png",
+        "aux/x.txt",
     ];
     for p in invalid_name {
         api.put_raw(p, b"x", T1)

@@ -3,7 +3,7 @@
 //! token, and never leave a token file readable by others, even for an instant.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use hyperclay_protocol::{Timestamp, TokenResponse, User, sha256_hex};
@@ -190,7 +190,7 @@ impl TokenStore {
             token: token.clone(),
         })
         .map_err(|e| AuthError::Store(format!("encoding the token: {e}")))?;
-        write_private(&self.file, &json).map_err(|e| store_io(&self.file, e))
+        crate::data_dir::write_private(&self.file, &json).map_err(|e| store_io(&self.file, e))
     }
 }
 
@@ -215,44 +215,6 @@ fn remove_if_present(path: &Path) -> Result<(), AuthError> {
 
 fn store_io(path: &Path, e: io::Error) -> AuthError {
     AuthError::Store(format!("{}: {e}", path.display()))
-}
-
-/// Temp file created 0600 in the same folder, written, synced, renamed over `path`: a reader
-/// sees the old token or the new one, never half of one, and never a moment of wider access.
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("the token file has no folder"))?;
-    create_private_dir(dir)?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".token-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o600));
-    }
-    let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(dir)
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! remote time. It must never write outside the sync folder, never through a symlink, and never
 //! replace a file whose content is not what the plan saw.
 
+mod dir_handle;
+
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -14,6 +16,7 @@ use hyperclay_protocol::{Checksum, EntryName, RemotePath};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::{ReadOutcome, VERSIONS_DIR, join_inside, read_stable};
+use dir_handle::{DirHandle, OpenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -89,16 +92,23 @@ pub fn backup(
     } else {
         format!("{VERSIONS_DIR}/{parent}/{stem}")
     };
-    let dir = safe_dir(folder, &versions_rel)?;
-    let mut tmp = temp_file_in(&dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    let base = version_stem(at);
+    let dir = open_dir(folder, &versions_rel)?;
     let dot_ext = if ext.is_empty() {
         String::new()
     } else {
         format!(".{ext}")
     };
+    if let Some(newest) = newest_version(dir.path(), &dot_ext)
+        && std::fs::read(dir.path().join(&newest)).is_ok_and(|kept| kept == bytes)
+    {
+        // The same bytes are kept already: another copy would only grow `sites-versions/`.
+        return Ok(format!("{versions_rel}/{newest}"));
+    }
+    let (tmp, mut file) = Temp::create(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    let base = version_stem(at);
     for n in 0..1000 {
         let file = if n == 0 {
             format!("{base}{dot_ext}")
@@ -106,9 +116,9 @@ pub fn backup(
             format!("{base}-{n:03}{dot_ext}")
         };
         // A hard link fails when the name exists, so an existing version is never replaced.
-        match std::fs::hard_link(tmp.path(), dir.join(&file)) {
+        match tmp.dir.link(&tmp.name, &file) {
             Ok(()) => {
-                sync_dir(&dir);
+                tmp.dir.sync();
                 return Ok(format!("{versions_rel}/{file}"));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -118,6 +128,24 @@ pub fn backup(
     Err(io(std::io::Error::other(
         "too many versions with one timestamp",
     )))
+}
+
+/// The name of the newest version in `dir` with extension `dot_ext` (another file with the same
+/// stem shares the folder): the latest modification time, then the greatest name (a `-001`
+/// suffix comes after its base within one millisecond).
+fn newest_version(dir: &Path, dot_ext: &str) -> Option<String> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(dot_ext)?;
+            let is_version = stem.starts_with(|c: char| c.is_ascii_digit()) && !stem.contains('.');
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            is_version.then(|| (meta.modified().ok(), name))
+        })
+        .max()
+        .map(|(_, name)| name)
 }
 
 /// The save process for one download. `expected` is the checksum of the local file the plan saw
@@ -134,10 +162,8 @@ pub fn save(
         source,
     };
     let target = join_inside(folder, rel).ok_or_else(|| WriteError::Outside(rel.to_string()))?;
-    let dir = safe_dir(folder, rel.parent())?;
-    if let Ok(meta) = std::fs::symlink_metadata(&target)
-        && meta.file_type().is_symlink()
-    {
+    let dir = open_dir(folder, rel.parent())?;
+    if dir.is_symlink(rel.file_name()) {
         return Err(WriteError::Outside(rel.to_string()));
     }
     let seen = current(folder, &target, rel)?;
@@ -153,24 +179,22 @@ pub fn save(
         }
         backup_path = Some(backup(folder, rel, old, SystemTime::now())?);
     }
-    let mut tmp = temp_file_in(&dir).map_err(io)?;
+    let (mut tmp, mut file) = Temp::create(dir).map_err(io)?;
     // A replaced file keeps its permissions; a new one gets the user's default (0666 less umask).
-    if let Ok(meta) = std::fs::metadata(&target) {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(io)?;
+    if let Ok(meta) = std::fs::symlink_metadata(&target) {
+        file.set_permissions(meta.permissions()).map_err(io)?;
     }
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    filetime::set_file_mtime(tmp.path(), filetime::FileTime::from_system_time(mtime))
-        .map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    set_mtime(&file, mtime).map_err(io)?;
+    drop(file);
     // The last look before replacing: an edit since the plan wins over the download.
     let now = current(folder, &target, rel)?;
     if now.as_ref().map(|(c, _)| *c) != expected {
         return Err(WriteError::Changed(rel.to_string()));
     }
-    tmp.persist(&target).map_err(|e| io(e.error))?;
-    sync_dir(&dir);
+    tmp.dir.rename(&tmp.name, rel.file_name()).map_err(io)?;
+    tmp.keep().sync();
     Ok(backup_path)
 }
 
@@ -179,9 +203,10 @@ pub fn save(
 /// file and one of its folder, per file) costs more than everything else together. Staged files
 /// are made durable together by [`publish`], and only then renamed into place.
 pub struct Staged {
-    tmp: tempfile::TempPath,
-    target: PathBuf,
+    tmp: Temp,
+    name: String,
     rel: String,
+    stamp: Option<crate::state_store::Stamp>,
 }
 
 impl Staged {
@@ -192,9 +217,7 @@ impl Staged {
 
     /// The size and mtime it will have (a rename keeps the inode).
     pub fn stamp(&self) -> Option<crate::state_store::Stamp> {
-        std::fs::metadata(&self.tmp)
-            .ok()
-            .map(|m| super::stamp_of(&m))
+        self.stamp
     }
 }
 
@@ -210,19 +233,20 @@ pub fn stage_new(
         path: rel.to_string(),
         source,
     };
-    let target = join_inside(folder, rel).ok_or_else(|| WriteError::Outside(rel.to_string()))?;
-    let dir = safe_dir(folder, rel.parent())?;
-    if std::fs::symlink_metadata(&target).is_ok() {
+    join_inside(folder, rel).ok_or_else(|| WriteError::Outside(rel.to_string()))?;
+    let dir = open_dir(folder, rel.parent())?;
+    if dir.has(rel.file_name()) {
         return Err(WriteError::Changed(rel.to_string()));
     }
-    let mut tmp = temp_file_in(&dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    filetime::set_file_mtime(tmp.path(), filetime::FileTime::from_system_time(mtime))
-        .map_err(io)?;
+    let (tmp, mut file) = Temp::create(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    set_mtime(&file, mtime).map_err(io)?;
+    let stamp = file.metadata().ok().map(|m| super::stamp_of(&m));
     Ok(Staged {
-        tmp: tmp.into_temp_path(),
-        target,
+        tmp,
+        name: rel.file_name().to_owned(),
         rel: rel.to_string(),
+        stamp,
     })
 }
 
@@ -246,32 +270,28 @@ pub fn publish(folder: &Path, staged: Vec<Staged>) -> Vec<Result<(), WriteError>
             })
             .collect();
     }
-    let mut dirs = BTreeSet::new();
-    let results = staged
+    let mut synced = BTreeSet::new();
+    staged
         .into_iter()
         .map(|s| {
-            let Staged { tmp, target, rel } = s;
-            match tmp.persist_noclobber(&target) {
+            let Staged {
+                mut tmp, name, rel, ..
+            } = s;
+            match tmp.dir.rename_new(&tmp.name, &name) {
                 Ok(()) => {
-                    if let Some(dir) = target.parent() {
-                        dirs.insert(dir.to_path_buf());
+                    let dir = tmp.keep();
+                    if synced.insert(dir.path().to_path_buf()) {
+                        dir.sync();
                     }
                     Ok(())
                 }
-                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     Err(WriteError::Changed(rel))
                 }
-                Err(e) => Err(WriteError::Io {
-                    path: rel,
-                    source: e.error,
-                }),
+                Err(source) => Err(WriteError::Io { path: rel, source }),
             }
         })
-        .collect();
-    for dir in &dirs {
-        sync_dir(dir);
-    }
-    results
+        .collect()
 }
 
 /// Flushes the staged bytes to disk. On Linux one `syncfs` of the folder's filesystem does it for
@@ -287,24 +307,62 @@ fn make_durable(folder: &Path, staged: &[Staged]) -> std::io::Result<()> {
     {
         let _ = folder;
         for s in staged {
-            std::fs::File::open(&s.tmp)?.sync_all()?;
+            std::fs::File::open(s.tmp.dir.path().join(&s.tmp.name))?.sync_all()?;
         }
         Ok(())
     }
 }
 
-/// A temp file of ours in `dir`, created with the mode an ordinary file gets there (0666 less the
-/// umask, as `open(2)` applies it) rather than tempfile's private 0600: once renamed into place it
-/// is the user's file, and a user's HTML must stay readable by their web server or editor group.
-fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX).suffix(TEMP_SUFFIX);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
+/// A temp file of ours in an opened folder, removed when dropped unless kept. It is created with
+/// the mode an ordinary file gets there (0666 less the umask, as `open(2)` applies it) rather than
+/// a private 0600: once renamed into place it is the user's file, and a user's HTML must stay
+/// readable by their web server or editor group.
+struct Temp {
+    dir: DirHandle,
+    name: String,
+    kept: bool,
+}
+
+impl Temp {
+    fn create(dir: DirHandle) -> std::io::Result<(Temp, std::fs::File)> {
+        loop {
+            let name = format!("{TEMP_PREFIX}{:016x}{TEMP_SUFFIX}", rand::random::<u64>());
+            match dir.create_new(&name, 0o666) {
+                Ok(file) => {
+                    let temp = Temp {
+                        dir,
+                        name,
+                        kept: false,
+                    };
+                    return Ok((temp, file));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
-    builder.tempfile_in(dir)
+
+    /// Its name is gone (renamed into place): nothing to remove. Returns the folder.
+    fn keep(&mut self) -> &DirHandle {
+        self.kept = true;
+        &self.dir
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = self.dir.remove(&self.name);
+        }
+    }
+}
+
+fn set_mtime(file: &std::fs::File, mtime: SystemTime) -> std::io::Result<()> {
+    filetime::set_file_handle_times(
+        file,
+        None,
+        Some(filetime::FileTime::from_system_time(mtime)),
+    )
 }
 
 /// The checksum and bytes at `target` now, or None when there is no file.
@@ -324,37 +382,18 @@ fn current(
 
 /// Creates the (empty) folder `rel` and its parents inside `folder`, never through a symlink.
 pub fn create_folder(folder: &Path, rel: &RemotePath) -> Result<(), WriteError> {
-    safe_dir(folder, rel.as_str()).map(|_| ())
+    open_dir(folder, rel.as_str()).map(drop)
 }
 
-/// Creates `rel_dir` under `folder` one level at a time, refusing any level that is a symlink.
-fn safe_dir(folder: &Path, rel_dir: &str) -> Result<PathBuf, WriteError> {
-    let mut dir = folder.to_path_buf();
-    for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
-        if seg == "." || seg == ".." || seg.contains('\\') {
-            return Err(WriteError::Outside(rel_dir.to_owned()));
-        }
-        dir.push(seg);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
-                return Err(WriteError::Outside(rel_dir.to_owned()));
-            }
-            Ok(_) => {}
-            Err(_) => std::fs::create_dir(&dir)
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(|source| WriteError::Io {
-                    path: rel_dir.to_owned(),
-                    source,
-                })?,
-        }
-    }
-    Ok(dir)
+/// Opens `rel_dir` under `folder`, creating missing levels, refusing any level that is a symlink.
+fn open_dir(folder: &Path, rel_dir: &str) -> Result<DirHandle, WriteError> {
+    DirHandle::open_inside(folder, rel_dir).map_err(|e| match e {
+        OpenError::Outside => WriteError::Outside(rel_dir.to_owned()),
+        OpenError::Io(source) => WriteError::Io {
+            path: rel_dir.to_owned(),
+            source,
+        },
+    })
 }
 
 /// The name every temp file of ours has: dot-prefixed (so the watcher and the scan ignore it).
@@ -387,13 +426,6 @@ pub fn remove_stray_temps(folder: &Path) -> usize {
         }
     }
     removed
-}
-
-fn sync_dir(dir: &Path) {
-    // Makes the rename durable; not possible (or needed) everywhere, so failure is not an error.
-    if let Ok(f) = std::fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
 }
 
 #[cfg(test)]
@@ -437,6 +469,49 @@ mod tests {
         assert_ne!(b1, b2);
         assert!(b2.ends_with("-001.png"), "{b2}");
         assert_eq!(std::fs::read(root.join(b1)).unwrap(), b"1");
+    }
+
+    #[test]
+    fn a_backup_of_the_bytes_the_newest_version_holds_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let later = |s| t + std::time::Duration::from_secs(s);
+        let count = || {
+            std::fs::read_dir(root.join("sites-versions/pic"))
+                .unwrap()
+                .count()
+        };
+        let first = backup(root, &p("pic.png"), b"A", t).unwrap();
+        assert_eq!(backup(root, &p("pic.png"), b"A", later(1)).unwrap(), first);
+        assert_eq!(count(), 1);
+        // Another file with the same stem is not a version of this one.
+        std::fs::write(
+            root.join("sites-versions/pic/2099-01-01-00-00-00-000+0000.jpg"),
+            "B",
+        )
+        .unwrap();
+        let b = backup(root, &p("pic.png"), b"B", later(2)).unwrap();
+        assert_ne!(b, first);
+        // Content seen before but not the newest is kept again: the history stays in order.
+        let a_again = backup(root, &p("pic.png"), b"A", later(3)).unwrap();
+        assert_ne!(a_again, first);
+        assert_eq!(count(), 4);
+        assert_eq!(std::fs::read(root.join(a_again)).unwrap(), b"A");
+
+        // Through the save process: the same old content replaced twice is kept once.
+        std::fs::write(root.join("x.html"), "old").unwrap();
+        let old = Some(Checksum::of(b"old"));
+        let b1 = save(root, &p("x.html"), b"new", t, old).unwrap().unwrap();
+        std::fs::write(root.join("x.html"), "old").unwrap();
+        let b2 = save(root, &p("x.html"), b"new2", t, old).unwrap().unwrap();
+        assert_eq!(b1, b2);
+        assert_eq!(
+            std::fs::read_dir(root.join("sites-versions/x"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     #[cfg(unix)]
@@ -515,6 +590,26 @@ mod tests {
         let r = save(dir.path(), &p("a/x.html"), b"x", SystemTime::now(), None);
         assert!(matches!(r, Err(WriteError::Outside(_))));
         assert!(!outside.path().join("x.html").exists());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_swapped_for_a_symlink_between_staging_and_publishing_is_never_written_through() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let staged = stage_new(root, &p("a/x.html"), b"x", SystemTime::now()).unwrap();
+        // The check is done; now `a` becomes a symlink to a folder outside.
+        std::fs::rename(root.join("a"), root.join("a-moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("a")).unwrap();
+        let results = publish(root, vec![staged]);
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(!outside.path().join("x.html").exists());
+        assert_eq!(std::fs::read(root.join("a-moved/x.html")).unwrap(), b"x");
+        // And the next write sees the symlink and refuses.
+        let r = save(root, &p("a/y.html"), b"y", SystemTime::now(), None);
+        assert!(matches!(r, Err(WriteError::Outside(_))), "{r:?}");
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
     }
 
     #[test]
