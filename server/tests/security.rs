@@ -17,7 +17,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
 use hyperclay_protocol::{ErrorCode, MAX_FILE_BYTES, PutResponse, StatusResponse, TokenResponse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use oauth_flow::{authorize_path, get_code, login_cookie, param, pkce, post_login};
+use oauth_flow::{
+    answer_consent, authorize_as, authorize_path, get_code, hidden, login_cookie, login_form,
+    param, pkce, post_login, post_login_with,
+};
 
 const T1: &str = "2026-01-01T10:00:00.000Z";
 const T2: &str = "2026-01-02T10:00:00.000Z";
@@ -121,7 +124,10 @@ fn changed_claims_with_the_original_signature_are_refused() {
     let bee = t.new_account("bee", true, 10);
     let (h, _, sig) = parts(&t.token);
     let mut swapped = claims_of(&t.token);
-    swapped["sub"] = claims_of(&bee)["sub"].clone();
+    // Bee's login too: a token family belongs to one account.
+    for claim in ["sub", "fam", "gen"] {
+        swapped[claim] = claims_of(&bee)[claim].clone();
+    }
     assert_ne!(swapped["sub"], claims_of(&t.token)["sub"]);
     unauthorized(&t, &format!("{h}.{}.{sig}", b64(&swapped)), "sub swapped");
     let mut longer = claims_of(&t.token);
@@ -160,11 +166,22 @@ fn expired_and_revoked_tokens_are_refused() {
         .api_as(&fresh)
         .post_with("/api/local-sync/refresh", b"", &[]);
     assert_eq!(r.status, 401, "a revoked token cannot be refreshed");
-    // Revocation is per token: the suite's own token still works.
+    // Revocation is per login (token family): the suite's own token still works.
     let _: StatusResponse = t.api().status().ok();
 }
 
 // ---------------------------------------------------------------- the browser login
+
+/// The consent page for `state` shown to the session `cookie`; asserts it issues nothing.
+fn consent_page(t: &Target, cookie: &str, redirect: &str, state: &str, challenge: &str) -> String {
+    let r = t.anonymous().get_with(
+        &authorize_path(redirect, state, challenge),
+        &[("Cookie", cookie)],
+    );
+    assert_eq!(r.status, 200, "{state}: {}", r.text());
+    assert!(r.header("location").is_none(), "a GET never issues a code");
+    r.text()
+}
 
 #[test]
 fn state_comes_back_unchanged_however_odd() {
@@ -173,17 +190,174 @@ fn state_comes_back_unchanged_however_odd() {
     let redirect = "http://127.0.0.1:45678/callback";
     let cookie = login_cookie(&t, "demo", "demo");
     for state in ["a b&c=d/e?f#g", "é✓", "%41%2F", "x\"><script>"] {
-        let r = t.anonymous().get_with(
-            &authorize_path(redirect, state, &p.challenge),
-            &[("Cookie", &cookie)],
-        );
-        assert_eq!(r.status, 302, "{state}: {}", r.text());
+        let page = consent_page(&t, &cookie, redirect, state, &p.challenge);
+        assert!(!page.contains("<script>"), "escaped: {page}");
+        let r = answer_consent(&t, &cookie, &page, "allow");
+        assert_eq!(r.status, 303, "{state}: {}", r.text());
         let loc = r.header("location").expect("a redirect");
         assert!(loc.starts_with(&format!("{redirect}?")), "{loc}");
         assert_eq!(param(&loc, "state").as_deref(), Some(state), "{loc}");
         // Exactly one state and one code: a state cannot smuggle a second parameter in.
         assert_eq!(loc.matches("state=").count(), 1, "{loc}");
         assert_eq!(loc.matches("code=").count(), 1, "{loc}");
+    }
+}
+
+/// Issue 16, attack 1's second half and attack 5: `/authorize` issued a code at once to
+/// whatever loopback port asked. Now a GET only shows a consent page naming the account and
+/// the port, and only its own POST, with this session's CSRF token, issues a code.
+#[test]
+fn authorize_asks_for_consent_naming_the_account_and_the_port() {
+    let t = local();
+    let p = pkce();
+    let redirect = "http://127.0.0.1:45678/callback";
+    let (r, cookie) = authorize_as(&t, "demo", "demo", redirect, "s1", &p.challenge);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("location").is_none());
+    let page = r.text();
+    assert!(page.contains("<b id=\"user\">demo</b>"), "{page}");
+    assert!(page.contains("<b id=\"port\">45678</b>"), "{page}");
+    assert!(page.contains("id=\"allow\"") && page.contains("id=\"deny\""));
+    assert!(!page.contains("code="), "{page}");
+    assert!(!page.contains("<script"), "pages are script-free");
+
+    // "Deny" sends the app an error, never a code.
+    let denied = answer_consent(&t, &cookie, &page, "deny");
+    assert_eq!(denied.status, 303, "{}", denied.text());
+    let loc = denied.header("location").expect("back to the app");
+    assert_eq!(
+        param(&loc, "error").as_deref(),
+        Some("access_denied"),
+        "{loc}"
+    );
+    assert_eq!(param(&loc, "state").as_deref(), Some("s1"));
+    assert!(param(&loc, "code").is_none(), "{loc}");
+}
+
+#[test]
+fn a_consent_post_is_refused_without_this_sessions_token_or_from_another_origin() {
+    let t = local();
+    let p = pkce();
+    let redirect = "http://127.0.0.1:45678/callback";
+    let cookie = login_cookie(&t, "demo", "demo");
+    let page = consent_page(&t, &cookie, redirect, "s", &p.challenge);
+    let token = hidden(&page, "csrf");
+    let other_session = login_cookie(&t, "demo", "demo");
+    let other_page = consent_page(&t, &other_session, redirect, "s", &p.challenge);
+    assert_ne!(hidden(&other_page, "csrf"), token, "tokens are per session");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let body = |csrf: &str| {
+        format!(
+            "redirect_uri={}&state=s&code_challenge={}&code_challenge_method=S256&decision=allow&csrf={}",
+            urlencode(redirect),
+            p.challenge,
+            urlencode(csrf)
+        )
+    };
+    let no_code = |r: &Reply, why: &str| {
+        assert!(
+            r.status == 403 || r.status == 401,
+            "{why}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert!(r.header("location").is_none(), "{why}");
+    };
+    // No token, a wrong one, another session's.
+    let anon = t.anonymous();
+    for (csrf, why) in [
+        ("", "no token"),
+        ("x", "a made-up token"),
+        (
+            hidden(&other_page, "csrf").as_str(),
+            "another session's token",
+        ),
+    ] {
+        let r = anon.post_with(
+            "/api/local-sync/authorize",
+            body(csrf).as_bytes(),
+            &[form[0], ("Cookie", &cookie)],
+        );
+        no_code(&r, why);
+    }
+    // The right token, but posted by another page: another site, or a sandboxed app.
+    for (name, value) in [
+        ("Origin", "http://evil.example"),
+        ("Origin", "null"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
+    ] {
+        let r = anon.post_with(
+            "/api/local-sync/authorize",
+            body(&token).as_bytes(),
+            &[form[0], ("Cookie", &cookie), (name, value)],
+        );
+        no_code(&r, &format!("{name}: {value}"));
+    }
+    // The right token without the session (the cookie is what it is bound to).
+    let r = anon.post_with("/api/local-sync/authorize", body(&token).as_bytes(), &form);
+    no_code(&r, "no session");
+    // The control case: the same post from the page itself issues a code.
+    let own = t.url.clone();
+    let r = anon.post_with(
+        "/api/local-sync/authorize",
+        body(&token).as_bytes(),
+        &[
+            form[0],
+            ("Cookie", &cookie),
+            ("Origin", &own),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(param(&r.header("location").unwrap_or_default(), "code").is_some());
+}
+
+#[test]
+fn the_login_and_consent_pages_refuse_framing() {
+    let t = local();
+    let p = pkce();
+    let cookie = login_cookie(&t, "demo", "demo");
+    let path = authorize_path("http://127.0.0.1:45678/callback", "s", &p.challenge);
+    let pages = [
+        t.anonymous().get("/login"),
+        t.anonymous().get(&path),
+        t.anonymous().get_with(&path, &[("Cookie", &cookie)]),
+        t.anonymous().get_with("/", &[("Cookie", &cookie)]),
+    ];
+    for r in pages {
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!r.text().contains("<script"), "pages are script-free");
+    }
+}
+
+#[test]
+fn a_redirect_to_the_servers_own_port_is_refused() {
+    let t = local();
+    let p = pkce();
+    let cookie = login_cookie(&t, "demo", "demo");
+    let port = t.server().port();
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
+        let own = format!("http://{host}:{port}/callback");
+        let r = t.anonymous().get_with(
+            &authorize_path(&own, "s", &p.challenge),
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(r.status, 400, "{own}: {}", r.text());
+        assert!(r.header("location").is_none());
+    }
+    // Only the path /callback: a code sent to another path of a loopback server could land
+    // in any local program's log.
+    for path in ["/", "/cb", "/callback/", "/login", ""] {
+        let uri = format!("http://127.0.0.1:45678{path}");
+        let r = t.anonymous().get_with(
+            &authorize_path(&uri, "s", &p.challenge),
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(r.status, 400, "{uri}: {}", r.text());
     }
 }
 
@@ -202,38 +376,79 @@ fn authorize_without_state_is_refused() {
     assert!(r.header("location").is_none());
 }
 
-/// Login CSRF: a page on another site posts the login form with the attacker's credentials.
-/// The victim's browser would then hold the attacker's session, and the victim's next "Sync"
-/// would silently link their folder to the attacker's account and upload it there. The form
-/// has no token, so the server must refuse a cross-site post by its Origin / Sec-Fetch-Site.
+/// Login CSRF: a page on another site (or an app on this one) posts the login form with the
+/// attacker's credentials. The victim's browser would then hold the attacker's session, and the
+/// victim's next "Sync" would link their folder to the attacker's account. The form's CSRF
+/// token, bound to a cookie only the login page sets, and the Origin / Sec-Fetch-Site check
+/// each refuse it.
 #[test]
 fn a_cross_site_login_post_is_refused() {
     let t = local();
-    let form = [("Content-Type", "application/x-www-form-urlencoded")];
-    let body = b"username=demo&password=demo&next=%2F";
     for (name, value) in [
         ("Origin", "http://evil.example"),
         ("Origin", "null"),
         ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Site", "same-site"),
     ] {
-        let r = t
-            .anonymous()
-            .post_with("/login", body, &[form[0], (name, value)]);
+        let r = post_login_with(&t, "demo", "demo", "/", &[(name, value)]);
         assert_eq!(r.status, 403, "{name}: {value}: {}", r.text());
-        assert!(r.header("set-cookie").is_none(), "{name}: {value}");
+        let set = r.header("set-cookie").unwrap_or_default();
+        assert!(!set.contains("hyperclay_session"), "{name}: {value}: {set}");
     }
     // The same post from the server's own page still logs in.
     let own = t.url.clone();
     for (name, value) in [("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")] {
-        let r = t
-            .anonymous()
-            .post_with("/login", body, &[form[0], (name, value)]);
+        let r = post_login_with(&t, "demo", "demo", "/", &[(name, value)]);
         assert_eq!(r.status, 303, "{name}: {value}: {}", r.text());
         assert!(r.header("set-cookie").is_some());
     }
-    // A client that sends neither header (curl, the tests' own flow) is not a browser victim.
     let r = post_login(&t, "demo", "demo", "/");
     assert_eq!(r.status, 303, "{}", r.text());
+}
+
+/// Without the login page's own cookie and token, a login post is refused even with no
+/// Origin at all (a browser that omits it, or a page that strips it).
+#[test]
+fn the_login_form_needs_its_csrf_token() {
+    let t = local();
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let (cookie, csrf) = login_form(&t);
+    let (other_cookie, _) = login_form(&t);
+    for (body, cookie, why) in [
+        (
+            "username=demo&password=demo&next=%2F".to_owned(),
+            cookie.as_str(),
+            "no token",
+        ),
+        (
+            format!("username=demo&password=demo&csrf={}", urlencode(&csrf)),
+            "",
+            "no cookie",
+        ),
+        (
+            format!("username=demo&password=demo&csrf={}", urlencode(&csrf)),
+            other_cookie.as_str(),
+            "another form's cookie",
+        ),
+        (
+            "username=demo&password=demo&csrf=forged".to_owned(),
+            cookie.as_str(),
+            "a made-up token",
+        ),
+    ] {
+        let r = t
+            .anonymous()
+            .post_with("/login", body.as_bytes(), &[form, ("Cookie", cookie)]);
+        assert_eq!(r.status, 403, "{why}: {}", r.text());
+        let set = r.header("set-cookie").unwrap_or_default();
+        assert!(!set.contains("hyperclay_session"), "{why}: {set}");
+    }
+    let r = t.anonymous().post_with(
+        "/login",
+        format!("username=demo&password=demo&csrf={}", urlencode(&csrf)).as_bytes(),
+        &[form, ("Cookie", &cookie)],
+    );
+    assert_eq!(r.status, 303, "the control case: {}", r.text());
 }
 
 #[test]
@@ -257,6 +472,14 @@ fn the_session_cookie_is_httponly_and_samesite() {
     let bad = post_login(&t, "demo", "wrong", "/");
     assert_eq!(bad.status, 401);
     assert!(bad.header("set-cookie").is_none());
+    // The login form's own cookie is HttpOnly and SameSite too.
+    let form = t.anonymous().get("/login");
+    let set = form.header("set-cookie").expect("the login form's cookie");
+    assert!(set.starts_with("hyperclay_login="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
 }
 
 #[test]
