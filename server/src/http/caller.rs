@@ -66,7 +66,7 @@ impl AppState {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ServerError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ServerError> {
     let value = headers
         .get(AUTHORIZATION)
         .ok_or(ServerError::Unauthorized("no Authorization: Bearer token"))?

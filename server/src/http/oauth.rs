@@ -11,6 +11,7 @@ use hyperclay_protocol::{Timestamp, TokenRequest, TokenResponse};
 
 use super::AppState;
 use super::api::user_of;
+use super::caller::bearer_token;
 use crate::error::ServerError;
 use crate::oauth::check_exchange;
 use crate::store::{Account, Plan, accounts, grants};
@@ -57,35 +58,49 @@ pub async fn token(
 }
 
 /// The next generation of the presented token's family. The presented token keeps working
-/// until its successor is first used (so requests already in flight do not fail), and may
-/// not be refreshed a second time.
+/// until its successor is first used (so requests already in flight do not fail). Checked
+/// here rather than by the usual bearer check, which would refuse a replaced token before its
+/// replay could be noticed: a replay revokes the family (see [`grants::rotate`]).
 pub async fn refresh(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<TokenResponse>, ServerError> {
-    let (account, claims) = st.paid(&headers).await?;
+    let claims = st.keys.verify(bearer_token(&headers)?, &st.clock)?;
+    let id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ServerError::Unauthorized("the token names no account"))?;
     let exp = st.clock.now_secs() + TOKEN_LIFETIME_SECS;
     let fam = claims.fam.clone();
-    let generation = st
+    let (account, generation) = st
         .store
         .run(move |s| {
+            let account = accounts::by_id(s.conn(), id)?.ok_or(ServerError::Unauthorized(
+                "the token's account no longer exists",
+            ))?;
             let tx = s.transaction()?;
-            let generation = grants::rotate(&tx, &claims.fam, claims.generation, exp);
+            let generation = grants::rotate(&tx, &claims.fam, claims.generation, id, exp);
             // A refused refresh may have revoked the family: that must stick.
             tx.commit()?;
-            generation
+            let generation = generation?;
+            if account.plan != Plan::Paid {
+                return Err(ServerError::SubscriptionRequired);
+            }
+            Ok((account, generation))
         })
         .await?;
     issue(&st, &account, &fam, generation).map(Json)
 }
 
-/// Ends the presented token's whole family: every token refreshed from the same login.
-/// Allowed for unpaid accounts too: leaving must always work.
+/// Ends the presented token's whole family: every token refreshed from the same login. Any
+/// genuine, unexpired token of the family may do it, even one already replaced by its
+/// successor: leaving must always work (for unpaid accounts too), and ending a login is
+/// never a harm its holder could do.
 pub async fn logout(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ServerError> {
-    let (_, claims) = st.bearer(&headers).await?;
+    let claims = st.keys.verify(bearer_token(&headers)?, &st.clock)?;
     st.store
         .run(move |s| grants::revoke_family(s.conn(), &claims.fam))
         .await?;

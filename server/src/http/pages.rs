@@ -455,32 +455,30 @@ fn host_port(headers: &HeaderMap) -> Option<u16> {
     host.rsplit_once(':')?.1.parse().ok()
 }
 
-/// Checks a request before anything else: a bad one is a 400 page and never a redirect.
+/// Checks a request before anything else; why not, for a 400 page (never a redirect).
 fn check_request(
     st: &AppState,
     headers: &HeaderMap,
     q: AuthorizeQuery,
-) -> Result<SyncRequest, Response> {
+) -> Result<SyncRequest, &'static str> {
     let redirect_uri = q.redirect_uri.unwrap_or_default();
     let Some(port) = loopback_callback_port(&redirect_uri) else {
-        return Err(bad_authorize(
+        return Err(
             "redirect_uri must be http://127.0.0.1:PORT/callback, http://[::1]:PORT/callback or \
              http://localhost:PORT/callback.",
-        ));
+        );
     };
     if Some(port) == st.own_port || Some(port) == host_port(headers) {
-        return Err(bad_authorize(
-            "redirect_uri points at this server itself, not at the sync app.",
-        ));
+        return Err("redirect_uri points at this server itself, not at the sync app.");
     }
     let Some(state) = q.state.filter(|s| !s.is_empty() && s.len() <= 512) else {
-        return Err(bad_authorize("state is missing."));
+        return Err("state is missing.");
     };
     let Some(challenge) = q.code_challenge.filter(|c| is_pkce_string(c)) else {
-        return Err(bad_authorize("code_challenge is missing or malformed."));
+        return Err("code_challenge is missing or malformed.");
     };
     if q.code_challenge_method.as_deref() != Some("S256") {
-        return Err(bad_authorize("code_challenge_method must be S256."));
+        return Err("code_challenge_method must be S256.");
     }
     Ok(SyncRequest {
         redirect_uri,
@@ -516,7 +514,7 @@ pub async fn authorize(
     };
     let req = match check_request(&st, &headers, q) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(why) => return bad_authorize(why),
     };
     let (sid, account) = match st.session_with_id(&headers).await {
         Ok(Some(s)) => s,
@@ -584,7 +582,7 @@ pub async fn consent(
     };
     let req = match check_request(&st, &headers, form.request) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(why) => return bad_authorize(why),
     };
     let (sid, account) = match st.session_with_id(&headers).await {
         Ok(Some(s)) => s,

@@ -2,8 +2,8 @@
 //! codes are stored only as SHA-256 hashes, so the database never holds a usable secret.
 //!
 //! A token family is one login's line of access tokens. Refresh hands out the next generation;
-//! a generation stops working once a later one has been used, and refreshing anything but the
-//! newest generation (a copy of an old token being replayed) ends the family. Logout ends the
+//! a generation stops working once a later one has been used, and refreshing a generation whose
+//! successor was used (a copy of an old token being replayed) ends the family. Logout ends the
 //! family, and a password change ends every family and browser session of the account.
 
 use hyperclay_protocol::sha256_hex;
@@ -157,29 +157,41 @@ pub fn admit(
     Ok(())
 }
 
-/// The generation a refresh of `generation` gets. Refreshing any generation but the newest means two
-/// holders of one token: the whole family is revoked and the refresh refused.
+/// The generation a refresh of `generation` gets. The newest generation refreshes normally.
+/// An older one may refresh only while no later one has been used: its holder lost the
+/// answer of its last refresh; every generation before the new one then ends at once. An
+/// older one whose successor was used means two holders of one token: the whole family is
+/// revoked and the refresh refused.
 pub fn rotate(
     conn: &Connection,
     fam: &str,
     generation: i64,
+    account_id: i64,
     expires_at_secs: i64,
 ) -> Result<i64, ServerError> {
-    let f = family(conn, fam)?.ok_or(ServerError::Unauthorized("the token's login is unknown"))?;
+    let f = family(conn, fam)?
+        .filter(|f| f.account_id == account_id && generation >= 1 && generation <= f.issued_gen)
+        .ok_or(ServerError::Unauthorized("the token's login is unknown"))?;
     if f.revoked {
         return Err(ServerError::Unauthorized("the token was revoked"));
     }
-    if generation != f.issued_gen {
+    let next = f.issued_gen + 1;
+    let used = if generation == f.issued_gen {
+        f.used_gen
+    } else if generation >= f.used_gen {
+        next
+    } else {
         revoke_family(conn, fam)?;
         return Err(ServerError::Unauthorized(
-            "the token was already refreshed; its login is revoked",
+            "the token was already refreshed and its successor used; its login is revoked",
         ));
-    }
+    };
     conn.execute(
-        "UPDATE token_families SET issued_gen = ?2, expires_at = MAX(expires_at, ?3) WHERE id = ?1",
-        params![fam, generation + 1, expires_at_secs],
+        "UPDATE token_families SET issued_gen = ?2, used_gen = ?3, expires_at = MAX(expires_at, ?4)
+         WHERE id = ?1",
+        params![fam, next, used, expires_at_secs],
     )?;
-    Ok(generation + 1)
+    Ok(next)
 }
 
 pub fn revoke_family(conn: &Connection, fam: &str) -> Result<(), ServerError> {
