@@ -1,7 +1,7 @@
 //! The real browser login, end to end: the tray's "Sync" opens the authorize URL (through a
 //! `BROWSER` wrapper that hands it to the test), headless Chromium (driven over WebDriver by
-//! chromedriver) fills the server's login page, the callback reaches the app, the token is
-//! stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
+//! chromedriver) fills the server's login page and allows Sync on its consent page, the
+//! callback reaches the app, the token is stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
 //! the app stays logged out.
 
 mod ui_support;
@@ -129,6 +129,22 @@ impl Browser {
         self.fill("#password", password);
         self.click("#login");
     }
+
+    /// Allows Sync on the server's consent page, which names the account.
+    fn allow(&self, user: &str) {
+        wait_for(
+            "the server's consent page",
+            DEADLINE,
+            || self.source().contains("id=\"allow\"").then_some(()),
+            || self.source(),
+        );
+        let source = self.source();
+        assert!(
+            source.contains(&format!("<b id=\"user\">{user}</b>")),
+            "the consent page names the account: {source}"
+        );
+        self.click("#allow");
+    }
 }
 
 impl Drop for Browser {
@@ -208,6 +224,7 @@ fn browser_login_turns_sync_on_and_the_token_is_kept() {
     let browser = Browser::start();
     browser.goto(&authorize);
     browser.log_in("demo", "demo");
+    browser.allow("demo");
     wait_for_icon(
         &screen,
         &app,

@@ -101,8 +101,12 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<StatusCode, ServerError> {
     let claims = st.keys.verify(bearer_token(&headers)?, &st.clock)?;
+    let id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| ServerError::Unauthorized("the token names no account"))?;
     st.store
-        .run(move |s| grants::revoke_family(s.conn(), &claims.fam))
+        .run(move |s| grants::end_family(s.conn(), &claims.fam, id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

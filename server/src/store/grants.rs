@@ -194,7 +194,20 @@ pub fn rotate(
     Ok(next)
 }
 
-pub fn revoke_family(conn: &Connection, fam: &str) -> Result<(), ServerError> {
+/// Logout: ends a live family of `account_id`; a family already ended (or unknown) is 401,
+/// as its tokens are.
+pub fn end_family(conn: &Connection, fam: &str, account_id: i64) -> Result<(), ServerError> {
+    let ended = conn.execute(
+        "UPDATE token_families SET revoked = 1 WHERE id = ?1 AND account_id = ?2 AND revoked = 0",
+        params![fam, account_id],
+    )?;
+    if ended == 0 {
+        return Err(ServerError::Unauthorized("the token was revoked"));
+    }
+    Ok(())
+}
+
+fn revoke_family(conn: &Connection, fam: &str) -> Result<(), ServerError> {
     conn.execute("UPDATE token_families SET revoked = 1 WHERE id = ?1", [fam])?;
     Ok(())
 }
