@@ -61,7 +61,8 @@ fn esc(s: &str) -> String {
 }
 
 /// Every server page: never framed (clickjacking the consent button), never cached, no script,
-/// no referrer (the callback URL carries the code).
+/// no referrer to other origins (the callback URL carries the code). Not `no-referrer`: with it
+/// Chromium sends `Origin: null` on the page's own form posts, which then look foreign.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -82,7 +83,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     resp
 }
 
