@@ -43,7 +43,8 @@ else
   # Unpaid: the server shows its page with a link back to the app instead of redirecting.
   answer=$(sed -n 's/.*id="continue" href="\([^"]*\)".*/\1/p' "$BROWSER_OUT.page" | sed 's/&amp;/\&/g')
 fi
-curl -sS -o "$BROWSER_OUT" "$answer"
+curl -sS -o "$BROWSER_OUT.part" "$answer"
+mv "$BROWSER_OUT.part" "$BROWSER_OUT"
 "#;
 
 struct Cli {
@@ -67,6 +68,22 @@ impl Cli {
             browser_out: home.path().join("browser-answer.html"),
             script,
             home,
+        }
+    }
+
+    /// The app's answer page as the browser script saved it. The app may exit as soon as it
+    /// has answered, before the script has written the page: wait for it.
+    fn browser_answer(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(page) = std::fs::read_to_string(&self.browser_out) {
+                return page;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the browser script saved no answer in 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 
@@ -150,7 +167,7 @@ fn login_then_logout_from_the_command_line() {
     );
     assert!(stdout.contains(&shown), "{stdout}");
     assert!(stdout.contains("Logged in as demo"), "{stdout}");
-    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    let page = cli.browser_answer();
     assert!(page.contains("you can close this tab"), "{page}");
 
     let files = cli.token_files();
@@ -186,7 +203,7 @@ fn an_unpaid_account_cannot_log_in_from_the_command_line() {
     );
     assert!(stderr.contains("Sync is for paid subscribers"), "{stderr}");
     assert!(!stdout.contains("Logged in"), "{stdout}");
-    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    let page = cli.browser_answer();
     assert!(page.contains("Sync is for paid subscribers"), "{page}");
     assert!(cli.token_files().is_empty());
 }
