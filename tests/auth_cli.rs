@@ -10,24 +10,41 @@ use hyperclay_protocol::{Timestamp, User};
 use hyperclay_server::test_support::TestServer;
 use hyperclay_sync::auth::{StoredToken, TokenStore, revoke};
 
-/// Plays the browser: $1 is the authorize URL. Signs in as $LOGIN_USER/$LOGIN_PASSWORD, follows
-/// the server to the app's callback and saves the app's answer page in $BROWSER_OUT.
+/// Plays the browser: $1 is the authorize URL. Signs in as $LOGIN_USER/$LOGIN_PASSWORD (with the
+/// login form's cookie and CSRF token), allows Sync on the consent page, follows the server to
+/// the app's callback and saves the app's answer page in $BROWSER_OUT.
 const BROWSER_SCRIPT: &str = r#"#!/bin/sh
 set -eu
 jar="$BROWSER_OUT.cookies"
 base="${1%%/api/local-sync/*}"
-page=$(curl -fsS -c "$jar" -b "$jar" "$1")
-next=$(printf '%s' "$page" | sed -n 's/.*name="next" value="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g')
+# The value of the hidden field $1 in the page file $2, unescaped.
+field() {
+  sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1 |
+    sed 's/&quot;/"/g; s/&#39;/'"'"'/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g'
+}
+curl -fsS -c "$jar" -b "$jar" -o "$BROWSER_OUT.login" "$1"
 back=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
   --data-urlencode "username=$LOGIN_USER" --data-urlencode "password=$LOGIN_PASSWORD" \
-  --data-urlencode "next=$next" "$base/login")
+  --data-urlencode "next=$(field next "$BROWSER_OUT.login")" \
+  --data-urlencode "csrf=$(field csrf "$BROWSER_OUT.login")" "$base/login")
 case "$back" in http*) ;; *) back="$base$back" ;; esac
-answer=$(curl -sS -c "$jar" -b "$jar" -D "$BROWSER_OUT.authorize" -w '%{redirect_url}' -o "$BROWSER_OUT.page" "$back")
-if [ -z "$answer" ]; then
+curl -sS -c "$jar" -b "$jar" -o "$BROWSER_OUT.page" "$back"
+if grep -q 'id="allow"' "$BROWSER_OUT.page"; then
+  # The consent page: allow Sync.
+  p="$BROWSER_OUT.page"
+  answer=$(curl -sS -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
+    --data-urlencode "redirect_uri=$(field redirect_uri "$p")" \
+    --data-urlencode "state=$(field state "$p")" \
+    --data-urlencode "code_challenge=$(field code_challenge "$p")" \
+    --data-urlencode "code_challenge_method=$(field code_challenge_method "$p")" \
+    --data-urlencode "csrf=$(field csrf "$p")" --data-urlencode "decision=allow" \
+    "$base/api/local-sync/authorize")
+else
   # Unpaid: the server shows its page with a link back to the app instead of redirecting.
   answer=$(sed -n 's/.*id="continue" href="\([^"]*\)".*/\1/p' "$BROWSER_OUT.page" | sed 's/&amp;/\&/g')
 fi
-curl -sS -o "$BROWSER_OUT" "$answer"
+curl -sS -o "$BROWSER_OUT.part" "$answer"
+mv "$BROWSER_OUT.part" "$BROWSER_OUT"
 "#;
 
 struct Cli {
@@ -51,6 +68,22 @@ impl Cli {
             browser_out: home.path().join("browser-answer.html"),
             script,
             home,
+        }
+    }
+
+    /// The app's answer page as the browser script saved it. The app may exit as soon as it
+    /// has answered, before the script has written the page: wait for it.
+    fn browser_answer(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(page) = std::fs::read_to_string(&self.browser_out) {
+                return page;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the browser script saved no answer in 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 
@@ -134,7 +167,7 @@ fn login_then_logout_from_the_command_line() {
     );
     assert!(stdout.contains(&shown), "{stdout}");
     assert!(stdout.contains("Logged in as demo"), "{stdout}");
-    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    let page = cli.browser_answer();
     assert!(page.contains("you can close this tab"), "{page}");
 
     let files = cli.token_files();
@@ -170,7 +203,7 @@ fn an_unpaid_account_cannot_log_in_from_the_command_line() {
     );
     assert!(stderr.contains("Sync is for paid subscribers"), "{stderr}");
     assert!(!stdout.contains("Logged in"), "{stdout}");
-    let page = std::fs::read_to_string(&cli.browser_out).expect("the browser got an answer");
+    let page = cli.browser_answer();
     assert!(page.contains("Sync is for paid subscribers"), "{page}");
     assert!(cli.token_files().is_empty());
 }

@@ -91,20 +91,42 @@ impl Browser {
         }
     }
 
-    /// Opens the authorize URL, signs in on the server's form, and returns where the server
-    /// finally sends the browser: the redirect target (paid) or the page itself (unpaid).
+    /// Opens the authorize URL, signs in on the server's form, allows Sync on the consent page,
+    /// and returns where the server finally sends the browser: the redirect to the app (paid)
+    /// or the "paid subscribers" page itself (unpaid).
     fn sign_in(&mut self, server: &str, authorize_url: &str, user: &str, password: &str) -> Reply {
         let page = self.get(authorize_url);
         assert_eq!(page.status, 200, "the login page: {}", page.body);
         let next = hidden_field(&page.body, "next");
+        let csrf = hidden_field(&page.body, "csrf");
         let after_login = self.post_form(
             &format!("{server}/login"),
-            &[("username", user), ("password", password), ("next", &next)],
+            &[
+                ("username", user),
+                ("password", password),
+                ("next", &next),
+                ("csrf", &csrf),
+            ],
         );
         assert_eq!(after_login.status, 303, "login: {}", after_login.body);
         let back = after_login.location.expect("login redirects back");
         assert!(self.cookie.is_some(), "login sets a session cookie");
-        self.get(&absolute(server, &back))
+        let consent = self.get(&absolute(server, &back));
+        if !consent.body.contains("id=\"allow\"") {
+            return consent;
+        }
+        let field = |name: &str| hidden_field(&consent.body, name);
+        let fields = [
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "csrf",
+        ]
+        .map(|name| (name, field(name)));
+        let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form.push(("decision", "allow"));
+        self.post_form(&format!("{server}/api/local-sync/authorize"), &form)
     }
 }
 
@@ -169,7 +191,7 @@ fn log_in(server: &TestServer, user: &str, password: &str) -> StoredToken {
     let app = waiting(login);
     let mut browser = Browser::new();
     let redirect = browser.sign_in(&server.url(), &url, user, password);
-    assert_eq!(redirect.status, 302, "authorize: {}", redirect.body);
+    assert_eq!(redirect.status, 303, "consent: {}", redirect.body);
     let callback = redirect.location.expect("a redirect to the app");
     let page = browser.get(&callback);
     assert_eq!(page.status, 200, "{}", page.body);

@@ -1,7 +1,7 @@
 //! The real browser login, end to end: the tray's "Sync" opens the authorize URL (through a
 //! `BROWSER` wrapper that hands it to the test), headless Chromium (driven over WebDriver by
-//! chromedriver) fills the server's login page, the callback reaches the app, the token is
-//! stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
+//! chromedriver) fills the server's login page and allows Sync on its consent page, the
+//! callback reaches the app, the token is stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
 //! the app stays logged out.
 
 mod ui_support;
@@ -129,6 +129,22 @@ impl Browser {
         self.fill("#password", password);
         self.click("#login");
     }
+
+    /// Allows Sync on the server's consent page, which names the account.
+    fn allow(&self, user: &str) {
+        wait_for(
+            "the server's consent page",
+            DEADLINE,
+            || self.source().contains("id=\"allow\"").then_some(()),
+            || self.source(),
+        );
+        let source = self.source();
+        assert!(
+            source.contains(&format!("<b id=\"user\">{user}</b>")),
+            "the consent page names the account: {source}"
+        );
+        self.click("#allow");
+    }
 }
 
 impl Drop for Browser {
@@ -208,6 +224,7 @@ fn browser_login_turns_sync_on_and_the_token_is_kept() {
     let browser = Browser::start();
     browser.goto(&authorize);
     browser.log_in("demo", "demo");
+    browser.allow("demo");
     wait_for_icon(
         &screen,
         &app,
@@ -320,4 +337,99 @@ fn unpaid_account_sees_the_paid_page_and_stays_logged_out() {
         menu.items.len() - 1
     );
     screen.key("Escape");
+}
+
+/// An app whose script, on load, tries issue 16's attacks 1 and 2 with the visitor's browser:
+/// log the visitor in as `mallory`, and save over the visitor's app `victim`. It writes what it
+/// saw into `#out` so the test knows it ran.
+fn bait_app(victim: &str) -> String {
+    format!(
+        r#"<!doctype html><title>bait</title><p id="out">running</p>
+<script>
+(async () => {{
+  const seen = ["origin " + self.origin];
+  const tries = [["/login", "username=mallory&password=pw"], ["/save/{victim}", "<p>defaced</p>"]];
+  for (const [path, body] of tries) {{
+    try {{
+      const r = await fetch(path, {{method: "POST", credentials: "include",
+        headers: {{"Content-Type": "application/x-www-form-urlencoded"}}, body}});
+      seen.push(path + " " + r.status);
+    }} catch (e) {{
+      seen.push(path + " blocked");
+    }}
+  }}
+  document.getElementById("out").textContent = "done: " + seen.join(", ");
+}})();
+</script>"#
+    )
+}
+
+fn put_app(server: &str, token: &str, name: &str, html: &str) {
+    ureq::put(&format!("{server}/api/local-sync/files/{name}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("X-Modified-At", "2026-01-01T10:00:00.000Z")
+        .send(html.as_bytes())
+        .unwrap_or_else(|e| panic!("PUT {name}: {e}"));
+}
+
+/// Issue 16, attacks 1 and 2, in a real Chromium: the visitor is logged in, opens an attacker's
+/// app, and its script POSTs `/login` (as the attacker) and `/save/{the visitor's app}`. The app
+/// is served sandboxed, so neither request acts with the visitor's cookie or on their behalf:
+/// the visitor stays logged in as themselves and their app is unchanged.
+#[test]
+#[ignore = "needs chromium: run by scripts/test.sh"]
+fn an_app_page_cannot_log_the_visitor_in_or_save_over_their_apps() {
+    let server = TestServer::start();
+    let url = server.url();
+    server.add_user("mallory", "pw", true, 10);
+    put_app(&url, &server.token("demo"), "victim.html", "<p>mine</p>");
+    put_app(
+        &url,
+        &server.token("mallory"),
+        "bait.html",
+        &bait_app("victim"),
+    );
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/login"));
+    browser.log_in("demo", "demo");
+    wait_for(
+        "the home page, logged in",
+        DEADLINE,
+        || {
+            browser
+                .source()
+                .contains("<b id=\"user\">demo</b>")
+                .then_some(())
+        },
+        || browser.source(),
+    );
+
+    browser.goto(&format!("{url}/bait"));
+    let seen = wait_for(
+        "the bait app's script to finish",
+        DEADLINE,
+        || {
+            let source = browser.source();
+            source
+                .contains("done: ")
+                .then(|| source[source.find("done: ").unwrap_or(0)..].to_owned())
+        },
+        || browser.source(),
+    );
+
+    let victim = ureq::get(&format!("{url}/victim"))
+        .call()
+        .expect("the victim's app")
+        .body_mut()
+        .read_to_string()
+        .expect("its body");
+    // The page really ran sandboxed: an opaque origin.
+    assert!(seen.contains("origin null"), "{seen}");
+    assert_eq!(victim, "<p>mine</p>", "the app was saved over ({seen})");
+    browser.goto(&format!("{url}/"));
+    let home = browser.source();
+    assert!(
+        home.contains("<b id=\"user\">demo</b>"),
+        "the visitor is still themselves ({seen}): {home}"
+    );
 }

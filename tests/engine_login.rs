@@ -68,9 +68,8 @@ impl Browser {
     fn log_in(&mut self, server: &str, authorize_url: &str, user: &str, password: &str) {
         let page = self.get(authorize_url);
         assert_eq!(page.status, 200, "{}", page.body);
-        let at = page.body.find("name=\"next\"").expect("a next field");
-        let value = page.body[at..].split("value=\"").nth(1).unwrap();
-        let next = unescape(&value[..value.find('"').unwrap()]);
+        let next = field(&page.body, "next");
+        let csrf = field(&page.body, "csrf");
         let mut req = self.agent.post(format!("{server}/login"));
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
@@ -80,6 +79,7 @@ impl Browser {
                 ("username", user),
                 ("password", password),
                 ("next", next.as_str()),
+                ("csrf", csrf.as_str()),
             ])
             .unwrap();
         let after = self.reply(r);
@@ -90,7 +90,32 @@ impl Browser {
         } else {
             format!("{server}{back}")
         };
-        let redirect = self.get(&back);
+        let mut redirect = self.get(&back);
+        if redirect.body.contains("id=\"allow\"") {
+            // The consent page: allow Sync.
+            let names = [
+                "redirect_uri",
+                "state",
+                "code_challenge",
+                "code_challenge_method",
+                "csrf",
+            ];
+            let values = names.map(|name| field(&redirect.body, name));
+            let mut form: Vec<(&str, &str)> = names
+                .iter()
+                .zip(values.iter())
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            form.push(("decision", "allow"));
+            let mut req = self
+                .agent
+                .post(format!("{server}/api/local-sync/authorize"));
+            if let Some(c) = &self.cookie {
+                req = req.header("Cookie", c);
+            }
+            let r = req.send_form(form).unwrap();
+            redirect = self.reply(r);
+        }
         if let Some(callback) = redirect.location {
             self.get(&callback);
         } else if let Some(at) = redirect.body.find("id=\"continue\" href=\"") {
@@ -100,6 +125,15 @@ impl Browser {
             self.get(&callback);
         }
     }
+}
+
+/// The value of the first `<input ... name="NAME" value="...">` of a page.
+fn field(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no field {name} in {html}"));
+    let value = html[at..].split("value=\"").nth(1).unwrap();
+    unescape(&value[..value.find('"').unwrap()])
 }
 
 fn unescape(s: &str) -> String {

@@ -7,8 +7,8 @@ use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::password;
 use crate::save;
-use crate::store::{Account, Plan, Store, accounts};
-use crate::token::TokenKeys;
+use crate::store::{Account, Plan, Store, accounts, grants};
+use crate::token::{TOKEN_LIFETIME_SECS, TokenKeys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -49,16 +49,24 @@ pub fn add_user(
         .ok_or_else(|| AdminError::AccountExists(name.to_owned()))
 }
 
+/// Changes what is given. A new password also ends every token family and browser session of
+/// the account: whoever held the old password may hold tokens made with it.
 pub fn set_user(
-    store: &Store,
+    store: &mut Store,
     name: &str,
     plan: Option<Plan>,
     site_limit: Option<u64>,
     new_password: Option<&str>,
 ) -> Result<Account, AdminError> {
     let hash = new_password.map(password::hash).transpose()?;
-    accounts::update(store.conn(), name, plan, site_limit, hash.as_deref())?
-        .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))
+    let tx = store.transaction()?;
+    let account = accounts::update(&tx, name, plan, site_limit, hash.as_deref())?
+        .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))?;
+    if hash.is_some() {
+        grants::revoke_account(&tx, account.id)?;
+    }
+    tx.commit().map_err(ServerError::from)?;
+    Ok(account)
 }
 
 /// Creates `name` unless it exists. An existing account is left exactly as it is, so a
@@ -98,7 +106,11 @@ pub fn token(
     let account = accounts::by_name(store.conn(), name)?
         .ok_or_else(|| AdminError::NoSuchAccount(name.to_owned()))?;
     let keys = TokenKeys::load_or_create(data_dir)?;
-    Ok(keys.issue(&account.public_id(), clock, age_secs)?.0)
+    let exp = clock.now_secs() - age_secs + TOKEN_LIFETIME_SECS;
+    let fam = grants::new_family(store.conn(), account.id, exp)?;
+    Ok(keys
+        .issue(&account.public_id(), (&fam, 1), clock, age_secs)?
+        .0)
 }
 
 /// Deletes `path` (a file, or a folder with all it holds) as the platform's own UI would.

@@ -10,6 +10,7 @@ pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod listing;
+pub mod login_limits;
 pub mod oauth;
 pub mod password;
 pub mod save;

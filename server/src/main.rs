@@ -38,6 +38,11 @@ enum Command {
         /// Shift the server's clock by this many milliseconds (tests of clock skew).
         #[arg(long, default_value_t = 0, allow_hyphen_values = true, hide = true)]
         clock_skew_ms: i64,
+        /// The server is reached over https (a TLS proxy in front): session cookies are then
+        /// `Secure` and named with the `__Host-` prefix. Without it (plain http on loopback)
+        /// they cannot be either, as browsers drop Secure cookies sent over http.
+        #[arg(long)]
+        secure_cookies: bool,
         /// Exit when stdin reaches its end (test harnesses hold it open while they live).
         #[arg(long, hide = true)]
         exit_on_stdin_eof: bool,
@@ -73,7 +78,8 @@ enum UserCommand {
         #[arg(long, default_value_t = 50)]
         site_limit: u64,
     },
-    /// Change an account's plan, site limit or password.
+    /// Change an account's plan, site limit or password (a new password logs the account out
+    /// everywhere: every token and browser session ends).
     Set {
         name: String,
         #[arg(long, value_enum)]
@@ -117,6 +123,7 @@ fn main() -> Result<()> {
             listen,
             demo,
             clock_skew_ms,
+            secure_cookies,
             exit_on_stdin_eof,
         } => {
             if exit_on_stdin_eof {
@@ -127,12 +134,13 @@ fn main() -> Result<()> {
                     data_dir: dir,
                     demo,
                     clock_skew_ms,
+                    secure_cookies,
                 },
                 &listen,
             )
         }
         Command::User { command } => {
-            let store = Store::open(&dir).context("opening the data dir")?;
+            let mut store = Store::open(&dir).context("opening the data dir")?;
             let account = match command {
                 UserCommand::Add {
                     name,
@@ -150,7 +158,7 @@ fn main() -> Result<()> {
                         bail!("nothing to change: give --plan, --site-limit or --password");
                     }
                     admin::set_user(
-                        &store,
+                        &mut store,
                         &name,
                         plan.map(Plan::from),
                         site_limit,
@@ -188,6 +196,23 @@ fn main() -> Result<()> {
     }
 }
 
+/// Each password check allocates ~19 MiB (Argon2). glibc's malloc raises its mmap threshold
+/// after such a block is freed, so later ones come from per-thread heaps and are never given
+/// back: a burst of checks on many blocking threads left gigabytes resident. A fixed threshold
+/// keeps every large block mmapped, returned to the system when the check ends.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_to_the_system() {
+    // SAFETY: mallopt only changes malloc's tuning, under malloc's own lock; no memory of ours
+    // is touched.
+    let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
+    if ok != 1 {
+        tracing::warn!("could not set malloc's mmap threshold");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_to_the_system() {}
+
 fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -196,6 +221,7 @@ fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    return_large_blocks_to_the_system();
     let state = prepare(&opts).context("preparing the data dir")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -1,6 +1,6 @@
-//! The pure rules of the browser login: which `redirect_uri` is acceptable (loopback only,
-//! RFC 8252), what a PKCE S256 challenge and verifier look like, whether they match, and
-//! whether a code may be exchanged.
+//! The pure rules of the browser login: which `redirect_uri` is acceptable (loopback
+//! `/callback` only, RFC 8252), what a PKCE S256 challenge and verifier look like, whether they
+//! match, whether a code may be exchanged, and the forms' CSRF tokens.
 //! No I/O here.
 
 use base64::Engine;
@@ -12,31 +12,20 @@ use crate::store::grants::CodeGrant;
 /// How long an authorization code may be exchanged, in milliseconds.
 pub const CODE_LIFETIME_MS: i64 = 120_000;
 
-/// True for `http://127.0.0.1:PORT[/path]`, `http://[::1]:PORT[/path]` and
-/// `http://localhost:PORT[/path]`; nothing else (no https, no other host, no userinfo, no
-/// query or fragment, an explicit port).
-pub fn is_loopback_redirect(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("http://") else {
-        return false;
-    };
-    let Some(after_host) = ["127.0.0.1:", "[::1]:", "localhost:"]
+/// The port of an acceptable `redirect_uri`: exactly `http://127.0.0.1:PORT/callback`,
+/// `http://[::1]:PORT/callback` or `http://localhost:PORT/callback` (RFC 8252 loopback, with
+/// the one path the sync app listens on). Nothing else: no https, no other host or path, no
+/// userinfo, query or fragment. Whether the port is the server's own is the caller's check.
+pub fn loopback_callback_port(uri: &str) -> Option<u16> {
+    let rest = uri.strip_prefix("http://")?;
+    let after_host = ["127.0.0.1:", "[::1]:", "localhost:"]
         .iter()
-        .find_map(|h| rest.strip_prefix(h))
-    else {
-        return false;
-    };
-    let (port, path) = match after_host.find('/') {
-        Some(i) => after_host.split_at(i),
-        None => (after_host, ""),
-    };
-    let port_ok = !port.is_empty()
-        && port.len() <= 5
-        && port.bytes().all(|b| b.is_ascii_digit())
-        && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
-    let path_ok = path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/-._~%".contains(&b));
-    port_ok && path_ok && !path.contains("//") && !path.contains("..")
+        .find_map(|h| rest.strip_prefix(h))?;
+    let port = after_host.strip_suffix("/callback")?;
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    port.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
 /// A PKCE code verifier or S256 challenge: 43–128 characters of `[A-Za-z0-9-._~]`.
@@ -79,6 +68,27 @@ pub fn check_exchange(
     Ok(())
 }
 
+/// The CSRF token of a form shown to the holder of the cookie `secret` (a session id, or the
+/// login form's pre-session cookie). Another site can neither read the cookie nor compute this
+/// from anything it sees; and the token does not reveal the cookie.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"hyperclay form csrf\0");
+    h.update(secret.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// True when the form's `token` is the CSRF token of `secret`, compared in constant time.
+pub fn csrf_matches(secret: &str, token: &str) -> bool {
+    let want = csrf_token(secret);
+    want.len() == token.len()
+        && want
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// A fresh random secret (authorization code, session id): 32 bytes, base64url.
 pub fn random_secret() -> String {
     let bytes: [u8; 32] = rand::random();
@@ -90,14 +100,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_only_loopback_redirects() {
-        for ok in [
-            "http://127.0.0.1:8080/callback",
-            "http://127.0.0.1:1",
-            "http://[::1]:65535/cb",
-            "http://localhost:4000/callback",
+    fn accepts_only_loopback_callbacks() {
+        for (ok, port) in [
+            ("http://127.0.0.1:8080/callback", 8080),
+            ("http://[::1]:65535/callback", 65535),
+            ("http://localhost:4000/callback", 4000),
+            ("http://127.0.0.1:1/callback", 1),
         ] {
-            assert!(is_loopback_redirect(ok), "{ok}");
+            assert_eq!(loopback_callback_port(ok), Some(port), "{ok}");
         }
         for bad in [
             "https://127.0.0.1:8080/callback",
@@ -105,20 +115,36 @@ mod tests {
             "http://127.0.0.1:/callback",
             "http://127.0.0.1:0/callback",
             "http://127.0.0.1:65536/callback",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/cb",
+            "http://127.0.0.1:8080/callback/",
+            "http://127.0.0.1:8080/login",
+            "http://127.0.0.1:8080/save/x",
             "http://127.0.0.1.evil.com:80/callback",
             "http://127.0.0.1:80@evil.com/callback",
             "http://evil.com:80/callback",
-            "http://localhost.evil.com:80/",
+            "http://localhost.evil.com:80/callback",
             "http://127.0.0.2:80/callback",
             "http://127.0.0.1:80/callback?x=1",
             "http://127.0.0.1:80/callback#frag",
-            "http://127.0.0.1:80/../x",
-            "http://127.0.0.1:80\\evil.com",
+            "http://127.0.0.1:+80/callback",
+            "http://127.0.0.1:80\\evil.com/callback",
             "javascript:alert(1)",
             "",
         ] {
-            assert!(!is_loopback_redirect(bad), "{bad}");
+            assert_eq!(loopback_callback_port(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_secret() {
+        let t = csrf_token("session-a");
+        assert!(csrf_matches("session-a", &t));
+        assert!(!csrf_matches("session-b", &t));
+        assert!(!csrf_matches("session-a", ""));
+        assert!(!csrf_matches("session-a", &t[1..]));
+        assert!(!t.contains("session-a"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `exp` = `iat` + 10 days and a random `jti`,
-//! signed with a key generated once per data dir. Expiry is checked against the server's
+//! Access tokens: HS256 JWTs with `sub`, `iat`, `exp` = `iat` + 10 days, a random `jti`, and
+//! the token's family (`fam`, one per login) and generation in it (`gen`, +1 per refresh),
+//! signed with a key generated once per data dir. Whether a family still admits a generation
+//! is the store's check ([`crate::store::grants`]). Expiry is checked against the server's
 //! [`Clock`] (which tests may skew), not the system clock. Tokens are never logged.
 
 use std::fs;
@@ -23,6 +25,11 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The login this token descends from; logout and a password change end the whole family.
+    pub fam: String,
+    /// 1 for the token a login gave, +1 for each refresh.
+    #[serde(rename = "gen")]
+    pub generation: i64,
 }
 
 /// The signing key of one data dir.
@@ -37,11 +44,11 @@ impl TokenKeys {
     pub fn load_or_create(data_dir: &Path) -> Result<TokenKeys, ServerError> {
         let path = data_dir.join("jwt.key");
         if !path.exists() {
-            fs::create_dir_all(data_dir)?;
+            crate::store::private::create_dir(data_dir)?;
             let key: [u8; 32] = rand::random();
             let tmp = data_dir.join(format!("jwt.key.{:016x}", rand::random::<u64>()));
             {
-                let mut f = private_file(&tmp)?;
+                let mut f = crate::store::private::create_new_file(&tmp)?;
                 f.write_all(URL_SAFE_NO_PAD.encode(key).as_bytes())?;
                 f.sync_all()?;
             }
@@ -67,10 +74,12 @@ impl TokenKeys {
         })
     }
 
-    /// A new token for account `sub`, issued `age_secs` before the clock's now.
+    /// A new token for account `sub`, generation `generation` of family `fam`, issued `age_secs`
+    /// before the clock's now.
     pub fn issue(
         &self,
         sub: &str,
+        (fam, generation): (&str, i64),
         clock: &Clock,
         age_secs: i64,
     ) -> Result<(String, Claims), ServerError> {
@@ -81,6 +90,8 @@ impl TokenKeys {
             iat,
             exp: iat + TOKEN_LIFETIME_SECS,
             jti: hex::encode(jti),
+            fam: fam.to_owned(),
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ServerError::Internal(format!("token signing failed: {e}")))?;
@@ -104,17 +115,6 @@ impl TokenKeys {
     }
 }
 
-fn private_file(path: &Path) -> std::io::Result<fs::File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,18 +124,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = TokenKeys::load_or_create(dir.path()).unwrap();
         let clock = Clock::default();
-        let (tok, claims) = keys.issue("7", &clock, 0).unwrap();
+        let (tok, claims) = keys.issue("7", ("f", 1), &clock, 0).unwrap();
         assert_eq!(claims.exp - claims.iat, TOKEN_LIFETIME_SECS);
         assert_eq!(keys.verify(&tok, &clock).unwrap(), claims);
 
-        let (old, _) = keys.issue("7", &clock, TOKEN_LIFETIME_SECS + 1).unwrap();
+        let (old, _) = keys
+            .issue("7", ("f", 1), &clock, TOKEN_LIFETIME_SECS + 1)
+            .unwrap();
         assert!(keys.verify(&old, &clock).is_err());
-        let (aged, _) = keys.issue("7", &clock, 25 * 3600).unwrap();
+        let (aged, _) = keys.issue("7", ("f", 1), &clock, 25 * 3600).unwrap();
         assert!(keys.verify(&aged, &clock).is_ok());
 
         let other = tempfile::tempdir().unwrap();
         let forged = TokenKeys::load_or_create(other.path()).unwrap();
-        let (f, _) = forged.issue("7", &clock, 0).unwrap();
+        let (f, _) = forged.issue("7", ("f", 1), &clock, 0).unwrap();
         assert!(keys.verify(&f, &clock).is_err());
         assert!(keys.verify("not.a.token", &clock).is_err());
     }
@@ -146,7 +148,7 @@ mod tests {
         let a = TokenKeys::load_or_create(dir.path()).unwrap();
         let b = TokenKeys::load_or_create(dir.path()).unwrap();
         let clock = Clock::default();
-        let (tok, _) = a.issue("1", &clock, 0).unwrap();
+        let (tok, _) = a.issue("1", ("f", 1), &clock, 0).unwrap();
         assert!(b.verify(&tok, &clock).is_ok());
     }
 }

@@ -109,9 +109,14 @@ fn expired_tokens_are_refused_and_day_old_ones_work() {
 
 #[test]
 fn refresh_issues_a_fresh_token_and_logout_revokes() {
-    let t = Target::new();
-    // Our own token for this test, so logging it out does not disturb other tests.
-    let mine: TokenResponse = t.api().post_with("/api/local-sync/refresh", b"", &[]).ok();
+    // A refresh retires the token it came from once the new one is used, so this needs a
+    // login of its own: the reference server's admin CLI makes one.
+    let Some(t) = Target::local() else { return };
+    let login = t.server().token("demo");
+    let mine: TokenResponse = t
+        .api_as(&login)
+        .post_with("/api/local-sync/refresh", b"", &[])
+        .ok();
     assert!(mine.expires_at > Timestamp::now());
     let ten_days = 10 * 24 * 3600 * 1000;
     let from_now = mine.expires_at.as_millis() - Timestamp::now().as_millis();
@@ -125,7 +130,10 @@ fn refresh_issues_a_fresh_token_and_logout_revokes() {
     api.status().expect_error(ErrorCode::Unauthorized);
     api.post_with("/api/local-sync/refresh", b"", &[])
         .expect_error(ErrorCode::Unauthorized);
-    // The token we refreshed from is untouched.
+    // Logout ended the whole login, the token it was refreshed from too; other logins live.
+    t.api_as(&login)
+        .status()
+        .expect_error(ErrorCode::Unauthorized);
     let _: StatusResponse = t.api().status().ok();
 }
 
@@ -934,7 +942,11 @@ fn a_restart_keeps_everything() {
     let _: PutResponse = api.put_file(&f, b"<p>1</p>", T1).ok();
     let _: PutResponse = api.put_file(&f, b"<p>2</p>", T2).ok();
     let _: PutResponse = api.put_folder(&format!("{d}/empty")).ok();
-    let revoked: TokenResponse = api.post_with("/api/local-sync/refresh", b"", &[]).ok();
+    let other_login = t.server().token("demo");
+    let revoked: TokenResponse = t
+        .api_as(&other_login)
+        .post_with("/api/local-sync/refresh", b"", &[])
+        .ok();
     let r = t
         .api_as(&revoked.access_token)
         .post_with("/api/local-sync/logout", b"", &[]);

@@ -1,15 +1,14 @@
-//! Who is calling: the bearer token (401 when missing, malformed, forged, expired, revoked or
-//! for an account that is gone), the paid check (402), and the browser session cookie.
+//! Who is calling: the bearer token (401 when missing, malformed, forged, expired, revoked,
+//! replaced by its refreshed successor, or for an account that is gone), the paid check (402), and the browser session cookie.
 
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::AUTHORIZATION;
 
 use super::AppState;
+use super::cookies::Cookie;
 use crate::error::ServerError;
 use crate::store::{Account, Plan, accounts, grants};
 use crate::token::Claims;
-
-pub const SESSION_COOKIE: &str = "hyperclay_session";
 
 impl AppState {
     /// The account behind the bearer token, paid or not.
@@ -20,13 +19,11 @@ impl AppState {
             .sub
             .parse()
             .map_err(|_| ServerError::Unauthorized("the token names no account"))?;
-        let jti = claims.jti.clone();
+        let (fam, generation) = (claims.fam.clone(), claims.generation);
         let account = self
             .store
             .run(move |s| {
-                if grants::is_revoked(s.conn(), &jti)? {
-                    return Err(ServerError::Unauthorized("the token was revoked"));
-                }
+                grants::admit(s.conn(), &fam, generation, id)?;
                 accounts::by_id(s.conn(), id)?.ok_or(ServerError::Unauthorized(
                     "the token's account no longer exists",
                 ))
@@ -46,14 +43,22 @@ impl AppState {
 
     /// The account of the browser session cookie, if there is a live session.
     pub async fn session(&self, headers: &HeaderMap) -> Result<Option<Account>, ServerError> {
-        let Some(id) = session_cookie(headers) else {
+        Ok(self.session_with_id(headers).await?.map(|(_, a)| a))
+    }
+
+    /// The live browser session's id (what its forms' CSRF tokens are bound to) and account.
+    pub async fn session_with_id(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(String, Account)>, ServerError> {
+        let Some(id) = Cookie::Session.read(headers, self.secure_cookies) else {
             return Ok(None);
         };
         let now = self.clock.now().as_millis();
         self.store
             .run(
                 move |s| match grants::session_account(s.conn(), &id, now)? {
-                    Some(account_id) => accounts::by_id(s.conn(), account_id),
+                    Some(account_id) => Ok(accounts::by_id(s.conn(), account_id)?.map(|a| (id, a))),
                     None => Ok(None),
                 },
             )
@@ -61,7 +66,7 @@ impl AppState {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ServerError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ServerError> {
     let value = headers
         .get(AUTHORIZATION)
         .ok_or(ServerError::Unauthorized("no Authorization: Bearer token"))?
@@ -76,16 +81,4 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ServerError> {
         ));
     }
     Ok(token.trim())
-}
-
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| !v.is_empty())
 }

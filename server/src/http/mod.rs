@@ -5,6 +5,7 @@
 pub mod api;
 pub mod body;
 pub mod caller;
+pub mod cookies;
 pub mod oauth;
 pub mod pages;
 
@@ -31,6 +32,11 @@ pub struct AppState {
     pub saves: crate::save::SaveQueue,
     pub keys: Arc<TokenKeys>,
     pub clock: Clock,
+    pub login_limits: crate::login_limits::LoginLimits,
+    /// The port this server listens on: never a valid OAuth callback (`None` until serving).
+    pub own_port: Option<u16>,
+    /// Reached over https (behind a TLS proxy): cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -49,12 +55,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/local-sync/folders/{*path}", put(api::put_folder))
         .route("/api/local-sync/versions/", get(api::empty_path))
         .route("/api/local-sync/versions/{*path}", get(api::versions))
-        .route("/api/local-sync/authorize", get(pages::authorize))
+        .route(
+            "/api/local-sync/authorize",
+            get(pages::authorize).post(pages::consent),
+        )
         .route("/api/local-sync/token", post(oauth::token))
         .route("/api/local-sync/refresh", post(oauth::refresh))
         .route("/api/local-sync/logout", post(oauth::logout))
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
         .route("/save/{name}", post(pages::save))
         .route("/{name}", get(pages::serve_app))
         .fallback(not_found)

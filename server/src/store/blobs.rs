@@ -83,7 +83,7 @@ impl Blobs {
     /// root is fsynced once so that those folders' entries are durable before bodies are
     /// renamed into them.
     pub fn open(root: &Path) -> std::io::Result<Blobs> {
-        fs::create_dir_all(root)?;
+        super::private::create_dir(root)?;
         let made: Arc<[AtomicBool; 256]> =
             Arc::new(std::array::from_fn(|_| AtomicBool::new(false)));
         for entry in fs::read_dir(root)? {
@@ -110,7 +110,7 @@ impl Blobs {
         if self.made[i].load(Ordering::Acquire) {
             return Ok(());
         }
-        match fs::create_dir(dir) {
+        match super::private::create_subdir(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
@@ -162,7 +162,7 @@ impl Blobs {
         // folders rather than contending for one (a shared `tmp/` measured ~5x slower creates).
         let tmp = dir.join(format!(".{checksum}.{:016x}.tmp", rand::random::<u64>()));
         let result = (|| {
-            let mut f = File::create(&tmp)?;
+            let mut f = super::private::create_new_file(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
             drop(f);

@@ -1,5 +1,5 @@
 //! Durable state: one SQLite database (accounts, entries, versions, the change sequence, codes,
-//! sessions, revoked token ids) plus content-addressed file bodies under the data dir.
+//! sessions, token families) plus content-addressed file bodies under the data dir.
 //!
 //! All of it is synchronous; async handlers reach it through [`StoreHandle`], which runs each
 //! call on the blocking pool under one lock, so every save's checks and row writes are
@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod blobs;
 pub mod entries;
 pub mod grants;
+pub mod private;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -71,7 +72,15 @@ CREATE TABLE IF NOT EXISTS sessions(
     account_id INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS revoked(jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS token_families(
+    id TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL,
+    issued_gen INTEGER NOT NULL,
+    used_gen INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS token_families_by_account ON token_families(account_id);
 "#;
 
 /// The server's durable state in one data dir.
@@ -86,8 +95,10 @@ impl Store {
     /// Opens (creating when needed) the store in `data_dir`. Safe to call from several processes
     /// at once: the admin CLI and a running server share one data dir.
     pub fn open(data_dir: &Path) -> Result<Store, ServerError> {
-        std::fs::create_dir_all(data_dir)?;
-        let conn = Connection::open(data_dir.join("hyperclay.sqlite3"))?;
+        private::create_dir(data_dir)?;
+        let db = data_dir.join("hyperclay.sqlite3");
+        private::touch_file(&db)?;
+        let conn = Connection::open(&db)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

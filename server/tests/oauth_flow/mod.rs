@@ -1,5 +1,6 @@
-//! The browser login over plain HTTP, as a browser would do it: authorize → login form →
-//! session cookie → redirect with a code → token exchange with the PKCE verifier.
+//! The browser login over plain HTTP, as a browser would do it: authorize → login form (its
+//! cookie and CSRF token) → session cookie → consent page → consent POST → redirect with a
+//! code → token exchange with the PKCE verifier.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -44,13 +45,77 @@ fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
-/// Posts the login form; returns the reply.
-pub fn post_login(t: &Target, user: &str, password: &str, next: &str) -> Reply {
+/// Undoes the pages' HTML escaping.
+pub fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The hidden fields of a page's forms, in order (the consent form's come before its logout
+/// form's).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("<input type=\"hidden\" name=\"")?;
+            let (name, rest) = rest.split_once("\" value=\"")?;
+            let value = rest.strip_suffix("\">")?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+/// The first hidden field `name` of a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    hidden_fields(html)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no hidden field {name} in {html}"))
+}
+
+/// The `name=value` part of a reply's first `Set-Cookie`.
+pub fn cookie_of(r: &Reply) -> String {
+    let set = r.header("set-cookie").expect("a cookie");
+    set.split(';').next().unwrap_or_default().trim().to_owned()
+}
+
+/// A fresh login form: its cookie (`name=value`) and its CSRF token.
+pub fn login_form(t: &Target) -> (String, String) {
+    let r = t.anonymous().get("/login");
+    assert_eq!(r.status, 200, "{}", r.text());
+    (cookie_of(&r), hidden(&r.text(), "csrf"))
+}
+
+/// Posts the login form as the server's own page would (with its cookie and CSRF token), plus
+/// `extra` headers; returns the reply.
+pub fn post_login_with(
+    t: &Target,
+    user: &str,
+    password: &str,
+    next: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let (cookie, csrf) = login_form(t);
+    let mut headers = vec![FORM, ("Cookie", cookie.as_str())];
+    headers.extend_from_slice(extra);
     t.anonymous().post_with(
         "/login",
-        &form(&[("username", user), ("password", password), ("next", next)]),
-        &[FORM],
+        &form(&[
+            ("username", user),
+            ("password", password),
+            ("next", next),
+            ("csrf", &csrf),
+        ]),
+        &headers,
     )
+}
+
+/// Posts the login form; returns the reply.
+pub fn post_login(t: &Target, user: &str, password: &str, next: &str) -> Reply {
+    post_login_with(t, user, password, next, &[])
 }
 
 /// Logs in through the form and returns the `Cookie` header value for the session.
@@ -60,7 +125,24 @@ pub fn login_cookie(t: &Target, user: &str, password: &str) -> String {
     let set = r.header("set-cookie").expect("a session cookie");
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Lax"), "{set}");
-    set.split(';').next().unwrap().trim().to_owned()
+    cookie_of(&r)
+}
+
+/// Answers a consent page (`page`, shown to the session `cookie`) with `decision`.
+pub fn answer_consent(t: &Target, cookie: &str, page: &str, decision: &str) -> Reply {
+    let mut fields = hidden_fields(page);
+    // The consent form's fields come first; the logout form's csrf repeats the same token.
+    fields.dedup_by(|a, b| a.0 == b.0);
+    let mut pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("decision", decision));
+    t.anonymous().post_with(
+        "/api/local-sync/authorize",
+        &form(&pairs),
+        &[FORM, ("Cookie", cookie)],
+    )
 }
 
 /// The query parameter `name` of a URL.
@@ -76,7 +158,8 @@ pub fn param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Runs authorize → login → authorize for `user`; returns the final reply of authorize.
+/// Runs authorize → login → authorize for `user`; returns the final page of authorize (the
+/// consent page, or the unpaid page) and the session cookie.
 pub fn authorize_as(
     t: &Target,
     user: &str,
@@ -84,7 +167,7 @@ pub fn authorize_as(
     redirect: &str,
     state: &str,
     challenge: &str,
-) -> Reply {
+) -> (Reply, String) {
     let path = authorize_path(redirect, state, challenge);
     let first = t.anonymous().get(&path);
     assert_eq!(first.status, 200, "{}", first.text());
@@ -92,20 +175,25 @@ pub fn authorize_as(
     for id in ["id=\"username\"", "id=\"password\"", "id=\"login\""] {
         assert!(page.contains(id), "the login form has {id}: {page}");
     }
-    let login = post_login(t, user, password, &path);
+    assert_eq!(hidden(&page, "next"), path);
+    let login = t.anonymous().post_with(
+        "/login",
+        &form(&[
+            ("username", user),
+            ("password", password),
+            ("next", &path),
+            ("csrf", &hidden(&page, "csrf")),
+        ]),
+        &[FORM, ("Cookie", &cookie_of(&first))],
+    );
     assert_eq!(login.status, 303, "{}", login.text());
     let next = login
         .header("location")
         .expect("a redirect back to authorize");
     assert_eq!(next, path);
-    let cookie = login
-        .header("set-cookie")
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    t.anonymous().get_with(&next, &[("Cookie", &cookie)])
+    let cookie = cookie_of(&login);
+    let r = t.anonymous().get_with(&next, &[("Cookie", &cookie)]);
+    (r, cookie)
 }
 
 /// The full flow for a paid account: returns (code, redirect_uri, pkce).
@@ -113,8 +201,14 @@ pub fn get_code(t: &Target) -> (String, String, Pkce) {
     let p = pkce();
     let redirect = "http://127.0.0.1:45678/callback";
     let state = format!("st-{}", t.tag);
-    let r = authorize_as(t, "demo", "demo", redirect, &state, &p.challenge);
-    assert_eq!(r.status, 302, "{}", r.text());
+    let (consent, cookie) = authorize_as(t, "demo", "demo", redirect, &state, &p.challenge);
+    assert_eq!(consent.status, 200, "{}", consent.text());
+    assert!(
+        consent.header("location").is_none(),
+        "no code before consent"
+    );
+    let r = answer_consent(t, &cookie, &consent.text(), "allow");
+    assert_eq!(r.status, 303, "{}", r.text());
     let loc = r.header("location").expect("redirect to the app");
     assert!(loc.starts_with(&format!("{redirect}?")), "{loc}");
     assert_eq!(param(&loc, "state").as_deref(), Some(state.as_str()));
@@ -192,6 +286,8 @@ fn non_loopback_or_incomplete_authorize_requests_are_refused_without_redirect() 
         "http://127.0.0.1.evil.example:8080/callback",
         "http://127.0.0.1:8080@evil.example/callback",
         "http://127.0.0.1/callback",
+        "http://127.0.0.1:8080/cb",
+        "http://127.0.0.1:8080",
         "http://192.168.1.2:8080/callback",
         "javascript:alert(1)",
     ] {
@@ -220,7 +316,11 @@ fn non_loopback_or_incomplete_authorize_requests_are_refused_without_redirect() 
         assert!(r.header("location").is_none());
     }
     // The loopback forms are all accepted (the login page shows).
-    for ok in [good, "http://localhost:9000/cb", "http://127.0.0.1:9000"] {
+    for ok in [
+        good,
+        "http://localhost:9000/callback",
+        "http://127.0.0.1:9000/callback",
+    ] {
         let r = t.anonymous().get(&authorize_path(ok, "s", &p.challenge));
         assert_eq!(r.status, 200, "{ok}: {}", r.text());
     }
@@ -231,7 +331,7 @@ fn an_unpaid_account_is_told_and_sent_back_with_subscription_required() {
     let Some(t) = Target::local() else { return };
     let p = pkce();
     let redirect = "http://127.0.0.1:45678/callback";
-    let r = authorize_as(&t, "free", "free", redirect, "st&=1", &p.challenge);
+    let (r, _) = authorize_as(&t, "free", "free", redirect, "st&=1", &p.challenge);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("location").is_none());
     let page = r.text();
