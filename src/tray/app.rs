@@ -281,13 +281,8 @@ impl App {
             .with_id(TRAY_ID)
             .with_temp_dir_path(&self.icon_dir)
             .with_menu(Box::new(shown.menu.clone()))
-            .with_tooltip(self.view.tooltip.one_line());
-        // Template images exist only on macOS (black + alpha, tinted by the menu bar).
-        #[cfg(target_os = "macos")]
-        let builder = builder.with_icon_templated(icon);
-        #[cfg(not(target_os = "macos"))]
-        let builder = builder.with_icon(icon);
-        let builder = builder
+            .with_tooltip(self.view.tooltip.one_line())
+            .with_icon(icon)
             // Where clicks are reported (Windows, macOS), a left click is the sync switch and
             // the menu is on the right button; Linux always shows the menu.
             .with_menu_on_left_click(false);
@@ -345,11 +340,7 @@ impl App {
         if old.icon != self.view.icon {
             match self.icon(self.view.icon) {
                 Ok(icon) => {
-                    #[cfg(target_os = "macos")]
-                    let result = tray.set_icon_templated(Some(icon));
-                    #[cfg(not(target_os = "macos"))]
-                    let result = tray.set_icon(Some(icon));
-                    if let Err(e) = result {
+                    if let Err(e) = tray.set_icon(Some(icon)) {
                         log::warn!("cannot change the tray icon: {e}");
                     }
                 }
