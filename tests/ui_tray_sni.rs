@@ -2,7 +2,9 @@
 //! the test is the SNI host on a real session bus, the app is the real binary against the real
 //! reference server. A left click (Activate) switches sync off and on, which the engine's status
 //! and the server both show; the tooltip, status and icon follow; the menu is served over
-//! dbusmenu; and the exact quota message reaches the tooltip when the server refuses an app.
+//! dbusmenu (Quit included); the exact quota message reaches the tooltip when the server refuses
+//! an app; and Start at login, switched from the menu, writes and removes a correctly quoted
+//! autostart entry under the test's HOME, for the binary's own path and for an AppImage.
 
 mod ui_support;
 
@@ -33,7 +35,7 @@ fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
-    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
 
     let item = host.wait_for_item(|| app.output());
     let on = wait_for(
@@ -108,6 +110,22 @@ fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
     assert!(
         app.log().contains("StatusNotifierItem host"),
         "the app did not say which tray it uses:\n{}",
+        app.output()
+    );
+
+    // Quit from the menu: the app stops cleanly.
+    let quit = item
+        .menu()
+        .into_iter()
+        .find(|l| l.label == "Quit")
+        .expect("a Quit item");
+    item.click_menu(quit.id);
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("the app did not quit\n{}", app.output()));
+    assert!(
+        status.success(),
+        "quit exited with {status}\n{}",
         app.output()
     );
 }
