@@ -225,7 +225,7 @@ impl App {
         {
             let clicks = Mutex::new(self.proxy.clone());
             let started = Mutex::new(self.proxy.clone());
-            sni::start(
+            let spawned = sni::start(
                 self.view.clone(),
                 &self.icons,
                 Box::new(move |click| {
@@ -243,6 +243,9 @@ impl App {
                     }
                 },
             );
+            if let Err(e) = spawned {
+                self.on_sni(Err(format!("cannot start its thread: {e}")));
+            }
         }
         #[cfg(not(target_os = "linux"))]
         self.build_tray();
@@ -261,6 +264,9 @@ impl App {
                 self.sni = Some(shown);
             }
             Err(why) => {
+                // The AppIndicator tray built instead still registers with an SNI host that
+                // starts later, so a desktop whose tray comes up after the app still shows the
+                // icon (with the menu only).
                 log::info!("no StatusNotifierItem host ({why}): using the system tray instead");
                 self.build_tray();
             }

@@ -42,19 +42,20 @@ impl Shown {
 
 /// Serves the item on a thread of its own; `started` gets the running item, or why there is
 /// none (no session bus, no `org.kde.StatusNotifierWatcher`): then the caller falls back to
-/// another tray. Returns at once.
+/// another tray. Returns at once; an error means the thread could not start, and `started` is
+/// never called.
 pub fn start(
     view: TrayView,
     icons: &IconSet,
     report: Report,
     started: impl FnOnce(Result<Shown, String>) + Send + 'static,
-) {
+) -> std::io::Result<()> {
     let item = Item {
         view,
         pixmaps: Pixmaps::from(icons),
         report,
     };
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("sni-tray".into())
         .spawn(move || {
             let handle = match item.spawn() {
@@ -69,10 +70,8 @@ pub fn start(
                 }
             }
             handle.shutdown().wait();
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start the StatusNotifierItem thread: {e}");
-    }
+        })?;
+    Ok(())
 }
 
 /// The three icons as SNI pixmaps (ARGB, network byte order), converted once.
