@@ -126,6 +126,14 @@ fn label(text: &str) -> String {
     text.replace('_', "__")
 }
 
+/// Hosts read the tooltip's description as a subset of HTML; a message (a file name with `&`, a
+/// path with `<`) is shown as written.
+fn plain_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 struct Item {
     view: TrayView,
     pixmaps: Pixmaps,
@@ -164,7 +172,7 @@ impl ksni::Tray for Item {
             icon_name: String::new(),
             icon_pixmap: Vec::new(),
             title: self.view.tooltip.title.into(),
-            description: self.view.tooltip.text.clone(),
+            description: plain_text(&self.view.tooltip.text),
         }
     }
 
@@ -239,6 +247,13 @@ mod tests {
         assert!(matches!(status(IconKind::Error), Status::NeedsAttention));
         assert!(matches!(status(IconKind::On), Status::Active));
         assert!(matches!(status(IconKind::Off), Status::Active));
+    }
+
+    #[test]
+    fn tooltip_markup_characters_are_escaped() {
+        assert_eq!(plain_text("a<b> & c's"), "a&lt;b&gt; &amp; c's");
+        let quota = "You've run out of sites. We can't sync any more sites.";
+        assert_eq!(plain_text(quota), quota);
     }
 
     #[test]
