@@ -94,7 +94,8 @@ anon=$(field RssAnon "/proc/$app/status")
 file=$(field RssFile "/proc/$app/status")
 pss=$(field Pss "/proc/$app/smaps_rollup")
 threads=$(field Threads "/proc/$app/status")
+appindicator=$(grep -c appindicator "/proc/$app/maps" || true)
 which=$(grep -o 'through the desktop.s StatusNotifierItem host\|using the system tray instead' "$work/data/logs/sync.log" | head -n1 || true)
-printf '%s: RSS max %.1f MB over %d s; at the end anon %.1f MB, file-backed %.1f MB, PSS %.1f MB, %d threads (log: %s)\n' \
+printf '%s: RSS max %.1f MB over %d s; at the end anon %.1f MB, file-backed %.1f MB, PSS %.1f MB, %d threads, %d appindicator mappings (log: %s)\n' \
   "$mode" "$(echo "$max / 1000" | bc -l)" "$window" "$(echo "$anon / 1000" | bc -l)" \
-  "$(echo "$file / 1000" | bc -l)" "$(echo "$pss / 1000" | bc -l)" "$threads" "$which"
+  "$(echo "$file / 1000" | bc -l)" "$(echo "$pss / 1000" | bc -l)" "$threads" "$appindicator" "$which"
