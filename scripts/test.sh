@@ -14,7 +14,7 @@ cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
 # The UI and browser tests are #[ignore]d for a plain `cargo test` on a desktop (they start their
 # own Xvfb, tray host and Chromium); here they must run.
-cargo test --locked -p hyperclay-sync --test ui_tray --test browser_login -- --ignored
+cargo test --locked -p hyperclay-sync --test ui_tray --test ui_tray_sni --test browser_login -- --ignored
 
 # Bounded fuzzing (20 s a target) of the path validator, the changes parser, the base-state loader
 # and the JWT check; docs/reliability.md has the long-run command.

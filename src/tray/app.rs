@@ -20,6 +20,8 @@ use tray_icon::{Icon, MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, 
 
 use super::autostart;
 use super::icons::{self, IconSet};
+#[cfg(target_os = "linux")]
+use super::sni;
 use super::view::{Action, IconKind, MenuLine, TrayView};
 
 /// How long Quit waits for the engine to finish the transfer in hand.
@@ -34,8 +36,12 @@ const TRAY_ID: &str = "hyperclay-sync";
 enum UserEvent {
     State(Box<EngineState>),
     Menu(MenuId),
-    /// A left click on the icon (Windows and macOS only; Linux trays report no clicks).
+    /// A left click on the icon (Windows, macOS and StatusNotifierItem hosts; the Linux
+    /// fallback tray reports no clicks).
     IconClick,
+    /// The StatusNotifierItem is served, or why not (then the fallback tray is built).
+    #[cfg(target_os = "linux")]
+    Sni(Result<sni::Shown, String>),
     FolderChosen(Option<PathBuf>),
     /// SIGTERM or Ctrl-C: quit as from the menu.
     StopSignal,
@@ -111,6 +117,8 @@ pub fn run(config: EngineConfig) -> anyhow::Result<()> {
         home,
         tray: None,
         menu: None,
+        #[cfg(target_os = "linux")]
+        sni: None,
         view: TrayView::from(&state, start_at_login),
         state,
         start_at_login,
@@ -157,6 +165,8 @@ struct App {
     icon_dir: PathBuf,
     tray: Option<TrayIcon>,
     menu: Option<ShownMenu>,
+    #[cfg(target_os = "linux")]
+    sni: Option<sni::Shown>,
     view: TrayView,
     state: EngineState,
     start_at_login: bool,
@@ -180,7 +190,9 @@ fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
         *control_flow = ControlFlow::Wait;
         match event {
             // macOS needs the tray built once the loop runs; the other platforms accept it too.
-            Event::NewEvents(StartCause::Init) => app.build_tray(),
+            Event::NewEvents(StartCause::Init) => app.start_tray(),
+            #[cfg(target_os = "linux")]
+            Event::UserEvent(UserEvent::Sni(started)) => app.on_sni(started),
             Event::UserEvent(UserEvent::State(state)) => app.on_state(*state),
             Event::UserEvent(UserEvent::Menu(id)) => app.on_menu(id.as_ref()),
             Event::UserEvent(UserEvent::IconClick) => app.on_icon_click(),
@@ -194,6 +206,10 @@ fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
             Event::UserEvent(UserEvent::EngineStopped) => {
                 // Dropping the tray removes its icon and icon file.
                 app.tray = None;
+                #[cfg(target_os = "linux")]
+                {
+                    app.sni = None;
+                }
                 *control_flow = ControlFlow::Exit;
             }
             _ => {}
@@ -202,6 +218,61 @@ fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
 }
 
 impl App {
+    /// On Linux the StatusNotifierItem is tried first, as it is the only tray there with a left
+    /// click and a tooltip; its answer comes back as [`UserEvent::Sni`].
+    fn start_tray(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            let clicks = Mutex::new(self.proxy.clone());
+            let started = Mutex::new(self.proxy.clone());
+            let spawned = sni::start(
+                self.view.clone(),
+                &self.icons,
+                Box::new(move |click| {
+                    let event = match click {
+                        sni::Click::Icon => UserEvent::IconClick,
+                        sni::Click::Menu(id) => UserEvent::Menu(MenuId::new(id)),
+                    };
+                    if let Ok(proxy) = clicks.lock() {
+                        let _ = proxy.send_event(event);
+                    }
+                }),
+                move |result| {
+                    if let Ok(proxy) = started.lock() {
+                        let _ = proxy.send_event(UserEvent::Sni(result));
+                    }
+                },
+            );
+            if let Err(e) = spawned {
+                self.on_sni(Err(format!("cannot start its thread: {e}")));
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        self.build_tray();
+    }
+
+    #[cfg(target_os = "linux")]
+    fn on_sni(&mut self, started: Result<sni::Shown, String>) {
+        match started {
+            Ok(shown) => {
+                log::info!(
+                    "tray icon shown through the desktop's StatusNotifierItem host: a left \
+                     click switches sync, the right button opens the menu"
+                );
+                // States that arrived while the item was being registered.
+                shown.show(self.view.clone());
+                self.sni = Some(shown);
+            }
+            Err(why) => {
+                // The AppIndicator tray built instead still registers with an SNI host that
+                // starts later, so a desktop whose tray comes up after the app still shows the
+                // icon (with the menu only).
+                log::info!("no StatusNotifierItem host ({why}): using the system tray instead");
+                self.build_tray();
+            }
+        }
+    }
+
     fn build_tray(&mut self) {
         remove_stale_icon_files(&self.icon_dir);
         let shown = build_menu(&self.view);
@@ -216,13 +287,8 @@ impl App {
             .with_id(TRAY_ID)
             .with_temp_dir_path(&self.icon_dir)
             .with_menu(Box::new(shown.menu.clone()))
-            .with_tooltip(&self.view.tooltip);
-        // Template images exist only on macOS (black + alpha, tinted by the menu bar).
-        #[cfg(target_os = "macos")]
-        let builder = builder.with_icon_templated(icon);
-        #[cfg(not(target_os = "macos"))]
-        let builder = builder.with_icon(icon);
-        let builder = builder
+            .with_tooltip(self.view.tooltip.one_line())
+            .with_icon(icon)
             // Where clicks are reported (Windows, macOS), a left click is the sync switch and
             // the menu is on the right button; Linux always shows the menu.
             .with_menu_on_left_click(false);
@@ -262,6 +328,14 @@ impl App {
     /// Brings the tray in line with the current state, touching only what changed.
     fn show(&mut self) {
         let view = TrayView::from(&self.state, self.start_at_login);
+        #[cfg(target_os = "linux")]
+        if let Some(sni) = &self.sni {
+            if view != self.view {
+                sni.show(view.clone());
+            }
+            self.view = view;
+            return;
+        }
         if view == self.view && self.menu.is_some() {
             return;
         }
@@ -272,11 +346,7 @@ impl App {
         if old.icon != self.view.icon {
             match self.icon(self.view.icon) {
                 Ok(icon) => {
-                    #[cfg(target_os = "macos")]
-                    let result = tray.set_icon_templated(Some(icon));
-                    #[cfg(not(target_os = "macos"))]
-                    let result = tray.set_icon(Some(icon));
-                    if let Err(e) = result {
+                    if let Err(e) = tray.set_icon(Some(icon)) {
                         log::warn!("cannot change the tray icon: {e}");
                     }
                 }
@@ -284,7 +354,7 @@ impl App {
             }
         }
         if old.tooltip != self.view.tooltip
-            && let Err(e) = tray.set_tooltip(Some(&self.view.tooltip))
+            && let Err(e) = tray.set_tooltip(Some(self.view.tooltip.one_line()))
         {
             log::warn!("cannot change the tray tooltip: {e}");
         }

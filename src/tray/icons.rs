@@ -14,7 +14,7 @@ pub struct Rgba {
     pub height: u32,
 }
 
-/// The three decoded icons. On macOS they are menu-bar template images (black + alpha).
+/// The three decoded icons.
 #[derive(Debug, Clone)]
 pub struct IconSet {
     pub on: Rgba,
@@ -44,12 +44,15 @@ pub enum IconError {
 }
 
 // Panels scale the file they are given: 64 px stays crisp when a Linux panel shrinks it to
-// 16-32 px or HiDPI doubles it. Windows wants 16 px logical (32 for 2x); macOS 22 pt templates.
+// 16-32 px or HiDPI doubles it. Windows wants 16 px logical (32 for 2x); the macOS menu bar 22 pt.
+// macOS gets coloured icons, not template images (a template is tinted black or white by the
+// bar, so "on" could never be green); their light outer ring and dark rim keep them legible on
+// light and dark menu bars alike.
 #[cfg(target_os = "macos")]
 mod embedded {
-    pub const ON: &[u8] = include_bytes!("../../assets/icons/png/template-22@2x.png");
-    pub const OFF: &[u8] = include_bytes!("../../assets/icons/png/template-off-22@2x.png");
-    pub const ERROR: &[u8] = include_bytes!("../../assets/icons/png/template-error-22@2x.png");
+    pub const ON: &[u8] = include_bytes!("../../assets/icons/png/menubar-on-22@2x.png");
+    pub const OFF: &[u8] = include_bytes!("../../assets/icons/png/menubar-off-22@2x.png");
+    pub const ERROR: &[u8] = include_bytes!("../../assets/icons/png/menubar-error-22@2x.png");
 }
 #[cfg(target_os = "windows")]
 mod embedded {
@@ -127,7 +130,6 @@ mod tests {
         }
     }
 
-    #[cfg(not(target_os = "macos"))]
     #[test]
     fn on_is_green_off_is_grey_error_has_a_red_mark() {
         let set = load().unwrap();
@@ -162,17 +164,50 @@ mod tests {
                 .unwrap();
             let expected = if name.contains("@2x") { size * 2 } else { size };
             assert_eq!((icon.width, icon.height), (expected, expected), "{name}");
-            if name.starts_with("template") {
-                // Template images are black + alpha only.
-                assert_eq!(
-                    count(&icon, |px| px[3] > 0 && (px[0], px[1], px[2]) != (0, 0, 0)),
-                    0,
-                    "{name}"
-                );
-            }
             seen += 1;
         }
-        // on, off, error, template, template-off, template-error × 6 sizes × (1x, 2x)
+        // on, off, error, menubar-on, menubar-off, menubar-error × 6 sizes × (1x, 2x)
         assert_eq!(seen, 6 * 6 * 2);
+    }
+
+    fn asset(name: &str) -> Rgba {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/icons/png")
+            .join(name);
+        decode("asset", &std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    /// The macOS icons are checked here on every platform, since no Mac builds these tests.
+    #[test]
+    fn menu_bar_icons_are_green_or_grey_and_ringed_for_light_and_dark_bars() {
+        let on = asset("menubar-on-22@2x.png");
+        let [r, g, b] = mean_opaque(&on);
+        assert!(g > r + 40.0 && g > b + 40.0, "on is not green: {r} {g} {b}");
+        let off = asset("menubar-off-22@2x.png");
+        let [r, g, b] = mean_opaque(&off);
+        assert!(
+            (r - g).abs() < 20.0 && (g - b).abs() < 20.0,
+            "off is not grey: {r} {g} {b}"
+        );
+        let luma =
+            |px: &[u8]| (299 * px[0] as u32 + 587 * px[1] as u32 + 114 * px[2] as u32) / 1000;
+        for name in ["menubar-on-22@2x.png", "menubar-off-22@2x.png"] {
+            let icon = asset(name);
+            let size = icon.width as usize;
+            // Walking in from the left edge along the middle row: the first solid pixel is the
+            // light ring (it shows on a dark bar), then comes the dark rim (for a light bar).
+            let row = &icon.pixels[size / 2 * size * 4..(size / 2 + 1) * size * 4];
+            let solid: Vec<u32> = row
+                .chunks_exact(4)
+                .filter(|px| px[3] > 200)
+                .map(luma)
+                .collect();
+            assert!(solid[0] > 220, "{name}: no light outer ring: {solid:?}");
+            let dark = solid.iter().position(|&l| l < 110);
+            assert!(
+                dark.is_some_and(|i| i < 6),
+                "{name}: no dark rim inside the ring: {solid:?}"
+            );
+        }
     }
 }

@@ -7,12 +7,14 @@
 //! - `view`: the pure mapping from engine state to icon, tooltip and menu;
 //! - `icons`: the embedded icons;
 //! - `autostart`: start at login (registers this executable);
+//! - `sni` (Linux): the StatusNotifierItem tray, used where the desktop has an SNI host;
 //! - `app`: the event loop that ties them to the platform's tray.
 //!
-//! Clicks on the icon: on Windows and macOS a left click switches sync on/off (or starts the
-//! login when logged out) and the right button opens the menu. On Linux the tray library reports
-//! no clicks (AppIndicator and XEmbed hosts show the menu on any click), so sync is switched with
-//! the menu's "Sync: On/Off" item there.
+//! Clicks on the icon: on Windows, macOS and Linux desktops with a StatusNotifierItem host (KDE,
+//! GNOME with the AppIndicator extension, Xfce, Cinnamon, MATE, Budgie) a left click switches
+//! sync on/off (or starts the login when logged out) and the right button opens the menu. The
+//! Linux fallback (tray-icon's XEmbed tray, where no SNI host exists) reports no clicks and shows
+//! the menu on any click, so sync is switched with the menu's "Sync: On/Off" item there.
 
 // No console window on Windows (the command line, `hyperclay-sync`, keeps its console).
 #![cfg_attr(windows, windows_subsystem = "windows")]
@@ -20,6 +22,8 @@
 mod app;
 mod autostart;
 mod icons;
+#[cfg(target_os = "linux")]
+mod sni;
 mod view;
 
 use std::path::PathBuf;

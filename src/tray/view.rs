@@ -108,11 +108,25 @@ impl MenuLine {
     }
 }
 
+/// The tooltip: the app's name over the state or the error that blocks syncing, word for word.
+/// StatusNotifierItem hosts show both parts; one-line tooltips (Windows, macOS) join them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tooltip {
+    pub title: &'static str,
+    pub text: String,
+}
+
+impl Tooltip {
+    pub fn one_line(&self) -> String {
+        format!("{}: {}", self.title, self.text)
+    }
+}
+
 /// Everything the tray shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayView {
     pub icon: IconKind,
-    pub tooltip: String,
+    pub tooltip: Tooltip,
     pub menu: Vec<MenuLine>,
 }
 
@@ -155,9 +169,9 @@ impl TrayView {
         } else {
             "Off".to_owned()
         };
-        let tooltip = match &error {
-            Some(message) => format!("{APP}: {message}"),
-            None => format!("{APP}: {status}"),
+        let tooltip = Tooltip {
+            title: APP,
+            text: error.clone().unwrap_or_else(|| status.clone()),
         };
 
         let mut menu = Vec::new();
@@ -301,7 +315,7 @@ mod tests {
     fn logged_out_offers_only_the_sync_button() {
         let view = TrayView::from(&logged_out(), false);
         assert_eq!(view.icon, IconKind::Off);
-        assert_eq!(view.tooltip, "Hyperclay Sync: Off");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Off");
         assert_eq!(
             lines(&view),
             [
@@ -325,7 +339,7 @@ mod tests {
         };
         let view = TrayView::from(&state, true);
         assert_eq!(view.icon, IconKind::Off);
-        assert_eq!(view.tooltip, "Hyperclay Sync: Waiting for login");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Waiting for login");
         let mut expected = vec![
             "Log in in your browser to turn sync on (disabled)",
             "Open login page again <open-login-page>",
@@ -349,7 +363,7 @@ mod tests {
     fn on_is_green_and_offers_switching_off() {
         let view = TrayView::from(&logged_in(true), false);
         assert_eq!(view.icon, IconKind::On);
-        assert_eq!(view.tooltip, "Hyperclay Sync: On");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: On");
         assert_eq!(
             lines(&view),
             [
@@ -370,7 +384,7 @@ mod tests {
     fn off_is_grey_and_offers_switching_on() {
         let view = TrayView::from(&logged_in(false), false);
         assert_eq!(view.icon, IconKind::Off);
-        assert_eq!(view.tooltip, "Hyperclay Sync: Off");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Off");
         assert_eq!(lines(&view)[0], "Sync: Off <sync=true> [ ]");
         assert!(view.same_shape(&TrayView::from(&logged_in(true), false)));
     }
@@ -383,14 +397,14 @@ mod tests {
         };
         let view = TrayView::from(&state, false);
         assert_eq!(view.icon, IconKind::On);
-        assert_eq!(view.tooltip, "Hyperclay Sync: On (offline)");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: On (offline)");
         assert_eq!(lines(&view)[0], "Sync: On (offline) <sync=false> [x]");
         // Offline while switched off is just off: nothing is trying to reach the server.
         let off = EngineState {
             online: false,
             ..logged_in(false)
         };
-        assert_eq!(TrayView::from(&off, false).tooltip, "Hyperclay Sync: Off");
+        assert_eq!(TrayView::from(&off, false).tooltip.text, "Off");
     }
 
     #[test]
@@ -420,7 +434,11 @@ mod tests {
             };
             let view = TrayView::from(&state, false);
             assert_eq!(view.icon, IconKind::Error, "{error:?}");
-            assert_eq!(view.tooltip, format!("Hyperclay Sync: {message}"));
+            assert_eq!(view.tooltip.title, "Hyperclay Sync");
+            assert_eq!(
+                view.tooltip.text, message,
+                "the tooltip carries the exact message"
+            );
             let menu = lines(&view);
             assert_eq!(menu[0], "Sync: On <sync=false> [x]");
             assert_eq!(menu[1], format!("{message} (disabled)"));

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod sni_host;
+
 /// How long any single condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
@@ -185,6 +187,11 @@ impl Screen {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"panel\""))
             .unwrap_or(false)
+    }
+
+    /// The screen's own session bus.
+    pub fn bus_address(&self) -> &str {
+        &self.dbus_address
     }
 
     /// A command that talks to this screen and its bus (and no other).
@@ -578,6 +585,18 @@ impl App {
         let mut cmd = screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync"));
         cmd.args(args);
         App::spawn(cmd, dirs, server_url, env)
+    }
+
+    /// Another copy of a binary (the tray app copied to a path with a space, say), started
+    /// directly.
+    pub fn start_program(
+        screen: &Screen,
+        dirs: &AppDirs,
+        program: &Path,
+        server_url: &str,
+        env: &[(&str, &str)],
+    ) -> App {
+        App::spawn(screen.cmd(program), dirs, server_url, env)
     }
 
     /// The app with no display at all (and no session bus).

@@ -1,0 +1,316 @@
+//! The tray on a StatusNotifierItem desktop (KDE, GNOME with the AppIndicator extension, Xfce…):
+//! the test is the SNI host on a real session bus, the app is the real binary against the real
+//! reference server. A left click (Activate) switches sync off and on, which the engine's status
+//! and the server both show; the tooltip, status and icon follow; the menu is served over
+//! dbusmenu (Quit included); the exact quota message reaches the tooltip when the server refuses
+//! an app; and Start at login, switched from the menu, writes and removes a correctly quoted
+//! autostart entry under the test's HOME, for the binary's own path and for an AppImage.
+
+mod ui_support;
+
+use hyperclay_server::test_support::TestServer;
+use ui_support::sni_host::*;
+use ui_support::*;
+
+/// The engine's `enabled`, from the status file `hyperclay-sync status` reads.
+fn sync_enabled(dirs: &AppDirs) -> Option<bool> {
+    let bytes = std::fs::read(dirs.data().join("status.json")).ok()?;
+    let status: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    status["enabled"].as_bool()
+}
+
+fn on_server(url: &str, token: &str, path: &str) -> bool {
+    server_files(url, token)
+        .map(|files| files.iter().any(|(p, _)| p == path))
+        .unwrap_or(false)
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+
+    let item = host.wait_for_item(|| app.output());
+    let on = wait_for(
+        "the item to say sync is on",
+        DEADLINE,
+        || {
+            let tooltip = item.tooltip();
+            (tooltip.1 == "On").then_some(tooltip)
+        },
+        || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
+    );
+    assert_eq!(on.0, "Hyperclay Sync");
+    assert_eq!(item.status(), "Active");
+    // Pixmaps only: a themed icon name would win over them and is green in every state.
+    assert_eq!(item.icon_name(), "");
+    let colour = mean_colour(&item.icon_pixmap());
+    assert!(is_green(colour), "the on icon is not green: {colour:?}");
+    // The switch is also the menu's first line, ticked.
+    let menu = item.menu();
+    assert_eq!(menu[0].label, "Sync: On", "{menu:?}");
+    assert_eq!(menu[0].checked, Some(true), "{menu:?}");
+    assert!(
+        menu.iter().any(|l| l.label == "Quit") && menu.iter().any(|l| l.separator),
+        "{menu:?}"
+    );
+
+    // Left click: sync off. The engine says so, and the icon turns grey.
+    item.activate();
+    wait_for(
+        "the engine to switch sync off",
+        DEADLINE,
+        || (sync_enabled(&dirs) == Some(false)).then_some(()),
+        || app.output(),
+    );
+    wait_for(
+        "the tooltip to say Off",
+        DEADLINE,
+        || (item.tooltip().1 == "Off").then_some(()),
+        || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
+    );
+    let colour = mean_colour(&item.icon_pixmap());
+    assert!(is_grey(colour), "the off icon is not grey: {colour:?}");
+    let menu = item.menu();
+    assert_eq!(menu[0].label, "Sync: Off", "{menu:?}");
+    assert_eq!(menu[0].checked, Some(false), "{menu:?}");
+
+    // A save while off waits; switching on from the menu (right button) pushes it.
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("while-off.html"), "<p>waited</p>").unwrap();
+    item.click_menu(menu[0].id);
+    wait_for(
+        "the engine to switch sync on from the menu",
+        DEADLINE,
+        || (sync_enabled(&dirs) == Some(true)).then_some(()),
+        || app.output(),
+    );
+    wait_for(
+        "while-off.html on the server once sync is on",
+        DEADLINE,
+        || on_server(&url, &token, "while-off.html").then_some(()),
+        || app.output(),
+    );
+
+    // And a left click again switches it off.
+    item.activate();
+    wait_for(
+        "the engine to switch sync off again",
+        DEADLINE,
+        || (sync_enabled(&dirs) == Some(false)).then_some(()),
+        || app.output(),
+    );
+    assert!(
+        app.log().contains("StatusNotifierItem host"),
+        "the app did not say which tray it uses:\n{}",
+        app.output()
+    );
+
+    // Quit from the menu: the app stops cleanly.
+    let quit = item
+        .menu()
+        .into_iter()
+        .find(|l| l.label == "Quit")
+        .expect("a Quit item");
+    item.click_menu(quit.id);
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("the app did not quit\n{}", app.output()));
+    assert!(
+        status.success(),
+        "quit exited with {status}\n{}",
+        app.output()
+    );
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn the_sni_tooltip_carries_the_exact_quota_message() {
+    let server = TestServer::start();
+    let url = server.url();
+    server.add_user("capped", "capped", true, 1);
+    let token = server.token("capped");
+    let screen = Screen::start();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("first.html"), "<p>1</p>").unwrap();
+    std::fs::write(dirs.folder().join("second.html"), "<p>2</p>").unwrap();
+    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+
+    let item = host.wait_for_item(|| app.output());
+    let quota = "You've run out of sites. We can't sync any more sites.";
+    wait_for(
+        "the quota message in the tooltip",
+        DEADLINE,
+        || (item.tooltip().1 == quota).then_some(()),
+        || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
+    );
+    assert_eq!(item.status(), "NeedsAttention");
+    assert!(
+        red_pixels(&item.icon_pixmap()) > 100,
+        "the icon has no error mark"
+    );
+    let menu = item.menu();
+    assert!(
+        menu.iter().any(|l| l.label == quota && !l.enabled),
+        "the menu lacks the message line: {menu:?}"
+    );
+}
+
+/// The `Exec=` value of a Desktop Entry read back as the desktop does: the file's string
+/// escapes first, then the Exec quoting; returns the program.
+fn exec_program(entry: &str) -> String {
+    let value = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .unwrap_or_else(|| panic!("no Exec line in:\n{entry}"))
+        .trim_end();
+    let mut unescaped = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            unescaped.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('s') => unescaped.push(' '),
+            Some('\\') => unescaped.push('\\'),
+            Some(other) => {
+                unescaped.push('\\');
+                unescaped.push(other);
+            }
+            None => unescaped.push('\\'),
+        }
+    }
+    let program = match unescaped.strip_prefix('"') {
+        Some(rest) => {
+            let mut program = String::new();
+            let mut chars = rest.chars();
+            loop {
+                match chars.next() {
+                    Some('\\') => program.extend(chars.next()),
+                    Some('"') => break,
+                    Some(c) => program.push(c),
+                    None => panic!("unterminated quote in {value:?}"),
+                }
+            }
+            program
+        }
+        None => unescaped.split(' ').next().unwrap_or_default().to_owned(),
+    };
+    program.replace("%%", "%")
+}
+
+/// Turns Start at login on and then off from the item's menu, and returns the entry's text
+/// while it was on. Checks the tick and the settings follow.
+fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> String {
+    let entry = dirs.home().join(".config/autostart/hyperclay-sync.desktop");
+    assert!(!entry.exists(), "an entry before it was asked for");
+    let line = |item: &SniItem<'_>| {
+        item.menu()
+            .into_iter()
+            .find(|l| l.label == "Start at login")
+            .expect("a Start at login item")
+    };
+    let start = line(item);
+    assert_eq!(start.checked, Some(false));
+    item.click_menu(start.id);
+    let text = wait_for(
+        "the autostart entry to appear",
+        DEADLINE,
+        || std::fs::read_to_string(&entry).ok(),
+        || app.output(),
+    );
+    wait_for(
+        "Start at login ticked and remembered",
+        DEADLINE,
+        || {
+            let settings = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
+            (line(item).checked == Some(true) && settings.contains("\"startAtLogin\": true"))
+                .then_some(())
+        },
+        || app.output(),
+    );
+
+    item.click_menu(line(item).id);
+    wait_for(
+        "the autostart entry to go",
+        DEADLINE,
+        || (!entry.exists()).then_some(()),
+        || app.output(),
+    );
+    wait_for(
+        "Start at login unticked and remembered",
+        DEADLINE,
+        || {
+            let settings = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
+            (line(item).checked == Some(false) && settings.contains("\"startAtLogin\": false"))
+                .then_some(())
+        },
+        || app.output(),
+    );
+    text
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    let apps = dirs.root().join("my apps");
+    std::fs::create_dir_all(&apps).unwrap();
+    let tray = apps.join("hyperclay-sync-tray");
+    std::fs::copy(env!("CARGO_BIN_EXE_hyperclay-sync-tray"), &tray).unwrap();
+    let app = App::start_program(&screen, &dirs, &tray, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    let item = host.wait_for_item(|| app.output());
+
+    let entry = toggle_start_at_login(&item, &dirs, &app);
+    assert!(
+        entry.contains(&format!("Exec=\"{}\"", tray.display())),
+        "the path is not quoted:\n{entry}"
+    );
+    assert_eq!(exec_program(&entry), tray.to_str().unwrap(), "{entry}");
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn start_at_login_from_an_appimage_registers_the_appimage() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    // An AppImage runs its binary from a temporary mount and says where the image is.
+    let appimage = dirs.home().join("Apps/Hyperclay Sync $1.AppImage");
+    let app = App::start(
+        &screen,
+        &dirs,
+        &url,
+        &[
+            ("HYPERCLAY_TOKEN", &token),
+            ("APPIMAGE", appimage.to_str().unwrap()),
+        ],
+    );
+    let item = host.wait_for_item(|| app.output());
+
+    let entry = toggle_start_at_login(&item, &dirs, &app);
+    assert_eq!(exec_program(&entry), appimage.to_str().unwrap(), "{entry}");
+    assert!(
+        !entry.contains("hyperclay-sync-tray"),
+        "the binary inside the image was registered:\n{entry}"
+    );
+}
