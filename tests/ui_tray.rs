@@ -345,6 +345,24 @@ fn without_a_display_the_app_keeps_syncing() {
     assert!(status.success(), "exit {status}\n{}", app.output());
 }
 
+/// No display and no login (a server, an SSH session): nothing could ever log in there, so the
+/// app says what to do instead and exits with the command line's "not logged in" code.
+#[test]
+#[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
+fn without_a_display_or_a_login_the_app_says_what_to_do_and_exits() {
+    let server = TestServer::start();
+    let dirs = AppDirs::new();
+    let mut app = App::start_without_display(&dirs, &server.url(), &[]);
+    let status = app
+        .wait_exit(DEADLINE)
+        .unwrap_or_else(|| panic!("the app runs on with nothing to do\n{}", app.output()));
+    assert_eq!(status.code(), Some(4), "{}", app.output());
+    let output = app.output();
+    assert!(output.contains("no display"), "{output}");
+    assert!(output.contains("`hyperclay-sync login`"), "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+}
+
 /// An error that blocks syncing shows on the icon (the red mark) and as a greyed-out line with
 /// the exact message under the switch.
 #[test]

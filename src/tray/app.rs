@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use hyperclay_sync::auth::TokenStore;
 use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::{Engine, EngineError, EngineHandle};
 use hyperclay_sync::settings;
@@ -141,17 +142,38 @@ fn already_running_message(e: EngineError) -> anyhow::Error {
     }
 }
 
-/// No display: keep syncing, just without an icon, until the process is stopped.
+/// The tray cannot show anything and there is no login to sync with: the caller exits with the
+/// command line's "not logged in" code after saying what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "there is no display to show the tray on ({0}), and no login to sync with. On a machine \
+     without a desktop, run `hyperclay-sync login`, then `hyperclay-sync run --headless`"
+)]
+pub struct NoDisplayNoLogin(String);
+
+/// No display: with a login, keep syncing without an icon until the process is stopped, and say
+/// so on the terminal as well as in the log; without one, say what to do and stop (nothing could
+/// ever log in: the login needs the menu).
 fn run_without_tray(config: EngineConfig, why: &str) -> anyhow::Result<()> {
+    let logged_in = config.token_override.is_some()
+        || TokenStore::open(&config.home, &config.server_url)
+            .load()
+            .ok()
+            .flatten()
+            .is_some();
+    if !logged_in {
+        return Err(NoDisplayNoLogin(why.to_owned()).into());
+    }
     let engine =
         Engine::start(config, Box::new(|_: &EngineState| {})).map_err(already_running_message)?;
     let handle = engine.handle();
     on_stop_signal(move || handle.send(Command::Shutdown));
-    // Logged once the engine has opened the log.
-    log::warn!(
-        "no display to show the tray icon on ({why}): syncing without one \
+    let said = format!(
+        "no display to show the tray icon on ({why}): syncing without one until stopped \
          (`hyperclay-sync run --headless` does the same on purpose)"
     );
+    eprintln!("hyperclay-sync-tray: {said}");
+    log::warn!("{said}");
     engine.join();
     Ok(())
 }

@@ -63,7 +63,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hyperclay-sync-tray: {e:#}");
-            ExitCode::FAILURE
+            // The command line's code for "not logged in" (`hyperclay-sync --help`).
+            if e.is::<app::NoDisplayNoLogin>() {
+                ExitCode::from(4)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
