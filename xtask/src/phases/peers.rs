@@ -339,15 +339,21 @@ fn stamp(path: &Path) -> Option<(u64, i64, i64, u64)> {
     })
 }
 
-/// A pause of 0–`max` before the next change, so changes land at every phase of a peer's
+/// A pause of `min`–`max` before the next change, so changes land at every phase of a peer's
 /// timers (poll, watcher delay, sync loop) rather than in step with them.
-pub fn random_pause(mix: &mut Mix, max: Duration) {
-    std::thread::sleep(max.mul_f64(mix.unit()));
+pub fn random_pause(mix: &mut Mix, min: Duration, max: Duration) {
+    std::thread::sleep(min + max.saturating_sub(min).mul_f64(mix.unit()));
 }
 
 /// Saves `n` apps at `from` (after a warm-up) and times each until `to` holds it: the
-/// save → other side figure of the peers whose other side is a folder.
-pub fn saves_between(from: &Path, to: &Path, n: usize, pause: Duration) -> Result<Latency> {
+/// save → other side figure of the peers whose other side is a folder. Each save waits
+/// `pause` (a random length in that range) after the previous one arrived.
+pub fn saves_between(
+    from: &Path,
+    to: &Path,
+    n: usize,
+    pause: (Duration, Duration),
+) -> Result<Latency> {
     let mut mix = Mix::new(14);
     let mut out = Latency::default();
     for i in 0..WARMUP + n {
@@ -363,7 +369,7 @@ pub fn saves_between(from: &Path, to: &Path, n: usize, pause: Duration) -> Resul
                 to.display()
             ),
         }
-        random_pause(&mut mix, pause);
+        random_pause(&mut mix, pause.0, pause.1);
     }
     Ok(out)
 }
@@ -559,10 +565,14 @@ fn record(
         report.row(
             &format!("P. Peers, {}", line.label),
             format!(
-                "Hyperclay Sync {}; best peer {peer} {} (Hyperclay Sync = {} of it)",
+                "Hyperclay Sync {}; best peer {peer} {}{}",
                 line.unit.show(mine),
                 line.unit.show(theirs),
-                ratio(mine / theirs.max(1e-9))
+                if theirs > 0.0 {
+                    format!(" (Hyperclay Sync = {} of it)", ratio(mine / theirs))
+                } else {
+                    String::new()
+                }
             ),
             "better than every peer",
             Verdict::of(mine <= theirs),

@@ -26,6 +26,8 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
     let api = Api::new(server.url(), &token);
     let t = Instant::now();
     seed(&api, &work.idle_tree, 8)?;
+    // The platform saves only apps that exist.
+    api.put_file("peer-remote.html", &app_content(29_999).0)?;
     let mut client = Client::new(
         &bench.client_bin,
         server.url(),
@@ -59,7 +61,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
             None if i >= WARMUP => f.save.lost += 1,
             None => bail!("the client never uploaded warm-up save {i}"),
         }
-        random_pause(&mut mix, Duration::from_secs(1));
+        random_pause(&mut mix, Duration::ZERO, Duration::from_secs(1));
     }
 
     eprintln!("peers: Hyperclay Sync, {} remote edits", work.remote_edits);
@@ -74,7 +76,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
             None if i >= WARMUP => f.remote.lost += 1,
             None => bail!("remote warm-up edit {i} never reached the folder"),
         }
-        random_pause(&mut mix, Duration::from_secs(2));
+        random_pause(&mut mix, Duration::ZERO, Duration::from_secs(2));
     }
     client.stop()?;
     drop(server);

@@ -56,14 +56,14 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
         &pair.a.folder.join("peer-save.html"),
         &pair.b.folder.join("peer-save.html"),
         work.saves,
-        Duration::from_secs(1),
+        (Duration::ZERO, Duration::from_secs(1)),
     )?;
     eprintln!("peers: Syncthing, {} edits B → A", work.remote_edits);
     f.remote = saves_between(
         &pair.b.folder.join("peer-remote.html"),
         &pair.a.folder.join("peer-remote.html"),
         work.remote_edits,
-        Duration::from_secs(2),
+        (Duration::ZERO, Duration::from_secs(2)),
     )?;
     drop(pair);
 
