@@ -7,15 +7,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Figures, Group, Idle, Workload, free_port, saves_between, wait_port};
+use super::{
+    ARRIVAL_DEADLINE, Figures, Group, Idle, Latency, WARMUP, Workload, app_content, free_port,
+    random_pause, saves_between, wait_content, wait_port,
+};
 use crate::Bench;
 use crate::machine::ProcSample;
-use crate::phases::{SYNC_DEADLINE, ms};
-use crate::tree;
+use crate::phases::{SYNC_DEADLINE, ms, ms_between};
+use crate::tree::{self, Mix};
 
 /// The user's sync loop: bounded in runs; the bench stops it long before.
 const LOOP: &str = r#"i=0; while [ "$i" -lt 3600 ]; do rclone bisync "$1" :webdav: --workdir "$2" >>"$3" 2>&1; i=$((i + 1)); sleep 1; done"#;
@@ -36,7 +39,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
          `:webdav:` with RCLONE_WEBDAV_URL=http://127.0.0.1:PORT and RCLONE_WEBDAV_VENDOR=owncloud \
          (bisync refuses a remote without modification times); sync: after one `rclone bisync \
          LOCAL :webdav: --resync`, the loop `{}`; initial sync: `rclone copy SRC :webdav:` and \
-         `rclone copy :webdav: DEST` (defaults: 4 transfers, 8 checkers); saves and edits at \
+         `rclone copy :webdav: DEST`; a remote edit is a WebDAV PUT to the server (defaults: 4 transfers, 8 checkers); saves and edits at \
          least 1.5 s apart, because a same-size save within a second of the last upload is \
          skipped by bisync (WebDAV keeps modification times to the second)",
         LOOP
@@ -72,15 +75,10 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
         SAVE_PAUSE,
     )?;
     eprintln!(
-        "peers: rclone, {} edits served dir → local",
+        "peers: rclone, {} edits PUT to the remote → local",
         work.remote_edits
     );
-    f.remote = saves_between(
-        &served.join("peer-remote.html"),
-        &local.join("peer-remote.html"),
-        work.remote_edits,
-        SAVE_PAUSE,
-    )?;
+    f.remote = remote_edits(&remote, &local.join("peer-remote.html"), work.remote_edits)?;
     drop(sync);
     drop(remote);
 
@@ -178,6 +176,35 @@ impl Remote {
             .stderr(Stdio::null());
         Group::spawn(cmd, "the rclone bisync loop")
     }
+}
+
+/// Another client's saves to the remote: a WebDAV `PUT` (the server caches its listings, so
+/// writing into its dir behind its back would go unseen for minutes), each timed from just
+/// before the request until `local` holds the new bytes.
+fn remote_edits(remote: &Remote, local: &Path, n: usize) -> Result<Latency> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let url = format!("{}/peer-remote.html", remote.url);
+    let mut mix = Mix::new(15);
+    let mut out = Latency::default();
+    for i in 0..WARMUP + n {
+        let (bytes, sum) = app_content(30_000 + i as u64);
+        let sent = SystemTime::now();
+        agent
+            .put(&url)
+            .send(&bytes[..])
+            .context("PUT to rclone serve webdav")?;
+        match wait_content(local, &sum, ARRIVAL_DEADLINE) {
+            Some(at) if i >= WARMUP => out.samples.push(ms_between(at, sent)),
+            Some(_) => {}
+            None if i >= WARMUP => out.lost += 1,
+            None => bail!("remote warm-up edit {i} never reached {}", local.display()),
+        }
+        random_pause(&mut mix, SAVE_PAUSE.0, SAVE_PAUSE.1);
+    }
+    Ok(out)
 }
 
 /// The loop's cost over `window`: CPU of every rclone run in it (the shell's reaped children
