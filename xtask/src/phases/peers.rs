@@ -392,6 +392,22 @@ pub fn idle_of(pid: u32, window: Duration, what: &str) -> Result<Idle> {
     })
 }
 
+/// The children of `pid`, whichever of its threads started them (Go starts them from any).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// Checks a folder against the initial tree, file by file.
 pub fn check_tree(folder: &Path, expected: &BTreeMap<String, String>, what: &str) -> Result<()> {
     let got = super::local_files(folder)?;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 
 use super::{
-    ARRIVAL_DEADLINE, Figures, Group, Idle, Latency, WARMUP, Workload, app_content, free_port,
-    random_pause, saves_between, wait_content, wait_port,
+    ARRIVAL_DEADLINE, Figures, Group, Idle, Latency, WARMUP, Workload, app_content, children,
+    free_port, random_pause, saves_between, wait_content, wait_port,
 };
 use crate::Bench;
 use crate::machine::ProcSample;
@@ -270,14 +270,6 @@ fn loop_cpu(sh: u32) -> Result<f64> {
         .map(|s| s.cpu_secs)
         .sum();
     Ok(ticks as f64 / hz + running)
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 /// `cp -a`: the same bytes and modification times on the served side.

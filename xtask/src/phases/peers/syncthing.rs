@@ -43,7 +43,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
     pair.b.wait_idle(work.idle_tree.len(), SYNC_DEADLINE)?;
     f.idle_setup_ms = Some(ms(t.elapsed()));
 
-    let worker = pair.a.worker()?;
+    let worker = pair.a.worker();
     eprintln!("peers: Syncthing idle for {:?}", work.window);
     f.idle = Some(super::idle_of(
         worker,
@@ -163,14 +163,9 @@ impl Pair {
 
 impl Instance {
     /// The worker: the monitor's child, or the process itself when it runs without one.
-    fn worker(&self) -> Result<u32> {
+    fn worker(&self) -> u32 {
         let pid = self.group.pid();
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        Ok(children
-            .split_whitespace()
-            .find_map(|c| c.parse().ok())
-            .unwrap_or(pid))
+        super::children(pid).into_iter().next().unwrap_or(pid)
     }
 
     fn status(&self) -> Result<Value> {
