@@ -374,8 +374,14 @@ pub fn saves_between(
     Ok(out)
 }
 
-/// Samples `pid` once a second for `window`: RSS at its highest and CPU time used.
+/// Quiet before an idle window starts, so the tail of the sync that set it up (trims,
+/// index writes, the watcher's echoes) is not counted as idle, for every peer alike.
+pub const SETTLE: Duration = Duration::from_secs(3);
+
+/// Samples `pid` once a second for `window` (after [`SETTLE`]): RSS at its highest and CPU
+/// time used.
 pub fn idle_of(pid: u32, window: Duration, what: &str) -> Result<Idle> {
+    std::thread::sleep(SETTLE);
     let before = ProcSample::read(pid)?;
     let start = Instant::now();
     let mut rss = before.rss_kib;

@@ -39,7 +39,8 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
          `:webdav:` with RCLONE_WEBDAV_URL=http://127.0.0.1:PORT and RCLONE_WEBDAV_VENDOR=owncloud \
          (bisync refuses a remote without modification times); sync: after one `rclone bisync \
          LOCAL :webdav: --resync`, the loop `{}`; initial sync: `rclone copy SRC :webdav:` and \
-         `rclone copy :webdav: DEST`; a remote edit is a WebDAV PUT to the server (defaults: 4 transfers, 8 checkers); saves and edits at \
+         `rclone copy :webdav: DEST` (defaults: 4 transfers, 8 checkers); a remote edit is a \
+         WebDAV PUT to the server; saves and edits at \
          least 1.5 s apart, because a same-size save within a second of the last upload is \
          skipped by bisync (WebDAV keeps modification times to the second)",
         LOOP
@@ -210,6 +211,7 @@ fn remote_edits(remote: &Remote, local: &Path, n: usize) -> Result<Latency> {
 /// The loop's cost over `window`: CPU of every rclone run in it (the shell's reaped children
 /// plus the one running at either end) and the highest RSS of a run, sampled every 100 ms.
 fn loop_idle(sync: &mut Group, remote: &Remote, window: Duration) -> Result<Idle> {
+    std::thread::sleep(super::SETTLE);
     let sh = sync.pid();
     let before = loop_cpu(sh)?;
     let start = Instant::now();
