@@ -643,3 +643,69 @@ fn record(
                "systems": peers}),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+
+    fn gone(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[test]
+    fn stopping_a_group_ends_the_processes_its_leader_started() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 60 & echo $!; wait"])
+            .stdout(Stdio::piped());
+        let mut group = Group::spawn(cmd, "sh").unwrap();
+        let mut line = String::new();
+        BufReader::new(group.child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let sleeper: u32 = line.trim().parse().unwrap();
+        assert!(!gone(sleeper));
+        drop(group);
+        let end = Instant::now() + Duration::from_secs(10);
+        while !gone(sleeper) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            gone(sleeper),
+            "the leader's child {sleeper} outlived the group"
+        );
+    }
+
+    #[test]
+    fn a_wait_past_its_deadline_stops_the_group_and_says_so() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("60");
+        let mut group = Group::spawn(cmd, "sleep").unwrap();
+        let pid = group.pid();
+        let err = group.wait(Duration::from_millis(100)).unwrap_err();
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        assert!(gone(pid));
+    }
+
+    #[test]
+    fn content_is_seen_only_once_it_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.html");
+        let (old, _) = app_content(1);
+        let (new, sum) = app_content(2);
+        std::fs::write(&path, &old).unwrap();
+        assert_eq!(wait_content(&path, &sum, Duration::from_millis(50)), None);
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                save(&path, &new).unwrap()
+            })
+        };
+        assert!(wait_content(&path, &sum, Duration::from_secs(10)).is_some());
+        writer.join().unwrap();
+    }
+}

@@ -301,3 +301,37 @@ fn xml_escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_keeps_syncthing_on_loopback_with_the_fastest_watcher() {
+        let xml = config_xml(&Config {
+            me: "AAA",
+            peer: "BBB",
+            port: 22001,
+            peer_port: 22002,
+            folder: Path::new("/tmp/a \"b\" & <c>"),
+            gui_port: 8385,
+            api_key: "k",
+        });
+        for want in [
+            "<listenAddress>tcp://127.0.0.1:22001</listenAddress>",
+            "<address>tcp://127.0.0.1:22002</address>",
+            "<address>127.0.0.1:8385</address>",
+            "<globalAnnounceEnabled>false</globalAnnounceEnabled>",
+            "<localAnnounceEnabled>false</localAnnounceEnabled>",
+            "<relaysEnabled>false</relaysEnabled>",
+            "<natEnabled>false</natEnabled>",
+            "<urAccepted>-1</urAccepted>",
+            "<autoUpgradeIntervalH>0</autoUpgradeIntervalH>",
+            "<crashReportingEnabled>false</crashReportingEnabled>",
+            "fsWatcherDelayS=\"1\"",
+            "path=\"/tmp/a &quot;b&quot; &amp; &lt;c&gt;\"",
+        ] {
+            assert!(xml.contains(want), "missing {want} in\n{xml}");
+        }
+    }
+}
