@@ -93,6 +93,9 @@ pub struct Figures {
     pub idle_setup_ms: Option<f64>,
     pub init_down_ms: Option<f64>,
     pub init_up_ms: Option<f64>,
+    /// The durable copy measured just before each initial sync (Hyperclay Sync only).
+    pub floor_down_ms: Option<f64>,
+    pub floor_up_ms: Option<f64>,
     /// Exactly what was run, for the report.
     pub how: Vec<String>,
     pub error: Option<String>,
@@ -128,8 +131,7 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         }
         all.push((name, f));
     }
-    let durable = durable_floor(bench, &work)?;
-    record(report, &work, &all, durable, &load_before);
+    record(report, &work, &all, &load_before);
     Ok(())
 }
 
@@ -177,12 +179,13 @@ fn on_path(program: &str) -> bool {
 }
 
 /// The durable copy of the initial tree (write temp, fsync, rename, per file): the floor the
-/// initial-sync target is set against, measured in the same run as the peers.
-fn durable_floor(bench: &Bench, work: &Workload) -> Result<f64> {
-    let source = bench.dir("peers-durable-source");
+/// initial-sync target is set against. It is measured right before each of Hyperclay Sync's
+/// initial syncs, because on a shared machine the disk's speed changes from minute to minute.
+pub fn durable_floor(bench: &Bench, work: &Workload, tag: &str) -> Result<f64> {
+    let source = bench.dir(&format!("peers-durable-{tag}-source"));
     tree::write(&source, &work.init_tree)?;
     let t = Instant::now();
-    super::initial::durable_copy(&source, &bench.dir("peers-durable-copy"))?;
+    super::initial::durable_copy(&source, &bench.dir(&format!("peers-durable-{tag}-copy")))?;
     Ok(super::ms(t.elapsed()))
 }
 
@@ -495,13 +498,7 @@ impl Line {
     }
 }
 
-fn record(
-    report: &mut Report,
-    work: &Workload,
-    all: &[(&str, Figures)],
-    durable: f64,
-    load_before: &str,
-) {
+fn record(report: &mut Report, work: &Workload, all: &[(&str, Figures)], load_before: &str) {
     let ours = &all[0].1;
     let load_after = load_average();
     let n = work.idle_tree.len();
@@ -535,7 +532,7 @@ fn record(
     ];
     let mut table = String::from(
         "Peers side by side (same run; in brackets: the peer's figure / Hyperclay Sync's, \
-         above 1× the peer is slower or bigger)\n\n| Figure |",
+         above 1× the peer is slower or bigger; lower is better on every line)\n\n| Figure |",
     );
     for (name, _) in all {
         table.push_str(&format!(" {name} |"));
@@ -559,10 +556,13 @@ fn record(
             table.push_str(&format!(" {text} |"));
         }
     }
+    let floor = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{} ms", stats::ms(v)));
     table.push_str(&format!(
         "\n\nLoad average (1/5/15 min): {load_before} before the peers, {load_after} after; \
-         durable copy of the initial tree: {} ms",
-        stats::ms(durable)
+         durable copy of the initial tree, just before Hyperclay Sync's download: {}, before \
+         its upload: {}",
+        floor(ours.floor_down_ms),
+        floor(ours.floor_up_ms)
     ));
     for (name, f) in all {
         for how in &f.how {
@@ -590,8 +590,8 @@ fn record(
                 "Hyperclay Sync {}; best peer {peer} {}{}",
                 line.unit.show(mine),
                 line.unit.show(theirs),
-                if theirs > 0.0 {
-                    format!(" (Hyperclay Sync = {} of it)", ratio(mine / theirs))
+                if mine > 0.0 {
+                    format!(" = {} Hyperclay Sync's", ratio(theirs / mine))
                 } else {
                     String::new()
                 }
@@ -601,12 +601,18 @@ fn record(
         );
     }
     let rclone = all.iter().find(|(n, _)| *n == "rclone").map(|(_, f)| f);
-    let directions: [(&str, Pick); 2] = [
-        ("remote → empty local", |f| f.init_down_ms),
-        ("local → empty remote", |f| f.init_up_ms),
+    let directions: [(&str, Pick, Option<f64>); 2] = [
+        (
+            "remote → empty local",
+            |f| f.init_down_ms,
+            ours.floor_down_ms,
+        ),
+        ("local → empty remote", |f| f.init_up_ms, ours.floor_up_ms),
     ];
-    for (dir, pick) in directions {
-        let Some(mine) = pick(ours) else { continue };
+    for (dir, pick, durable) in directions {
+        let (Some(mine), Some(durable)) = (pick(ours), durable) else {
+            continue;
+        };
         let theirs = rclone.and_then(pick);
         report.row(
             &format!("P. Initial sync {dir} / durable copy"),
@@ -639,7 +645,8 @@ fn record(
         "peers",
         json!({"idleFiles": work.idle_tree.len(), "initFiles": work.init_tree.len(),
                "initBytes": work.init_tree.iter().map(|f| f.len as u64).sum::<u64>(),
-               "durableCopyMs": durable, "loadBefore": load_before, "loadAfter": load_after,
+               "durableCopyBeforeDownMs": ours.floor_down_ms,
+               "durableCopyBeforeUpMs": ours.floor_up_ms, "loadBefore": load_before, "loadAfter": load_after,
                "systems": peers}),
     );
 }

@@ -81,6 +81,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
     client.stop()?;
     drop(server);
 
+    f.floor_down_ms = Some(super::durable_floor(bench, work, "down")?);
     f.init_down_ms = Some(initial::remote_to_local(
         bench,
         "peers-hc",
@@ -90,6 +91,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
     let up_folder = bench.dir("peers-hc-up-folder");
     tree::write(&up_folder, &work.init_tree)?;
     let written = Instant::now();
+    f.floor_up_ms = Some(super::durable_floor(bench, work, "up")?);
     f.init_up_ms = Some(initial::local_to_remote(
         bench,
         "peers-hc",
