@@ -14,6 +14,11 @@ use crate::phases::{SYNC_DEADLINE, initial, ms, ms_between, seed};
 use crate::procs::{Client, Mode, Server};
 use crate::tree::{self, Mix};
 
+/// The client's default poll interval. Each remote edit waits a random part of it after the
+/// previous one arrived: waiting a fixed short time would land every edit just after a poll
+/// (the one that brought the previous edit) and measure the worst case each time.
+const POLL_CYCLE: Duration = Duration::from_secs(10);
+
 pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
     f.how.push(
         "`hyperclay-sync run --headless` (release, default settings) against \
@@ -76,7 +81,7 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
             None if i >= WARMUP => f.remote.lost += 1,
             None => bail!("remote warm-up edit {i} never reached the folder"),
         }
-        random_pause(&mut mix, Duration::ZERO, Duration::from_secs(2));
+        random_pause(&mut mix, Duration::ZERO, POLL_CYCLE);
     }
     client.stop()?;
     drop(server);
