@@ -141,10 +141,8 @@ impl Pair {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-            let mut group = Group::spawn(cmd, "syncthing")?;
-            wait_port(gui_port, Duration::from_secs(60), &mut group)?;
             started.push(Instance {
-                group,
+                group: Group::spawn(cmd, "syncthing")?,
                 folder: folders[i].canonicalize()?,
                 gui_port,
                 api_key,
@@ -154,6 +152,14 @@ impl Pair {
                     .build()
                     .new_agent(),
             });
+        }
+        // Both start at once (an initial sync's clock runs from here); then both must answer.
+        for instance in &mut started {
+            wait_port(
+                instance.gui_port,
+                Duration::from_secs(60),
+                &mut instance.group,
+            )?;
         }
         let b = started.pop().context("instance B")?;
         let a = started.pop().context("instance A")?;
