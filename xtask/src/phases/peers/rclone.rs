@@ -42,10 +42,9 @@ pub fn measure(bench: &Bench, work: &Workload, f: &mut Figures) -> Result<()> {
          (bisync refuses a remote without modification times); sync: after one `rclone bisync \
          LOCAL :webdav: --resync`, the loop `{}`; initial sync: `rclone copy SRC :webdav:` and \
          `rclone copy :webdav: DEST` (defaults: 4 transfers, 8 checkers); a remote edit is a \
-         WebDAV PUT to the server; saves and edits \
-         1.5–6.5 s apart (at least 1.5 s because a same-size save within a second of the last upload is \
-         skipped by bisync (WebDAV keeps modification times to the second); the rest spreads them over the loop's \
-         turn)",
+         WebDAV PUT to the server; saves and edits 1.5–6.5 s apart: at least 1.5 s because \
+         bisync skips a same-size save made within a second of the last upload (WebDAV keeps \
+         modification times to the second), the rest spreads them over the loop's turn",
         LOOP
     ));
 
