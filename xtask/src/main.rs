@@ -43,7 +43,8 @@ struct BenchArgs {
     #[arg(long)]
     quick: bool,
     /// Only these figures, comma-separated: push, pull, poll, startup, footprint, tray,
-    /// initial, server.
+    /// initial, server, peers (Syncthing and rclone side by side; installs them with apt-get
+    /// when missing).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Use the release binaries already in the target dir instead of building them.
@@ -67,10 +68,11 @@ pub enum Phase {
     Tray,
     Initial,
     Server,
+    Peers,
 }
 
 impl Phase {
-    const ALL: [Phase; 8] = [
+    const ALL: [Phase; 9] = [
         Phase::Push,
         Phase::Pull,
         Phase::Poll,
@@ -79,6 +81,7 @@ impl Phase {
         Phase::Tray,
         Phase::Initial,
         Phase::Server,
+        Phase::Peers,
     ];
 
     fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Phase {
             Phase::Tray => "tray",
             Phase::Initial => "initial",
             Phase::Server => "server",
+            Phase::Peers => "peers",
         }
     }
 
@@ -117,6 +121,9 @@ pub struct Sizes {
     pub init_files: usize,
     pub init_bytes: u64,
     pub load_window: Duration,
+    /// Saves and remote edits per peer in the peers figure.
+    pub peer_saves: usize,
+    pub peer_edits: usize,
 }
 
 impl Sizes {
@@ -131,6 +138,8 @@ impl Sizes {
             init_files: 1000,
             init_bytes: 50_000_000,
             load_window: Duration::from_secs(10),
+            peer_saves: 30,
+            peer_edits: 20,
         }
     }
 
@@ -145,6 +154,8 @@ impl Sizes {
             init_files: 100,
             init_bytes: 5_000_000,
             load_window: Duration::from_secs(2),
+            peer_saves: 5,
+            peer_edits: 3,
         }
     }
 }
@@ -240,8 +251,10 @@ fn bench(args: BenchArgs) -> Result<()> {
     if only.is_empty() {
         only = Phase::ALL.into_iter().collect();
         if args.quick {
-            // CI machines have no display; ask for the tray with --only tray.
+            // CI machines have no display, and may not be root to install the peers: ask for
+            // them with --only tray / --only peers.
             only.remove(&Phase::Tray);
+            only.remove(&Phase::Peers);
         }
     }
     let temp = tempfile::Builder::new()

@@ -4,6 +4,7 @@
 //! done, local → remote when the server committed the last file). Both results are checked file by file, so a fast but wrong
 //! sync cannot look good.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,10 +24,7 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     let files = tree::mixed("init", n, total, 4);
     let source = bench.dir("init-tree");
     tree::write(&source, &files)?;
-    let expected: std::collections::BTreeMap<String, String> = files
-        .iter()
-        .map(|f| (f.path.clone(), sha256_hex(&f.bytes())))
-        .collect();
+    let expected = checksums(&files);
 
     // cp -r of the same tree; the copy is the local → remote client's folder.
     let up_folder = bench.dir("init-up-folder");
@@ -47,81 +45,8 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     durable_copy(&source, &bench.dir("init-durable-copy"))?;
     let durable = ms(t.elapsed());
 
-    // Remote → empty local.
-    let down_ms = {
-        let server = Server::start(&bench.server_bin, &bench.dir("init-down-server"))?;
-        let token = server.account("down")?;
-        eprintln!(
-            "initial: seeding {n} files / {} for the download",
-            stats::bytes(total)
-        );
-        seed(&Api::new(server.url(), &token), &files, 8)?;
-        let mut client = Client::new(
-            &bench.client_bin,
-            server.url(),
-            &token,
-            &bench.dir("init-down-home"),
-            &bench.dir("init-down-folder"),
-        )?;
-        eprintln!("initial: remote → empty local");
-        let spawned = client.spawn(&Mode::Headless)?;
-        let done = client.wait_synced(SYNC_DEADLINE)?;
-        client.stop()?;
-        let got = local_files(&client.folder)?;
-        let mut wrong = 0;
-        for (path, sum) in &expected {
-            match got.get(path).map(std::fs::read) {
-                Some(Ok(bytes)) if sha256_hex(&bytes) == *sum => {}
-                _ => wrong += 1,
-            }
-        }
-        if wrong > 0 || got.len() != expected.len() {
-            bail!(
-                "remote → local left {wrong} of {n} files missing or wrong ({} local files)",
-                got.len()
-            );
-        }
-        ms(done - spawned)
-    };
-
-    // Local → empty remote.
-    let up_ms = {
-        let server = Server::start(&bench.server_bin, &bench.dir("init-up-server"))?;
-        let token = server.account("up")?;
-        let mut client = Client::new(
-            &bench.client_bin,
-            server.url(),
-            &token,
-            &bench.dir("init-up-home"),
-            &up_folder,
-        )?;
-        eprintln!("initial: local → empty remote");
-        // The end is the server's commit of the last file: the client may defer files it just
-        // saw written, so its first session can end before everything is up.
-        let sums: Vec<String> = expected.values().cloned().collect();
-        // A folder that already exists when sync starts: the client rightly waits for files
-        // written in the last second (they may be mid-save), which is not this figure.
-        std::thread::sleep(Duration::from_secs(2).saturating_sub(copied.elapsed()));
-        let spawned = SystemTime::now();
-        client.spawn(&Mode::Headless)?;
-        let last = server
-            .wait_all_commits(&sums, SYNC_DEADLINE)
-            .context("the client did not upload the whole tree in time")?;
-        client.wait_synced(SYNC_DEADLINE)?;
-        client.stop()?;
-        let (remote, _) = Api::new(server.url(), &token).files()?;
-        let wrong = remote
-            .iter()
-            .filter(|e| expected.get(&e.path) != e.checksum.as_ref())
-            .count();
-        if wrong > 0 || remote.len() != expected.len() {
-            bail!(
-                "local → remote: the server holds {} files, {wrong} of them not as sent",
-                remote.len()
-            );
-        }
-        ms_between(last, spawned)
-    };
+    let down_ms = remote_to_local(bench, "init", &files, &expected)?;
+    let up_ms = local_to_remote(bench, "init", &up_folder, &expected, copied)?;
 
     report.set(
         "initialSync",
@@ -160,9 +85,110 @@ pub fn run(bench: &Bench, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
+/// The checksum of every file of a tree, by its path.
+pub fn checksums(files: &[tree::TreeFile]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|f| (f.path.clone(), sha256_hex(&f.bytes())))
+        .collect()
+}
+
+/// Remote → empty local: seeds a fresh server with `files`, then times the real client from
+/// its spawn to the end of its first session and checks the folder file by file. Its dirs are
+/// named after `tag`.
+pub fn remote_to_local(
+    bench: &Bench,
+    tag: &str,
+    files: &[tree::TreeFile],
+    expected: &BTreeMap<String, String>,
+) -> Result<f64> {
+    let n = files.len();
+    let total: u64 = files.iter().map(|f| f.len as u64).sum();
+    let server = Server::start(&bench.server_bin, &bench.dir(&format!("{tag}-down-server")))?;
+    let token = server.account("down")?;
+    eprintln!(
+        "{tag}: seeding {n} files / {} for the download",
+        stats::bytes(total)
+    );
+    seed(&Api::new(server.url(), &token), files, 8)?;
+    let mut client = Client::new(
+        &bench.client_bin,
+        server.url(),
+        &token,
+        &bench.dir(&format!("{tag}-down-home")),
+        &bench.dir(&format!("{tag}-down-folder")),
+    )?;
+    eprintln!("{tag}: remote → empty local");
+    let spawned = client.spawn(&Mode::Headless)?;
+    let done = client.wait_synced(SYNC_DEADLINE)?;
+    client.stop()?;
+    let got = local_files(&client.folder)?;
+    let mut wrong = 0;
+    for (path, sum) in expected {
+        match got.get(path).map(std::fs::read) {
+            Some(Ok(bytes)) if sha256_hex(&bytes) == *sum => {}
+            _ => wrong += 1,
+        }
+    }
+    if wrong > 0 || got.len() != expected.len() {
+        bail!(
+            "remote → local left {wrong} of {n} files missing or wrong ({} local files)",
+            got.len()
+        );
+    }
+    Ok(ms(done - spawned))
+}
+
+/// Local → empty remote: the real client on `folder` (already holding the tree, written at
+/// `written`) against a fresh server, timed from its spawn to the server's commit of the last
+/// file, then checked file by file on the server.
+pub fn local_to_remote(
+    bench: &Bench,
+    tag: &str,
+    folder: &std::path::Path,
+    expected: &BTreeMap<String, String>,
+    written: Instant,
+) -> Result<f64> {
+    let server = Server::start(&bench.server_bin, &bench.dir(&format!("{tag}-up-server")))?;
+    let token = server.account("up")?;
+    let mut client = Client::new(
+        &bench.client_bin,
+        server.url(),
+        &token,
+        &bench.dir(&format!("{tag}-up-home")),
+        folder,
+    )?;
+    eprintln!("{tag}: local → empty remote");
+    // The end is the server's commit of the last file: the client may defer files it just
+    // saw written, so its first session can end before everything is up.
+    let sums: Vec<String> = expected.values().cloned().collect();
+    // A folder that already exists when sync starts: the client rightly waits for files
+    // written in the last second (they may be mid-save), which is not this figure.
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(written.elapsed()));
+    let spawned = SystemTime::now();
+    client.spawn(&Mode::Headless)?;
+    let last = server
+        .wait_all_commits(&sums, SYNC_DEADLINE)
+        .context("the client did not upload the whole tree in time")?;
+    client.wait_synced(SYNC_DEADLINE)?;
+    client.stop()?;
+    let (remote, _) = Api::new(server.url(), &token).files()?;
+    let wrong = remote
+        .iter()
+        .filter(|e| expected.get(&e.path) != e.checksum.as_ref())
+        .count();
+    if wrong > 0 || remote.len() != expected.len() {
+        bail!(
+            "local → remote: the server holds {} files, {wrong} of them not as sent",
+            remote.len()
+        );
+    }
+    Ok(ms_between(last, spawned))
+}
+
 /// Copies every file of `from` into `to` the way a careful writer does: temp file in the same
 /// folder, fsync, rename. One thread, like `cp -r`.
-fn durable_copy(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+pub fn durable_copy(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     for (rel, path) in local_files(from)? {
         let target = to.join(&rel);
         let dir = target.parent().context("a file with no folder")?;

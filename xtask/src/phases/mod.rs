@@ -5,6 +5,7 @@
 mod idle;
 mod initial;
 mod load;
+mod peers;
 mod pull;
 mod push;
 
@@ -24,7 +25,7 @@ pub const SYNC_DEADLINE: Duration = Duration::from_secs(600);
 type Step = fn(&Bench, &mut Report) -> Result<()>;
 
 pub fn run_all(bench: &Bench, report: &mut Report) {
-    let steps: [(&str, bool, Step); 5] = [
+    let steps: [(&str, bool, Step); 6] = [
         ("Push latency", bench.wants(Phase::Push), push::run),
         ("Pull latency", bench.wants(Phase::Pull), pull::run),
         (
@@ -36,6 +37,7 @@ pub fn run_all(bench: &Bench, report: &mut Report) {
         ),
         ("Initial sync", bench.wants(Phase::Initial), initial::run),
         ("Server under load", bench.wants(Phase::Server), load::run),
+        ("Peers side by side", bench.wants(Phase::Peers), peers::run),
     ];
     for (name, wanted, step) in steps {
         if !wanted {
