@@ -18,6 +18,9 @@ pub enum UserError {
     /// A download could not be written into the sync folder (read-only, disk full, …); carries
     /// the OS's reason with the file's folder-relative path. Cleared by the next good write.
     FolderNotWritable(String),
+    /// The sync folder is missing or not the one that was synced (its marker is gone): sync is
+    /// paused, and resumes by itself when it is back. Carries the whole message.
+    FolderUnavailable(String),
     /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
     /// not writable").
     Other(String),
@@ -38,7 +41,7 @@ impl UserError {
             UserError::FolderNotWritable(why) => {
                 format!("Can't write into the sync folder: {why}")
             }
-            UserError::Other(text) => text.clone(),
+            UserError::FolderUnavailable(text) | UserError::Other(text) => text.clone(),
         }
     }
 }

@@ -47,7 +47,9 @@ pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
         }
         // Gone (deleted or renamed away): the engine forgets its local copy, and never deletes
         // remotely.
-        EventKind::Remove(RemoveKind::File | RemoveKind::Any)
+        // A folder removed (the sync folder itself included: inotify's delete-self) makes the
+        // engine check that its folder is still there before anything else.
+        EventKind::Remove(RemoveKind::File | RemoveKind::Folder | RemoveKind::Any)
         | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
             event.paths.into_iter().map(FsSignal::Done).collect()
         }
