@@ -698,7 +698,7 @@ impl Session {
                 transfer if self.stalled_before(&transfer) => {
                     log::debug!("skip {transfer:?}: the same transfer stalled earlier");
                 }
-                transfer => transfers.push(transfer),
+                transfer => transfers.push(self.after_base(transfer)),
             }
         }
         if transfers.is_empty() {
@@ -786,6 +786,35 @@ impl Session {
             log::warn!("Cannot update the sync state: {e}");
         }
         end.map_or(Ok(()), Err)
+    }
+
+    /// A local change to a file whose remote copy is still the synced one was made after that
+    /// sync, whatever its mtime says (`cp -p`, `rsync -t` and `touch -r` put an old one back):
+    /// it goes up as newer than the synced remote copy, so the server does not refuse it as
+    /// stale and take it for the losing side.
+    fn after_base(&self, action: Action) -> Action {
+        match action {
+            Action::Upload {
+                key,
+                mut local,
+                remote_path,
+                replaces,
+            } => {
+                if let Some(b) = self.base.get(&key)
+                    && replaces == Some(b.checksum)
+                    && local.mtime <= b.remote_modified
+                {
+                    local.mtime = b.remote_modified.offset_by(1);
+                }
+                Action::Upload {
+                    key,
+                    local,
+                    remote_path,
+                    replaces,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Would `action` move exactly what already stalled in this session?
