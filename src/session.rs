@@ -1047,20 +1047,20 @@ fn apply_entry(
         files.remove(&entry.path);
         return;
     }
-    match rules.verdict(&entry.path) {
-        Verdict::Synced(_) => {}
-        // Ignored here means ignored there too: a remote `node_modules/…` or an editor's temp
-        // never lands in the folder (a planted package would be loaded by Node).
-        Verdict::Ignored => return,
-        Verdict::Forbidden(_) => {
-            if reporter.once().first(&format!("bad:{}", entry.path)) {
-                log::warn!(
-                    "skip {:?}: the server sent a path that breaks the rules",
-                    entry.path
-                );
-            }
-            return;
+    // The protocol's rules first, so a path that breaks them is always reported.
+    if RemotePath::file(&entry.path).is_err() {
+        if reporter.once().first(&format!("bad:{}", entry.path)) {
+            log::warn!(
+                "skip {:?}: the server sent a path that breaks the rules",
+                entry.path
+            );
         }
+        return;
+    }
+    // Ignored here means ignored there too: a remote `node_modules/…` or an editor's temp never
+    // lands in the folder (a planted package would be loaded by Node).
+    if !matches!(rules.verdict(&entry.path), Verdict::Synced(_)) {
+        return;
     }
     let (Some(size), Some(checksum)) = (entry.size, entry.checksum) else {
         return;
