@@ -148,26 +148,50 @@ impl Rules {
             .is_ignore()
     }
 
+    /// Is `rel` itself left out, given that no folder above it is? For a walk that never
+    /// descends into an ignored folder: one match instead of one per parent.
+    fn ignores_own_name(&self, rel: &str, is_dir: bool) -> bool {
+        rel == VERSIONS_DIR || self.matcher.matched(rel, is_dir).is_ignore()
+    }
+
     /// Decides for a folder-relative `/`-separated file path (local or from the server).
     pub fn verdict(&self, rel: &str) -> Verdict {
-        if self.ignores(rel, false) {
-            return Verdict::Ignored;
-        }
-        match RemotePath::file(rel) {
-            Ok(p) => Verdict::Synced(p),
-            Err(e) => Verdict::Forbidden(e.to_string()),
-        }
+        file_verdict(rel, self.ignores(rel, false))
     }
 
     /// Decides for a folder-relative `/`-separated folder path, by the same rules as files.
     pub fn folder_verdict(&self, rel: &str) -> Verdict {
-        if self.ignores(rel, true) {
-            return Verdict::Ignored;
-        }
-        match RemotePath::folder(rel) {
-            Ok(p) => Verdict::Synced(p),
-            Err(e) => Verdict::Forbidden(e.to_string()),
-        }
+        folder_verdict(rel, self.ignores(rel, true))
+    }
+
+    /// [`Rules::verdict`] for a walk that has pruned every ignored folder above `rel`.
+    pub fn walk_verdict(&self, rel: &str) -> Verdict {
+        file_verdict(rel, self.ignores_own_name(rel, false))
+    }
+
+    /// [`Rules::folder_verdict`] for a walk that has pruned every ignored folder above `rel`.
+    pub fn walk_folder_verdict(&self, rel: &str) -> Verdict {
+        folder_verdict(rel, self.ignores_own_name(rel, true))
+    }
+}
+
+fn file_verdict(rel: &str, ignored: bool) -> Verdict {
+    if ignored {
+        return Verdict::Ignored;
+    }
+    match RemotePath::file(rel) {
+        Ok(p) => Verdict::Synced(p),
+        Err(e) => Verdict::Forbidden(e.to_string()),
+    }
+}
+
+fn folder_verdict(rel: &str, ignored: bool) -> Verdict {
+    if ignored {
+        return Verdict::Ignored;
+    }
+    match RemotePath::folder(rel) {
+        Ok(p) => Verdict::Synced(p),
+        Err(e) => Verdict::Forbidden(e.to_string()),
     }
 }
 

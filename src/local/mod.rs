@@ -199,7 +199,7 @@ pub fn scan(
             };
             let Ok(ft) = entry.file_type() else { continue };
             if ft.is_dir() {
-                match rules.folder_verdict(&rel) {
+                match rules.walk_folder_verdict(&rel) {
                     Verdict::Synced(_) => {
                         named.insert(rel.clone());
                         dirs.push((path, Some(rel)));
@@ -216,7 +216,7 @@ pub fn scan(
                 }
                 continue;
             }
-            let synced = match rules.verdict(&rel) {
+            let synced = match rules.walk_verdict(&rel) {
                 Verdict::Synced(_) => true,
                 Verdict::Ignored => false,
                 Verdict::Forbidden(why) => {
