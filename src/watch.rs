@@ -112,4 +112,16 @@ mod tests {
         std::fs::rename(root.join(".b.tmp"), root.join("b.html")).unwrap();
         assert!(wait_for(&rx, &FsSignal::Done(root.join("b.html"))));
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_removal_of_the_watched_folder_itself_is_signalled() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().canonicalize().unwrap().join("sync");
+        std::fs::create_dir(&root).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _w = start(&root, tx, |s| s).unwrap();
+        std::fs::remove_dir(&root).unwrap();
+        assert!(wait_for(&rx, &FsSignal::Done(root.clone())));
+    }
 }
