@@ -54,6 +54,33 @@ pub fn state_file(home: &Path, folder: &Path, who: Identity<'_>) -> PathBuf {
     home.join("state").join(format!("{}.sqlite", &id[..16]))
 }
 
+/// Where versions before identity-bound state kept the state of `folder`.
+fn unbound_state_file(home: &Path, folder: &Path) -> PathBuf {
+    let id = sha256_hex(folder.to_string_lossy().as_bytes());
+    home.join("state").join(format!("{}.sqlite", &id[..16]))
+}
+
+/// A state written before it was bound to an identity belongs to whoever synced the folder
+/// last, which is who opens it first after the upgrade: it becomes theirs, so files deleted
+/// here earlier are not downloaded again. Its WAL files move with it.
+fn adopt_unbound_state(home: &Path, folder: &Path, path: &Path) {
+    let old = unbound_state_file(home, folder);
+    if path.exists() || !old.exists() {
+        return;
+    }
+    for suffix in ["-wal", "-shm", ""] {
+        let mut from = old.clone().into_os_string();
+        from.push(suffix);
+        let mut to = path.to_path_buf().into_os_string();
+        to.push(suffix);
+        if Path::new(&from).exists()
+            && let Err(e) = std::fs::rename(&from, &to)
+        {
+            log::warn!("Cannot take over the earlier sync state: {e}");
+        }
+    }
+}
+
 impl StateStore {
     pub fn open(home: &Path, folder: &Path, who: Identity<'_>) -> Result<StateStore, StoreError> {
         let path = state_file(home, folder, who);
@@ -61,6 +88,7 @@ impl StateStore {
             // A missing dir surfaces as the open error below, with the path.
             let _ = std::fs::create_dir_all(dir);
         }
+        adopt_unbound_state(home, folder, &path);
         let db = Connection::open(&path)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
@@ -410,5 +438,38 @@ mod tests {
         };
         let s = StateStore::open(home.path(), folder, same).unwrap();
         assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
+    }
+
+    #[test]
+    fn a_state_from_before_identities_is_taken_over_by_the_first_identity_only() {
+        let home = tempfile::tempdir().unwrap();
+        let folder = Path::new("/some/folder");
+        let old = unbound_state_file(home.path(), folder);
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        {
+            let db = Connection::open(&old).unwrap();
+            db.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE base (key TEXT PRIMARY KEY, checksum TEXT NOT NULL,
+                   size INTEGER NOT NULL, local_mtime INTEGER NOT NULL,
+                   remote_modified INTEGER NOT NULL, local_path TEXT NOT NULL,
+                   remote_path TEXT NOT NULL);",
+            )
+            .unwrap();
+            db.execute(
+                "INSERT INTO base VALUES ('app:x', ?1, 3, 1, 2, 'x.html', 'x.html')",
+                [sha256_hex(b"abc")],
+            )
+            .unwrap();
+        }
+        let s = StateStore::open(home.path(), folder, ALICE).unwrap();
+        assert!(s.base().unwrap().contains_key("app:x"));
+        assert!(!old.exists());
+        let bob = Identity {
+            account_id: "2",
+            ..ALICE
+        };
+        let s = StateStore::open(home.path(), folder, bob).unwrap();
+        assert!(s.base().unwrap().is_empty());
     }
 }
