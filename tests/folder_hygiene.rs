@@ -75,6 +75,8 @@ fn ignored_paths_stay_local_ignored_remote_paths_stay_remote_and_the_ignore_file
     client.write(".hyperclayignore", "# mine\ndrafts/\n");
     client.spawn();
     client.wait_synced();
+    // Files written a moment before the start wait for a quiet moment before they go up.
+    assert!(wait_until(DEADLINE, || api.get("index.html").is_some()));
     round_trip(&client, &api, "first");
 
     assert_eq!(
