@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let folder = Path::new("/sync");
-    let who = Identity { server: "http://localhost", account_id: "1" };
+    let who = Identity {
+        server: "http://localhost",
+        account_id: "1",
+    };
     let file = state_file(home.path(), folder, who);
     let _ = std::fs::create_dir_all(file.parent().unwrap_or(home.path()));
     if data.first() == Some(&0) {
