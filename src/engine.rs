@@ -458,6 +458,9 @@ impl Runner {
                 self.settings.folder = Some(folder.clone());
                 self.save_settings();
                 self.end_session("the sync folder changed");
+                // Chosen by the user: set up afresh even if it lost its marker (their way to
+                // start over in a folder that was replaced).
+                crate::folder_guard::forget(&self.config.home, &folder);
                 self.folder = folder.clone();
                 self.next_probe = Instant::now();
                 self.reporter.update(|s| s.folder = folder);
@@ -566,13 +569,22 @@ impl Runner {
                 log::info!("New session: {why}");
                 self.next_probe = Instant::now();
             }
+            // Both are retried at every probe until their cause goes away: each is logged when it
+            // starts, not at every retry.
+            SessionEnd::FolderUnavailable(why) => {
+                let error = UserError::FolderUnavailable(why.to_string());
+                if self.reporter.state().error.as_ref() != Some(&error) {
+                    log::error!("Sync paused: {why}");
+                }
+                self.reporter.update(|s| s.error = Some(error.clone()));
+            }
             SessionEnd::Failed(why) => {
                 // Said once while it holds: the next probes meet the same wall.
                 let error = UserError::Other(why.clone());
                 if self.reporter.state().error.as_ref() != Some(&error) {
                     log::error!("Sync stopped: {why}");
                 }
-                self.reporter.update(|s| s.error = Some(error));
+                self.reporter.update(|s| s.error = Some(error.clone()));
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod data_dir;
 pub mod engine;
+pub mod folder_guard;
 pub mod local;
 pub mod lock;
 pub mod logging;

@@ -15,11 +15,13 @@ use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp, coll
 
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
+use crate::folder_guard::{self, GuardError};
+use crate::local::ignore::{IGNORE_FILE, Rules};
 use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of};
 use crate::remote::{Remote, RemoteError, with_retries};
 use crate::state::UserError;
-use crate::state_store::{Stamp, StateStore};
+use crate::state_store::{Identity, Stamp, StateStore};
 use crate::transfer::{Ctx, Outcome, Stalled};
 use crate::watch::FsSignal;
 
@@ -43,6 +45,8 @@ pub(crate) enum SessionEnd {
     Unauthorized,
     SubscriptionRequired,
     Restart(String),
+    /// The sync folder is missing or replaced: paused until it is back (no call is made).
+    FolderUnavailable(GuardError),
     Failed(String),
 }
 
@@ -67,6 +71,8 @@ struct Pending {
 pub(crate) struct Session {
     remote: Remote,
     folder: PathBuf,
+    /// The ignore rules read at the start; a change to the ignore file starts a new session.
+    rules: Rules,
     store: StateStore,
     base: BTreeMap<Key, BaseRecord>,
     local: BTreeMap<String, LocalFile>,
@@ -105,6 +111,9 @@ impl Session {
         tx: Sender<Event>,
     ) -> Result<Session, SessionEnd> {
         remote.set_stall_window(config.stall_window);
+        // Local checks first: a missing folder or a broken ignore file makes no call at all.
+        folder_guard::check(&config.home, folder).map_err(SessionEnd::FolderUnavailable)?;
+        let rules = Rules::load(folder).map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let (status, offset_ms) = remote.status().map_err(end_of)?;
         if status.plan != "paid" {
             return Err(SessionEnd::SubscriptionRequired);
@@ -117,6 +126,7 @@ impl Session {
                 Some(
                     UserError::SubscriptionRequired
                         | UserError::FolderNotWritable(_)
+                        | UserError::FolderUnavailable(_)
                         | UserError::Other(_)
                 )
             ) {
@@ -133,19 +143,19 @@ impl Session {
         loop {
             let page = remote.changes(cursor.as_deref()).map_err(end_of)?;
             for entry in page.entries {
-                apply_entry(&mut remote_files, &mut remote_folders, entry, reporter);
+                apply_entry(
+                    &rules,
+                    &mut remote_files,
+                    &mut remote_folders,
+                    entry,
+                    reporter,
+                );
             }
             cursor = Some(page.cursor);
             if !page.has_more {
                 break;
             }
         }
-        std::fs::create_dir_all(folder).map_err(|e| {
-            SessionEnd::Failed(format!(
-                "The sync folder {} cannot be created: {e}",
-                folder.display()
-            ))
-        })?;
         let folder = folder
             .canonicalize()
             .unwrap_or_else(|_| folder.to_path_buf());
@@ -153,7 +163,11 @@ impl Session {
         if strays > 0 {
             log::info!("Removed {strays} temp file(s) left by an interrupted write");
         }
-        let store = StateStore::open(&config.home, &folder)
+        let who = Identity {
+            server: &config.server_url,
+            account_id: &status.user.id,
+        };
+        let store = StateStore::open(&config.home, &folder, who)
             .map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let base = store
             .base()
@@ -175,6 +189,7 @@ impl Session {
         let mut session = Session {
             remote,
             folder,
+            rules,
             store,
             base,
             local: BTreeMap::new(),
@@ -262,6 +277,9 @@ impl Session {
 
     /// Does whatever is due: a rescan, pushes, a poll.
     pub(crate) fn step(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        // Every step, before anything is read, written or sent: a folder that went away (or a
+        // drive unmounted) must not look like files the user deleted.
+        self.check_folder()?;
         if self.rescan_at.is_some_and(|at| at <= Instant::now()) {
             self.rescan_at = None;
             self.rescan = true;
@@ -286,6 +304,18 @@ impl Session {
             self.poll(reporter)?;
         }
         Ok(())
+    }
+
+    fn check_folder(&self) -> Result<(), SessionEnd> {
+        if folder_guard::marked(&self.folder) {
+            return Ok(());
+        }
+        let why = if self.folder.is_dir() {
+            GuardError::Unmarked(self.folder.clone())
+        } else {
+            GuardError::Missing(self.folder.clone())
+        };
+        Err(SessionEnd::FolderUnavailable(why))
     }
 
     fn ctx(&self) -> Ctx<'_> {
@@ -313,7 +343,8 @@ impl Session {
         // sends none) would only hold memory.
         self.downloaded = HashMap::new();
         let cache = self.store.hashes().unwrap_or_default();
-        let scan = local::scan(&self.folder, &cache).map_err(|e| {
+        self.check_folder()?;
+        let scan = local::scan(&self.folder, &self.rules, &cache).map_err(|e| {
             SessionEnd::Failed(format!(
                 "The sync folder {} cannot be read: {e}",
                 self.folder.display()
@@ -378,7 +409,11 @@ impl Session {
         waited_empty: bool,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
-        match local::verdict(rel) {
+        if rel == IGNORE_FILE {
+            // What is synced changed: a new session lists both sides again under the new rules.
+            return Err(SessionEnd::Restart("the ignore rules changed".into()));
+        }
+        match self.rules.verdict(rel) {
             Verdict::Synced(_) => {}
             Verdict::Ignored => return Ok(()),
             Verdict::Forbidden(why) => {
@@ -398,6 +433,8 @@ impl Session {
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
             ReadOutcome::Ready(s) => s,
             ReadOutcome::Gone => {
+                // The whole folder going away is not the user deleting this file.
+                self.check_folder()?;
                 // Deletions never propagate (the base keeps the file "deleted here"), but a remote
                 // edit the session already knows about must now come down.
                 if self.local.remove(rel).is_some() {
@@ -476,6 +513,7 @@ impl Session {
                     keys.insert(key_of(&entry.path));
                 }
                 apply_entry(
+                    &self.rules,
                     &mut self.remote_files,
                     &mut self.remote_folders,
                     entry,
@@ -529,7 +567,7 @@ impl Session {
         // Ignored or forbidden names (a remote `node_modules`) take no part, as in a scan.
         let paths: BTreeSet<String> = paths
             .iter()
-            .filter(|p| matches!(local::folder_verdict(p), Verdict::Synced(_)))
+            .filter(|p| matches!(self.rules.folder_verdict(p), Verdict::Synced(_)))
             .cloned()
             .collect();
         let paths = &paths;
@@ -660,7 +698,7 @@ impl Session {
                 transfer if self.stalled_before(&transfer) => {
                     log::debug!("skip {transfer:?}: the same transfer stalled earlier");
                 }
-                transfer => transfers.push(transfer),
+                transfer => transfers.push(self.after_base(transfer)),
             }
         }
         if transfers.is_empty() {
@@ -748,6 +786,35 @@ impl Session {
             log::warn!("Cannot update the sync state: {e}");
         }
         end.map_or(Ok(()), Err)
+    }
+
+    /// A local change to a file whose remote copy is still the synced one was made after that
+    /// sync, whatever its mtime says (`cp -p`, `rsync -t` and `touch -r` put an old one back):
+    /// it goes up as newer than the synced remote copy, so the server does not refuse it as
+    /// stale and take it for the losing side.
+    fn after_base(&self, action: Action) -> Action {
+        match action {
+            Action::Upload {
+                key,
+                mut local,
+                remote_path,
+                replaces,
+            } => {
+                if let Some(b) = self.base.get(&key)
+                    && replaces == Some(b.checksum)
+                    && local.mtime <= b.remote_modified
+                {
+                    local.mtime = b.remote_modified.offset_by(1);
+                }
+                Action::Upload {
+                    key,
+                    local,
+                    remote_path,
+                    replaces,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Would `action` move exactly what already stalled in this session?
@@ -924,7 +991,16 @@ fn publish(folder: &Path, mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
         .filter_map(|(i, o)| o.take_staged().map(|s| (i, s)))
         .unzip();
     for (i, result) in at.into_iter().zip(write::publish(folder, staged)) {
-        let Err(e) = result else { continue };
+        let Err(e) = result else {
+            // The rename into place moved the file's ctime, which is part of its stamp: the
+            // stamp to remember (for the echo and the hash cache) is the one it has now.
+            if let Outcome::Downloaded { local, stamp, .. } = &mut outcomes[i] {
+                *stamp = std::fs::symlink_metadata(folder.join(&local.path))
+                    .ok()
+                    .map(|m| local::stamp_of(&m));
+            }
+            continue;
+        };
         let path = outcomes[i].download_path().to_owned();
         outcomes[i] = match e {
             write::WriteError::Changed(_) => Outcome::Replan(path),
@@ -938,6 +1014,7 @@ fn publish(folder: &Path, mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
 /// Folds one listing entry into the remote snapshot. Paths the protocol forbids are left out
 /// (a server must never make us write outside the folder).
 fn apply_entry(
+    rules: &Rules,
     files: &mut RemoteFiles,
     folders: &mut BTreeSet<String>,
     entry: Entry,
@@ -948,7 +1025,7 @@ fn apply_entry(
             folders.remove(&entry.path);
             return;
         }
-        match local::folder_verdict(&entry.path) {
+        match rules.folder_verdict(&entry.path) {
             Verdict::Synced(_) => {
                 folders.insert(entry.path);
             }
@@ -970,6 +1047,7 @@ fn apply_entry(
         files.remove(&entry.path);
         return;
     }
+    // The protocol's rules first, so a path that breaks them is always reported.
     if RemotePath::file(&entry.path).is_err() {
         if reporter.once().first(&format!("bad:{}", entry.path)) {
             log::warn!(
@@ -977,6 +1055,11 @@ fn apply_entry(
                 entry.path
             );
         }
+        return;
+    }
+    // Ignored here means ignored there too: a remote `node_modules/…` or an editor's temp never
+    // lands in the folder (a planted package would be loaded by Node).
+    if !matches!(rules.verdict(&entry.path), Verdict::Synced(_)) {
         return;
     }
     let (Some(size), Some(checksum)) = (entry.size, entry.checksum) else {

@@ -21,6 +21,9 @@ pub enum UserError {
     /// The server refused the login (expired after 10 days without use, revoked, or the account
     /// gone): the app is logged out and says so until the user logs in again.
     LoginRefused,
+    /// The sync folder is missing or not the one that was synced (its marker is gone): sync is
+    /// paused, and resumes by itself when it is back. Carries the whole message.
+    FolderUnavailable(String),
     /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
     /// not writable").
     Other(String),
@@ -46,7 +49,7 @@ impl UserError {
                  choose Sync to log in again"
                     .to_owned()
             }
-            UserError::Other(text) => text.clone(),
+            UserError::FolderUnavailable(text) | UserError::Other(text) => text.clone(),
         }
     }
 }

@@ -1,7 +1,10 @@
-//! The memory of the last sync, per synced folder, kept OUTSIDE the folder under the engine's home
-//! (`<home>/state/<folder-hash>.sqlite`): the base record of every synced file and folder, the hash cache
-//! that makes an unchanged folder start fast, and the session cursor. It must never be written
-//! inside the sync folder and holds no token.
+//! The memory of the last sync, per synced folder AND identity (server, account), kept OUTSIDE
+//! the folder under the engine's home (`<home>/state/<hash of folder, server, account>.sqlite`):
+//! the base record of every synced file and folder, the hash cache that makes an unchanged folder
+//! start fast, and the session cursor. One identity's base must never be used for another: a
+//! "synced" file of account A is not "deleted remotely" for account B. Another identity's state
+//! is kept, untouched, for when it comes back. It must never be written inside the sync folder
+//! and holds no token.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -15,29 +18,79 @@ use crate::plan::{BaseRecord, Key};
 #[error("the sync state database failed: {0}")]
 pub struct StoreError(#[from] rusqlite::Error);
 
-/// What the hash cache remembers about one local file.
+/// What the hash cache remembers about one local file: a file whose stamp is unchanged is not
+/// read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub size: u64,
     /// Local mtime in nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// Status-change time in nanoseconds (0 where the OS has none): it moves on every write even
+    /// when a tool puts the mtime back (`cp -p`, `rsync -t`, `touch -r`).
+    pub ctime_ns: i64,
+    /// The file's inode (0 where the OS has none): another file renamed over it has another.
+    pub inode: u64,
+}
+
+/// Whose state: the server and the account on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// The server's base URL.
+    pub server: &'a str,
+    /// The account's id on that server (stable across renames of the account).
+    pub account_id: &'a str,
 }
 
 pub struct StateStore {
     db: Connection,
 }
 
-/// Where the state of `folder` lives under `home`.
-pub fn state_file(home: &Path, folder: &Path) -> PathBuf {
+/// Where the state of `folder` synced as `who` lives under `home`.
+pub fn state_file(home: &Path, folder: &Path, who: Identity<'_>) -> PathBuf {
+    // NULs cannot occur in a path, a URL or an account id: the three parts never run together.
+    let server = who.server.trim_end_matches('/');
+    let key = format!("{}\0{server}\0{}", folder.to_string_lossy(), who.account_id);
+    let id = sha256_hex(key.as_bytes());
+    home.join("state").join(format!("{}.sqlite", &id[..16]))
+}
+
+/// Where versions before identity-bound state kept the state of `folder`.
+fn unbound_state_file(home: &Path, folder: &Path) -> PathBuf {
     let id = sha256_hex(folder.to_string_lossy().as_bytes());
     home.join("state").join(format!("{}.sqlite", &id[..16]))
 }
 
+/// A state written before it was bound to an identity belongs to whoever synced the folder
+/// last, which is who opens it first after the upgrade: it becomes theirs, so files deleted
+/// here earlier are not downloaded again. Its WAL files move with it.
+fn adopt_unbound_state(home: &Path, folder: &Path, path: &Path) {
+    let old = unbound_state_file(home, folder);
+    if path.exists() || !old.exists() {
+        return;
+    }
+    for suffix in ["-wal", "-shm", ""] {
+        let mut from = old.clone().into_os_string();
+        from.push(suffix);
+        let mut to = path.to_path_buf().into_os_string();
+        to.push(suffix);
+        if Path::new(&from).exists()
+            && let Err(e) = std::fs::rename(&from, &to)
+        {
+            log::warn!("Cannot take over the earlier sync state: {e}");
+        }
+    }
+}
+
 impl StateStore {
-    pub fn open(home: &Path, folder: &Path) -> Result<StateStore, StoreError> {
-        let path = state_file(home, folder);
-        // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same
-        // mode. A failure here surfaces as the open error below, with the path.
+    pub fn open(home: &Path, folder: &Path, who: Identity<'_>) -> Result<StateStore, StoreError> {
+        let path = state_file(home, folder, who);
+        if let Some(dir) = path.parent() {
+            // A missing dir surfaces as the open error below, with the path.
+            let _ = crate::data_dir::create_private_dir(dir);
+        }
+        adopt_unbound_state(home, folder, &path);
+        // Created 0600 before SQLite opens it (unless taken over just above): SQLite gives the
+        // -wal and -shm files the same mode. A failure surfaces as the open error below.
         let _ = crate::data_dir::create_private_file(&path);
         let db = Connection::open(&path)?;
         db.execute_batch(
@@ -45,12 +98,17 @@ impl StateStore {
              CREATE TABLE IF NOT EXISTS base (key TEXT PRIMARY KEY, checksum TEXT NOT NULL,
                size INTEGER NOT NULL, local_mtime INTEGER NOT NULL, remote_modified INTEGER NOT NULL,
                local_path TEXT NOT NULL, remote_path TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
-               mtime_ns INTEGER NOT NULL, checksum TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS hash_cache (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
+               mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+               checksum TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY);",
         )?;
-        Ok(StateStore { db })
+        let store = StateStore { db };
+        // For whoever reads the file by hand: which identity it belongs to.
+        store.set_meta("server", who.server)?;
+        store.set_meta("account", who.account_id)?;
+        Ok(store)
     }
 
     pub fn base(&self) -> Result<BTreeMap<Key, BaseRecord>, StoreError> {
@@ -146,9 +204,9 @@ impl StateStore {
     pub fn hashes(&self) -> Result<HashMap<String, (Stamp, Checksum)>, StoreError> {
         let mut stmt = self
             .db
-            .prepare("SELECT path, size, mtime_ns, checksum FROM hashes")?;
+            .prepare("SELECT path, size, mtime_ns, ctime_ns, inode, checksum FROM hash_cache")?;
         let rows = stmt.query_map([], |r| {
-            let Ok(checksum) = Checksum::parse(r.get_ref(3)?.as_str()?) else {
+            let Ok(checksum) = Checksum::parse(r.get_ref(5)?.as_str()?) else {
                 return Ok(None);
             };
             Ok(Some((
@@ -157,6 +215,8 @@ impl StateStore {
                     Stamp {
                         size: r.get::<_, i64>(1)?.max(0) as u64,
                         mtime_ns: r.get(2)?,
+                        ctime_ns: r.get(3)?,
+                        inode: r.get::<_, i64>(4)? as u64,
                     },
                     checksum,
                 ),
@@ -180,18 +240,14 @@ impl StateStore {
         let changed = now.iter().filter(|(p, v)| before.get(*p) != Some(v));
         let tx = self.db.transaction()?;
         {
-            let mut delete = tx.prepare("DELETE FROM hashes WHERE path = ?1")?;
+            let mut delete = tx.prepare("DELETE FROM hash_cache WHERE path = ?1")?;
             for path in gone {
                 delete.execute([path])?;
             }
-            let mut upsert = tx.prepare("INSERT OR REPLACE INTO hashes VALUES (?1, ?2, ?3, ?4)")?;
+            let mut upsert =
+                tx.prepare("INSERT OR REPLACE INTO hash_cache VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
             for (path, (stamp, checksum)) in changed {
-                upsert.execute(params![
-                    path,
-                    i64::try_from(stamp.size).unwrap_or(i64::MAX),
-                    stamp.mtime_ns,
-                    checksum.to_hex()
-                ])?;
+                upsert.execute(hash_row(path, *stamp, *checksum))?;
             }
         }
         tx.commit()?;
@@ -205,13 +261,8 @@ impl StateStore {
 
     pub fn put_hash(&self, path: &str, stamp: Stamp, checksum: Checksum) -> Result<(), StoreError> {
         self.db.execute(
-            "INSERT OR REPLACE INTO hashes VALUES (?1, ?2, ?3, ?4)",
-            params![
-                path,
-                i64::try_from(stamp.size).unwrap_or(i64::MAX),
-                stamp.mtime_ns,
-                checksum.to_hex()
-            ],
+            "INSERT OR REPLACE INTO hash_cache VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            hash_row(path, stamp, checksum),
         )?;
         Ok(())
     }
@@ -230,9 +281,26 @@ impl StateStore {
     }
 }
 
+/// One `hash_cache` row. The inode is stored as its bits (SQLite integers are signed).
+fn hash_row(path: &str, stamp: Stamp, checksum: Checksum) -> impl rusqlite::Params + '_ {
+    (
+        path,
+        i64::try_from(stamp.size).unwrap_or(i64::MAX),
+        stamp.mtime_ns,
+        stamp.ctime_ns,
+        stamp.inode as i64,
+        checksum.to_hex(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ALICE: Identity<'static> = Identity {
+        server: "http://localhost:8080",
+        account_id: "1",
+    };
 
     #[test]
     fn base_and_hashes_survive_a_reopen() {
@@ -248,7 +316,7 @@ mod tests {
             remote_path: "a/x.html".into(),
         };
         {
-            let mut s = StateStore::open(home.path(), folder).unwrap();
+            let mut s = StateStore::open(home.path(), folder, ALICE).unwrap();
             s.put_base("app:x", &rec).unwrap();
             let mut h = HashMap::new();
             h.insert(
@@ -257,6 +325,8 @@ mod tests {
                     Stamp {
                         size: 3,
                         mtime_ns: 9,
+                        ctime_ns: 10,
+                        inode: u64::MAX - 1,
                     },
                     c,
                 ),
@@ -272,7 +342,7 @@ mod tests {
             s.put_folder("a/b").unwrap();
             s.put_folder("c").unwrap();
         }
-        let s = StateStore::open(home.path(), folder).unwrap();
+        let s = StateStore::open(home.path(), folder, ALICE).unwrap();
         assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
         assert_eq!(s.hashes().unwrap()["x.html"].1, c);
         assert_eq!(s.meta("cursor").unwrap().as_deref(), Some("42"));
@@ -284,7 +354,7 @@ mod tests {
         assert_eq!(s.folders().unwrap(), BTreeSet::from(["a/b".into()]));
         s.forget_base("app:x").unwrap();
         assert!(s.base().unwrap().is_empty());
-        assert!(!state_file(home.path(), folder).starts_with(folder));
+        assert!(!state_file(home.path(), folder, ALICE).starts_with(folder));
     }
 
     /// The database keeps the hex TEXT it always had, so a state written before `Checksum`
@@ -295,7 +365,7 @@ mod tests {
         let folder = Path::new("/some/folder");
         let hex = sha256_hex(b"hello");
         {
-            let s = StateStore::open(home.path(), folder).unwrap();
+            let s = StateStore::open(home.path(), folder, ALICE).unwrap();
             s.db.execute(
                 "INSERT INTO base VALUES ('app:x', ?1, 5, 1, 2, 'x.html', 'x.html')",
                 [&hex],
@@ -306,15 +376,18 @@ mod tests {
                 [],
             )
             .unwrap();
-            s.db.execute("INSERT INTO hashes VALUES ('x.html', 5, 7, ?1)", [&hex])
-                .unwrap();
             s.db.execute(
-                "INSERT INTO hashes VALUES ('bad.html', 1, 7, ?1)",
+                "INSERT INTO hash_cache VALUES ('x.html', 5, 7, 8, 9, ?1)",
+                [&hex],
+            )
+            .unwrap();
+            s.db.execute(
+                "INSERT INTO hash_cache VALUES ('bad.html', 1, 7, 8, 9, ?1)",
                 [hex.to_ascii_uppercase()],
             )
             .unwrap();
         }
-        let s = StateStore::open(home.path(), folder).unwrap();
+        let s = StateStore::open(home.path(), folder, ALICE).unwrap();
         let base = s.base().unwrap();
         assert_eq!(base.keys().collect::<Vec<_>>(), ["app:x"]);
         assert_eq!(base["app:x"].checksum, Checksum::of(b"hello"));
@@ -327,8 +400,79 @@ mod tests {
         let text = |sql: &str| -> String { s.db.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(text("SELECT checksum FROM base WHERE key = 'app:y'"), hex);
         assert_eq!(
-            text("SELECT checksum FROM hashes WHERE path = 'y.html'"),
+            text("SELECT checksum FROM hash_cache WHERE path = 'y.html'"),
             hex
         );
+    }
+
+    #[test]
+    fn another_server_or_account_never_sees_this_base_and_this_one_is_kept() {
+        let home = tempfile::tempdir().unwrap();
+        let folder = Path::new("/some/folder");
+        let rec = BaseRecord {
+            checksum: Checksum::of(b"abc"),
+            size: 3,
+            local_mtime: Timestamp::from_millis(5),
+            remote_modified: Timestamp::from_millis(6),
+            local_path: "x.html".into(),
+            remote_path: "x.html".into(),
+        };
+        StateStore::open(home.path(), folder, ALICE)
+            .unwrap()
+            .put_base("app:x", &rec)
+            .unwrap();
+        let bob = Identity {
+            account_id: "2",
+            ..ALICE
+        };
+        let other_server = Identity {
+            server: "https://hyperclay.com",
+            ..ALICE
+        };
+        for who in [bob, other_server] {
+            let s = StateStore::open(home.path(), folder, who).unwrap();
+            assert!(s.base().unwrap().is_empty(), "{who:?}");
+            assert_eq!(s.meta("account").unwrap().as_deref(), Some(who.account_id));
+        }
+        // A trailing slash is the same server.
+        let same = Identity {
+            server: "http://localhost:8080/",
+            ..ALICE
+        };
+        let s = StateStore::open(home.path(), folder, same).unwrap();
+        assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
+    }
+
+    #[test]
+    fn a_state_from_before_identities_is_taken_over_by_the_first_identity_only() {
+        let home = tempfile::tempdir().unwrap();
+        let folder = Path::new("/some/folder");
+        let old = unbound_state_file(home.path(), folder);
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        {
+            let db = Connection::open(&old).unwrap();
+            db.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE base (key TEXT PRIMARY KEY, checksum TEXT NOT NULL,
+                   size INTEGER NOT NULL, local_mtime INTEGER NOT NULL,
+                   remote_modified INTEGER NOT NULL, local_path TEXT NOT NULL,
+                   remote_path TEXT NOT NULL);",
+            )
+            .unwrap();
+            db.execute(
+                "INSERT INTO base VALUES ('app:x', ?1, 3, 1, 2, 'x.html', 'x.html')",
+                [sha256_hex(b"abc")],
+            )
+            .unwrap();
+        }
+        let s = StateStore::open(home.path(), folder, ALICE).unwrap();
+        assert!(s.base().unwrap().contains_key("app:x"));
+        assert!(!old.exists());
+        let bob = Identity {
+            account_id: "2",
+            ..ALICE
+        };
+        let s = StateStore::open(home.path(), folder, bob).unwrap();
+        assert!(s.base().unwrap().is_empty());
     }
 }

@@ -130,7 +130,9 @@ impl Ctx<'_> {
                 _ => return Outcome::Skipped(l.path.clone(), "gone before upload".into()),
             },
         };
-        let mtime = self.server_time(snap.stamp);
+        // Never older than the plan's time for it: a change made after the last sync is sent
+        // as newer than that sync's remote copy, whatever mtime a tool put back.
+        let mtime = self.server_time(snap.stamp).max(l.mtime);
         let sent = LocalFile {
             path: l.path.clone(),
             size: snap.stamp.size,

@@ -47,7 +47,9 @@ pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
         }
         // Gone (deleted or renamed away): the engine forgets its local copy, and never deletes
         // remotely.
-        EventKind::Remove(RemoveKind::File | RemoveKind::Any)
+        // A folder removed (the sync folder itself included: inotify's delete-self) makes the
+        // engine check that its folder is still there before anything else.
+        EventKind::Remove(RemoveKind::File | RemoveKind::Folder | RemoveKind::Any)
         | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
             event.paths.into_iter().map(FsSignal::Done).collect()
         }
@@ -109,5 +111,17 @@ mod tests {
         std::fs::write(root.join(".b.tmp"), "y").unwrap();
         std::fs::rename(root.join(".b.tmp"), root.join("b.html")).unwrap();
         assert!(wait_for(&rx, &FsSignal::Done(root.join("b.html"))));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_removal_of_the_watched_folder_itself_is_signalled() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().canonicalize().unwrap().join("sync");
+        std::fs::create_dir(&root).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _w = start(&root, tx, |s| s).unwrap();
+        std::fs::remove_dir(&root).unwrap();
+        assert!(wait_for(&rx, &FsSignal::Done(root.clone())));
     }
 }

@@ -66,6 +66,8 @@ impl Rig {
         files_under(self.folder())
             .into_iter()
             .filter(|p| !p.starts_with("sites-versions/"))
+            // The folder guard's own marker, not something the server sent.
+            .filter(|p| p != hyperclay_sync::folder_guard::MARKER)
             .collect()
     }
 

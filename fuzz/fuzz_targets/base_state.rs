@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hyperclay_sync::state_store::{StateStore, state_file};
+use hyperclay_sync::state_store::{Identity, StateStore, state_file};
 use libfuzzer_sys::fuzz_target;
 
 fn fields(data: &[u8]) -> Vec<&[u8]> {
@@ -26,14 +26,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let folder = Path::new("/sync");
-    let file = state_file(home.path(), folder);
+    let who = Identity {
+        server: "http://localhost",
+        account_id: "1",
+    };
+    let file = state_file(home.path(), folder, who);
     let _ = std::fs::create_dir_all(file.parent().unwrap_or(home.path()));
     if data.first() == Some(&0) {
         // Raw bytes as the database file.
         let _ = std::fs::write(&file, &data[1..]);
     } else {
         // A well-formed database with hostile rows.
-        let Ok(store) = StateStore::open(home.path(), folder) else {
+        let Ok(store) = StateStore::open(home.path(), folder, who) else {
             return;
         };
         drop(store);
@@ -61,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    let Ok(store) = StateStore::open(home.path(), folder) else {
+    let Ok(store) = StateStore::open(home.path(), folder, who) else {
         return;
     };
     let Ok(base) = store.base() else {

@@ -2,6 +2,7 @@
 //! with its hash cache, careful reads for uploads, and (in [`write`]) the Hyperclay Local save
 //! process for writes. Nothing here may write outside the folder or follow a symlink out of it.
 
+pub mod ignore;
 pub mod write;
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,52 +21,10 @@ pub const VERSIONS_DIR: &str = "sites-versions";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Synced(RemotePath),
-    /// Quietly left out (dotfiles, temp files, backups, node_modules).
+    /// Quietly left out by the ignore rules ([`ignore::Rules`]).
     Ignored,
     /// Left out and logged once: the protocol refuses this name or depth.
     Forbidden(String),
-}
-
-/// True for names no editor, OS or Hyperclay wants synced, in any folder.
-pub fn ignored_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    name.starts_with('.')
-        || name == "node_modules"
-        || name.ends_with('~')
-        || name.starts_with("~$")
-        || name == "4913"
-        || lower == "thumbs.db"
-        || lower == "desktop.ini"
-        || [".swp", ".swx", ".tmp", ".part", ".crdownload"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
-}
-
-/// Decides for a folder-relative `/`-separated path.
-pub fn verdict(rel: &str) -> Verdict {
-    let mut segments = rel.split('/');
-    if segments.clone().next() == Some(VERSIONS_DIR) {
-        return Verdict::Ignored;
-    }
-    if segments.any(ignored_name) {
-        return Verdict::Ignored;
-    }
-    match RemotePath::file(rel) {
-        Ok(p) => Verdict::Synced(p),
-        Err(e) => Verdict::Forbidden(e.to_string()),
-    }
-}
-
-/// Decides for a folder-relative `/`-separated folder path, by the same ignore rules as files.
-pub fn folder_verdict(rel: &str) -> Verdict {
-    let mut segments = rel.split('/');
-    if segments.clone().next() == Some(VERSIONS_DIR) || segments.any(ignored_name) {
-        return Verdict::Ignored;
-    }
-    match RemotePath::folder(rel) {
-        Ok(p) => Verdict::Synced(p),
-        Err(e) => Verdict::Forbidden(e.to_string()),
-    }
 }
 
 /// `rel` as a path under `folder`, or None when a server path would leave the folder.
@@ -103,9 +62,23 @@ pub fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0);
+    #[cfg(unix)]
+    let (ctime_ns, inode) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            meta.ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
+            meta.ino(),
+        )
+    };
+    #[cfg(not(unix))]
+    let (ctime_ns, inode) = (0, 0);
     Stamp {
         size: meta.len(),
         mtime_ns,
+        ctime_ns,
+        inode,
     }
 }
 
@@ -194,43 +167,56 @@ pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
     })
 }
 
-/// Walks the folder. Files whose (size, mtime) match `cache` are not read again.
-pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, Checksum)>) -> std::io::Result<Scan> {
+/// Walks the folder, never descending into an ignored folder. Files whose stamp matches `cache`
+/// are not read again.
+///
+/// A folder takes part when it is empty (the user made it) or holds something that takes part:
+/// a folder whose content is all ignored or refused (`__pycache__` leftovers, a `Bad Name.html`)
+/// would otherwise be created on the server holding nothing synced, and never deleted there.
+pub fn scan(
+    folder: &Path,
+    rules: &ignore::Rules,
+    cache: &HashMap<String, (Stamp, Checksum)>,
+) -> std::io::Result<Scan> {
     let mut out = Scan::default();
-    let mut dirs = vec![folder.to_path_buf()];
-    let mut first = true;
-    while let Some(dir) = dirs.pop() {
+    // Folders that take part by their name, and which of those were found empty.
+    let mut named = BTreeSet::new();
+    let mut empty = Vec::new();
+    let mut dirs = vec![(folder.to_path_buf(), None::<String>)];
+    while let Some((dir, dir_rel)) = dirs.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             // The folder itself must be readable; a subfolder that vanished mid-scan is fine.
-            Err(e) if first => return Err(e),
+            Err(e) if dir_rel.is_none() => return Err(e),
             Err(_) => continue,
         };
-        first = false;
+        let mut any = false;
         for entry in entries.flatten() {
+            any = true;
             let path = entry.path();
             let Some(rel) = relative(folder, &path) else {
                 continue;
             };
             let Ok(ft) = entry.file_type() else { continue };
             if ft.is_dir() {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if !ignored_name(&name) && rel != VERSIONS_DIR {
-                    dirs.push(path);
-                }
-                match folder_verdict(&rel) {
+                match rules.walk_folder_verdict(&rel) {
                     Verdict::Synced(_) => {
-                        out.folders.insert(rel);
+                        named.insert(rel.clone());
+                        dirs.push((path, Some(rel)));
                     }
                     Verdict::Ignored => {}
+                    // Its files are refused too (same name rules); their own notices say so.
                     Verdict::Forbidden(why) => {
-                        out.notices.push(Notice::Forbidden { path: rel, why })
+                        out.notices.push(Notice::Forbidden {
+                            path: rel.clone(),
+                            why,
+                        });
+                        dirs.push((path, Some(rel)));
                     }
                 }
                 continue;
             }
-            let synced = match verdict(&rel) {
+            let synced = match rules.walk_verdict(&rel) {
                 Verdict::Synced(_) => true,
                 Verdict::Ignored => false,
                 Verdict::Forbidden(why) => {
@@ -244,48 +230,78 @@ pub fn scan(folder: &Path, cache: &HashMap<String, (Stamp, Checksum)>) -> std::i
             if !synced {
                 continue;
             }
-            if !ft.is_symlink()
-                && let Ok(meta) = entry.metadata()
-            {
-                let stamp = stamp_of(&meta);
-                if stamp.size > MAX_FILE_BYTES {
-                    out.notices.push(Notice::TooLarge {
-                        path: rel,
-                        size: stamp.size,
-                    });
-                    continue;
-                }
-                if let Some((cached, checksum)) = cache.get(&rel)
-                    && *cached == stamp
-                {
-                    out.files.insert(
-                        rel,
-                        Scanned {
-                            stamp,
-                            checksum: *checksum,
-                        },
-                    );
-                    continue;
-                }
+            if let Some(scanned) = scan_file(folder, &path, &rel, ft, &entry, cache, &mut out) {
+                out.files.insert(rel, scanned);
             }
-            match read_stable(folder, &path) {
-                ReadOutcome::Ready(s) => {
-                    out.files.insert(
-                        rel,
-                        Scanned {
-                            stamp: s.stamp,
-                            checksum: s.checksum,
-                        },
-                    );
-                }
-                ReadOutcome::TooLarge(size) => {
-                    out.notices.push(Notice::TooLarge { path: rel, size })
-                }
-                ReadOutcome::Moving | ReadOutcome::Gone | ReadOutcome::NotAFile => {}
+        }
+        if !any && let Some(rel) = dir_rel {
+            empty.push(rel);
+        }
+    }
+    // An empty folder holds itself; a file, its folder. Each of those and the folders above it
+    // take part (a folder already marked has had its parents marked too).
+    let holders: Vec<String> = out
+        .files
+        .keys()
+        .filter_map(|f| f.rsplit_once('/').map(|(dir, _)| dir.to_owned()))
+        .chain(empty)
+        .collect();
+    for holder in holders {
+        let mut at = holder.as_str();
+        while named.contains(at) && out.folders.insert(at.to_owned()) {
+            match at.rsplit_once('/') {
+                Some((parent, _)) => at = parent,
+                None => break,
             }
         }
     }
     Ok(out)
+}
+
+/// One file of the walk: from the cache when its stamp is unchanged, else read and hashed.
+fn scan_file(
+    folder: &Path,
+    path: &Path,
+    rel: &str,
+    ft: std::fs::FileType,
+    entry: &std::fs::DirEntry,
+    cache: &HashMap<String, (Stamp, Checksum)>,
+    out: &mut Scan,
+) -> Option<Scanned> {
+    if !ft.is_symlink()
+        && let Ok(meta) = entry.metadata()
+    {
+        let stamp = stamp_of(&meta);
+        if stamp.size > MAX_FILE_BYTES {
+            out.notices.push(Notice::TooLarge {
+                path: rel.to_owned(),
+                size: stamp.size,
+            });
+            return None;
+        }
+        if let Some((cached, checksum)) = cache.get(rel)
+            && *cached == stamp
+        {
+            return Some(Scanned {
+                stamp,
+                checksum: *checksum,
+            });
+        }
+    }
+    match read_stable(folder, path) {
+        ReadOutcome::Ready(s) => Some(Scanned {
+            stamp: s.stamp,
+            checksum: s.checksum,
+        }),
+        ReadOutcome::TooLarge(size) => {
+            out.notices.push(Notice::TooLarge {
+                path: rel.to_owned(),
+                size,
+            });
+            None
+        }
+        ReadOutcome::Moving | ReadOutcome::Gone | ReadOutcome::NotAFile => None,
+    }
 }
 
 #[cfg(test)]
@@ -293,54 +309,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn editor_os_and_backup_files_are_ignored() {
-        for p in [
-            ".hidden.html",
-            "a/.git/x.html",
-            "sites-versions/x/2026.html",
-            "node_modules/a.js",
-            "x.html~",
-            "~$doc.docx",
-            ".~lock.x.odt#",
-            "a.swp",
-            "a.tmp",
-            "a.part",
-            "a.crdownload",
-            "4913",
-            "Thumbs.db",
-            "desktop.ini",
-        ] {
-            assert_eq!(verdict(p), Verdict::Ignored, "{p}");
-        }
-        assert!(matches!(verdict("x.html"), Verdict::Synced(_)));
-        assert!(matches!(verdict("deep/img.png"), Verdict::Synced(_)));
-        assert!(matches!(verdict("Bad Name.html"), Verdict::Forbidden(_)));
-        assert!(matches!(
-            verdict("a/b/c/d/e/f/x.html"),
-            Verdict::Forbidden(_)
-        ));
-        assert!(matches!(folder_verdict("a/b-c_9"), Verdict::Synced(_)));
-        assert_eq!(folder_verdict("sites-versions"), Verdict::Ignored);
-        assert_eq!(folder_verdict("a/node_modules"), Verdict::Ignored);
-        assert_eq!(folder_verdict("a/.git"), Verdict::Ignored);
-        assert!(matches!(folder_verdict("My Folder"), Verdict::Forbidden(_)));
-        assert!(matches!(
-            folder_verdict("a/b/c/d/e/f"),
-            Verdict::Forbidden(_)
-        ));
-    }
-
-    #[test]
     fn scan_uses_the_cache_and_reports_large_and_forbidden_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        let rules = ignore::Rules::builtin();
         std::fs::create_dir_all(root.join("a/node_modules")).unwrap();
         std::fs::write(root.join("a/x.html"), "hello").unwrap();
         std::fs::write(root.join("a/node_modules/y.js"), "no").unwrap();
         std::fs::write(root.join("Bad.html"), "no").unwrap();
         let big = std::fs::File::create(root.join("big.bin")).unwrap();
         big.set_len(MAX_FILE_BYTES + 1).unwrap();
-        let s = scan(root, &HashMap::new()).unwrap();
+        let s = scan(root, &rules, &HashMap::new()).unwrap();
         assert_eq!(s.files.keys().collect::<Vec<_>>(), ["a/x.html"]);
         assert_eq!(s.folders, BTreeSet::from(["a".to_string()]));
         assert_eq!(s.files["a/x.html"].checksum, Checksum::of(b"hello"));
@@ -352,9 +331,86 @@ mod tests {
             (s.files["a/x.html"].stamp, Checksum::of(b"cached")),
         );
         assert_eq!(
-            scan(root, &cache).unwrap().files["a/x.html"].checksum,
+            scan(root, &rules, &cache).unwrap().files["a/x.html"].checksum,
             Checksum::of(b"cached")
         );
+    }
+
+    #[test]
+    fn a_folder_holding_nothing_synced_takes_no_part_but_an_empty_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let rules = ignore::Rules::builtin();
+        for d in [
+            "py/__pycache__",
+            "refused",
+            "empty/inner",
+            "deep/a/b",
+            "mixed/sub",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("py/__pycache__/m.pyc"), "x").unwrap();
+        std::fs::write(root.join("py/m.pyc"), "x").unwrap();
+        std::fs::write(root.join("refused/Bad Name.html"), "x").unwrap();
+        std::fs::write(root.join("deep/a/b/x.html"), "x").unwrap();
+        std::fs::write(root.join("mixed/sub/x.html~"), "x").unwrap();
+        std::fs::write(root.join("mixed/y.txt"), "y").unwrap();
+        let s = scan(root, &rules, &HashMap::new()).unwrap();
+        let want = [
+            "deep",
+            "deep/a",
+            "deep/a/b",
+            "empty",
+            "empty/inner",
+            "mixed",
+        ];
+        assert_eq!(s.folders.iter().collect::<Vec<_>>(), want);
+    }
+
+    /// A same-size edit whose mtime was put back (`cp -p`, `touch -r`) while the app was closed
+    /// is still read again.
+    #[cfg(unix)]
+    #[test]
+    fn an_edit_with_its_mtime_restored_misses_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let rules = ignore::Rules::builtin();
+        let file = root.join("x.html");
+        std::fs::write(&file, "one").unwrap();
+        let first = scan(root, &rules, &HashMap::new()).unwrap();
+        let cache = first
+            .files
+            .iter()
+            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
+            .collect();
+        let mtime = filetime::FileTime::from_last_modification_time(&file.metadata().unwrap());
+        // The status-change clock can be coarse: wait until a write is sure to move it.
+        let before = stamp_of(&file.metadata().unwrap()).ctime_ns;
+        while std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64
+            <= before + 20_000_000
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::fs::write(&file, "two").unwrap();
+        filetime::set_file_mtime(&file, mtime).unwrap();
+        let again = scan(root, &rules, &cache).unwrap();
+        assert_eq!(again.files["x.html"].checksum, Checksum::of(b"two"));
+        // And a file renamed over it, same size and mtime, has another inode.
+        let other = root.join("x.tmp");
+        std::fs::write(&other, "six").unwrap();
+        filetime::set_file_mtime(&other, mtime).unwrap();
+        let cache = again
+            .files
+            .iter()
+            .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
+            .collect();
+        std::fs::rename(&other, &file).unwrap();
+        let third = scan(root, &rules, &cache).unwrap();
+        assert_eq!(third.files["x.html"].checksum, Checksum::of(b"six"));
     }
 
     #[test]
@@ -385,7 +441,7 @@ mod tests {
             .unwrap();
         }
         let t = std::time::Instant::now();
-        let cold = scan(dir.path(), &HashMap::new()).unwrap();
+        let cold = scan(dir.path(), &ignore::Rules::builtin(), &HashMap::new()).unwrap();
         let cold_time = t.elapsed();
         let cache = cold
             .files
@@ -393,7 +449,7 @@ mod tests {
             .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
             .collect();
         let t = std::time::Instant::now();
-        let warm = scan(dir.path(), &cache).unwrap();
+        let warm = scan(dir.path(), &ignore::Rules::builtin(), &cache).unwrap();
         println!("cold scan {cold_time:?}, cached scan {:?}", t.elapsed());
         assert_eq!(warm.files, cold.files);
         assert_eq!(warm.files.len(), 10_000);
@@ -407,6 +463,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("s.txt"))
             .unwrap();
-        assert!(scan(dir.path(), &HashMap::new()).unwrap().files.is_empty());
+        assert!(
+            scan(dir.path(), &ignore::Rules::builtin(), &HashMap::new())
+                .unwrap()
+                .files
+                .is_empty()
+        );
     }
 }

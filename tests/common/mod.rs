@@ -100,6 +100,13 @@ impl Client {
         self.child = Some(child);
     }
 
+    /// Points the (stopped) client at another server or account, as a logout and a login as
+    /// someone else, or a changed server setting, would.
+    pub fn set_login(&mut self, url: &str, token: &str) {
+        url.clone_into(&mut self.url);
+        token.clone_into(&mut self.token);
+    }
+
     /// SIGTERM and wait, as a user's logout or shutdown would.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
