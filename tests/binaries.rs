@@ -129,7 +129,8 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
         .env("HOME", dir.path())
         .env("HYPERCLAY_SYNC_HOME", dir.path().join("home"))
         .env("HYPERCLAY_URL", "http://127.0.0.1:9")
-        .env_remove("HYPERCLAY_TOKEN")
+        // Logged in, so the tray without a display keeps running to be looked at.
+        .env("HYPERCLAY_TOKEN", "a-token-for-a-server-that-is-not-there")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -216,7 +217,8 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         .env("HOME", dir.path())
         .env("HYPERCLAY_SYNC_HOME", &home)
         .env("HYPERCLAY_URL", "http://127.0.0.1:9")
-        .env_remove("HYPERCLAY_TOKEN")
+        // Logged in (with no display and no login the tray says what to do and exits instead).
+        .env("HYPERCLAY_TOKEN", "a-token-for-a-server-that-is-not-there")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
