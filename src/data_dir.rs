@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// The folders under `home` that hold only our files.
-const OWN_DIRS: [&str; 3] = ["logs", "state", "tokens"];
+const OWN_DIRS: [&str; 4] = ["folders", "logs", "state", "tokens"];
 /// The files directly in `home` that are ours.
 const OWN_FILES: [&str; 3] = ["engine.lock", "status.json", "settings.json"];
 

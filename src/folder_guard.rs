@@ -83,11 +83,9 @@ pub fn adopt(home: &Path, folder: &Path) -> Result<(), GuardError> {
     if !marked(folder) {
         std::fs::write(folder.join(MARKER), MARKER_TEXT).map_err(setup)?;
     }
-    let record = record(home, folder);
-    if let Some(dir) = record.parent() {
-        std::fs::create_dir_all(dir).map_err(setup)?;
-    }
-    std::fs::write(&record, folder.to_string_lossy().as_bytes()).map_err(setup)
+    // In the engine's home, so private like everything there (folders 0700, files 0600).
+    crate::data_dir::write_private(&record(home, folder), folder.to_string_lossy().as_bytes())
+        .map_err(setup)
 }
 
 /// Forgets that `folder` was marked, so its next [`check`] sets it up afresh: the user chose it
