@@ -408,6 +408,7 @@ fn clock_skew_either_way_still_lets_the_newer_side_win() {
         let server = TestServer::start_with(ServerOptions {
             clock_skew_ms: skew,
             demo: true,
+            ..ServerOptions::default()
         });
         let token = server.token("demo");
         let api = Api::new(&server.url(), &token);

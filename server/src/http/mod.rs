@@ -31,6 +31,9 @@ pub struct AppState {
     pub saves: crate::save::SaveQueue,
     pub keys: Arc<TokenKeys>,
     pub clock: Clock,
+    /// Whether `/changes` honours `wait` (long-polling); off, it ignores it as a server from
+    /// before long-polling does.
+    pub long_poll: bool,
 }
 
 pub fn router(state: AppState) -> Router {
