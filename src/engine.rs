@@ -15,6 +15,7 @@ use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
+use crate::changes_wait::WaitReply;
 use crate::config::EngineConfig;
 use crate::lock::{DataDirLock, LockError};
 use crate::remote::{self, Remote, RemoteError};
@@ -38,6 +39,8 @@ pub(crate) enum Event {
     LoginFinished(Result<StoredToken, AuthError>),
     /// The token store finished opening (on its own thread), with what it held then.
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
+    /// A long-poll of session number `.0` came back.
+    ChangesArrived(u64, WaitReply),
 }
 
 /// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
@@ -333,10 +336,11 @@ impl Runner {
     }
 
     /// The next deadline (poll, push, rescan, session attempt); `None` when only an event can
-    /// bring work. Sleeping to it, uncapped, keeps an idle engine to one wake-up per poll.
+    /// bring work (a long-poll reply is one). Sleeping to it, uncapped, keeps an idle engine to
+    /// one wake-up per poll.
     fn next_wake(&self) -> Option<Instant> {
         match &self.session {
-            Some(s) => Some(s.next_wake()),
+            Some(s) => s.next_wake(),
             None if self.wants_sync() => Some(self.next_probe),
             None => None,
         }
@@ -445,6 +449,11 @@ impl Runner {
             Event::Fs(signal) => {
                 if let Some(s) = &mut self.session {
                     s.note(signal);
+                }
+            }
+            Event::ChangesArrived(session, reply) => {
+                if let Some(s) = &mut self.session {
+                    s.changes_arrived(session, reply);
                 }
             }
         }

@@ -4,8 +4,10 @@
 //! [`state::Command`]s) share everything through this library.
 
 pub mod auth;
+mod changes_wait;
 pub mod config;
 pub mod engine;
+pub mod listing;
 pub mod local;
 pub mod lock;
 pub mod logging;
