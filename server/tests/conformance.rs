@@ -368,6 +368,37 @@ fn a_waiting_listing_with_nothing_new_ends_empty_with_the_same_cursor() {
 }
 
 #[test]
+fn a_logout_or_a_lapsed_plan_ends_a_wait_with_its_error() {
+    let Some(t) = Target::local() else { return };
+    let mine: TokenResponse = t.api().post_with("/api/local-sync/refresh", b"", &[]).ok();
+    let api = t.api_as(&mine.access_token);
+    let (_, cursor) = drain_changes(&api, None, None);
+    let waiting = {
+        let (api, cursor) = (t.api_as(&mine.access_token), cursor.clone());
+        std::thread::spawn(move || api.changes_wait(&cursor, &LONG_WAIT.to_string()))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    api.post_with("/api/local-sync/logout", b"", &[]);
+    waiting
+        .join()
+        .unwrap()
+        .expect_error(ErrorCode::Unauthorized);
+
+    let payer = t.api_as(&t.new_account("payer", true, 10));
+    let (_, cursor) = drain_changes(&payer, None, None);
+    let waiting = {
+        let cursor = cursor.clone();
+        std::thread::spawn(move || payer.changes_wait(&cursor, &LONG_WAIT.to_string()))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.server().cli(&["user", "set", "payer", "--plan", "free"]);
+    waiting
+        .join()
+        .unwrap()
+        .expect_error(ErrorCode::SubscriptionRequired);
+}
+
+#[test]
 fn waits_beyond_the_bound_or_not_whole_seconds_are_refused() {
     let Some(t) = Target::local() else { return };
     let api = t.api();

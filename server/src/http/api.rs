@@ -132,7 +132,11 @@ pub async fn changes(
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
         while reply.entries.is_empty() && !reply.has_more && !st.store.bell().is_closed() {
             match tokio::time::timeout_at(deadline, bell.changed()).await {
-                Ok(Ok(())) => reply = page(Some(cursor.clone())).await?,
+                Ok(Ok(())) => {
+                    // A logout or a lapsed plan meanwhile ends the wait with its 401 or 402.
+                    st.paid(&headers).await?;
+                    reply = page(Some(cursor.clone())).await?;
+                }
                 Ok(Err(_)) | Err(_) => break,
             }
         }

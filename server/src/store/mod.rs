@@ -111,13 +111,18 @@ impl Store {
         let blobs = Blobs::open(&data_dir.join("blobs"))?;
         let bell = Arc::new(ChangeBell::default());
         let ringer = Arc::clone(&bell);
-        // `account_seq`'s rowid is the account id. Rung before the commit, but a waiter can
-        // only read under the store lock, which the writer holds until after it.
-        conn.update_hook(Some(move |_: Action, _: &str, table: &str, rowid: i64| {
-            if table == "account_seq" {
-                ringer.ring(rowid);
-            }
-        }))?;
+        // A waiter looks again when its account changes, and also when its plan or its token
+        // may have (a waiting request is re-authorised on every ring). The rowid of
+        // `account_seq` and `accounts` is the account id; a revocation's account is not in its
+        // row, and revocations are rare, so it wakes everyone. Rung before the commit, but a
+        // waiter can only read under the store lock, which the writer holds until after it.
+        conn.update_hook(Some(
+            move |_: Action, _: &str, table: &str, rowid: i64| match table {
+                "account_seq" | "accounts" => ringer.ring(rowid),
+                "revoked" => ringer.ring_all(),
+                _ => {}
+            },
+        ))?;
         Ok(Store {
             conn,
             blobs,
