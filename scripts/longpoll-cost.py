@@ -79,8 +79,14 @@ def main():
             {"X-Modified-At": "2026-01-01T00:00:00.000Z"})
         woken = 0
         for s in socks:
-            head = s.recv(65536)
-            if b" 200 " in head.split(b"\r\n", 1)[0] and b"wake.txt" in head + s.recv(65536):
+            s.settimeout(30)
+            reply = b""
+            while b"wake.txt" not in reply:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            if reply.startswith(b"HTTP/1.1 200 ") and b"wake.txt" in reply:
                 woken += 1
         wake_s = time.monotonic() - started
         rss3, cpu3 = proc_stat(server.pid)
@@ -93,6 +99,8 @@ def main():
             "rssIdleMB": round(rss0, 1),
             "rssWaitingMB": round(rss1, 1),
             "rssPer1000MB": round((rss1 - rss0) * per_k, 2),
+            "rssAfterHoldMB": round(rss2, 1),
+            "rssPer1000AfterHoldMB": round((rss2 - rss0) * per_k, 2),
             "cpuToOpenSecondsPer1000": round((cpu1 - cpu0) * per_k, 3),
             "cpuWhileWaitingPercent": round((cpu2 - cpu1) / HOLD_SECONDS * 100, 3),
             "holdSeconds": HOLD_SECONDS,
