@@ -464,6 +464,8 @@ fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
         410,
         "cursor_expired",
     );
+    // The long-poll already held open ends with this change; the next one gets the 410.
+    api.marker("wake-the-poll");
     assert!(wait_until(DEADLINE, || full(&proxy) > sessions));
     proxy.heal();
     api.marker("after-410");
