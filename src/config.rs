@@ -19,6 +19,14 @@ pub const VERSION: &str = concat!(
 /// The poll interval when `HYPERCLAY_POLL_SECONDS` is not set.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long the client asks the server to hold a `/changes` request open for a change
+/// (long-polling): one idle request per this long, and a remote change arrives as soon as the
+/// server sees it. Servers without long-polling answer at once and get the plain poll.
+pub const LONG_POLL_WAIT: Duration = Duration::from_secs(25);
+
+/// How much longer than the wait a long-poll may take before the server counts as gone.
+pub const LONG_POLL_MARGIN: Duration = Duration::from_secs(10);
+
 /// How long a transfer body may go without real progress before it is abandoned, when
 /// `HYPERCLAY_STALL_SECONDS` is not set. Long enough for a slow link, short enough that one bad
 /// transfer does not hold up the polls and pushes behind it.

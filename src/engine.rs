@@ -15,6 +15,7 @@ use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
+use crate::changes_wait::WaitReply;
 use crate::config::EngineConfig;
 use crate::lock::{DataDirLock, LockError};
 use crate::remote::{self, Remote, RemoteError};
@@ -40,6 +41,8 @@ pub(crate) enum Event {
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
     /// The OS says a network address came up: worth trying the server now if offline.
     NetworkUp,
+    /// A long-poll of session number `.0` came back.
+    ChangesArrived(u64, WaitReply),
 }
 
 /// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
@@ -351,10 +354,11 @@ impl Runner {
     }
 
     /// The next deadline (poll, push, rescan, session attempt); `None` when only an event can
-    /// bring work. Sleeping to it, uncapped, keeps an idle engine to one wake-up per poll.
+    /// bring work (a long-poll reply is one). Sleeping to it, uncapped, keeps an idle engine to
+    /// one wake-up per poll.
     fn next_wake(&self) -> Option<Instant> {
         match &self.session {
-            Some(s) => Some(s.next_wake()),
+            Some(s) => s.next_wake(),
             None if self.wants_sync() => Some(self.next_probe),
             None => None,
         }
@@ -478,6 +482,11 @@ impl Runner {
             Event::Fs(signal) => {
                 if let Some(s) = &mut self.session {
                     s.note(signal);
+                }
+            }
+            Event::ChangesArrived(session, reply) => {
+                if let Some(s) = &mut self.session {
+                    s.changes_arrived(session, reply);
                 }
             }
         }

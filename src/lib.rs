@@ -4,10 +4,12 @@
 //! [`state::Command`]s) share everything through this library.
 
 pub mod auth;
+mod changes_wait;
 pub mod config;
 pub mod data_dir;
 pub mod engine;
 pub mod folder_guard;
+pub mod listing;
 pub mod local;
 pub mod lock;
 pub mod logging;

@@ -13,7 +13,7 @@ use hyperclay_protocol::{
 };
 use ureq::http::Response;
 
-use crate::config::DEFAULT_STALL_WINDOW;
+use crate::config::{DEFAULT_STALL_WINDOW, LONG_POLL_MARGIN};
 
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
 
@@ -206,8 +206,14 @@ impl Remote {
         ))
     }
 
-    /// One page of `GET /changes`.
-    pub fn changes(&self, cursor: Option<&str>) -> Result<ChangesResponse, RemoteError> {
+    /// One page of `GET /changes`, with the size of its body. With `wait`, the server may hold
+    /// the reply that long for a change (long-polling); the call then gives up only after
+    /// [`LONG_POLL_MARGIN`] more, so a dead server is still noticed.
+    pub fn changes(
+        &self,
+        cursor: Option<&str>,
+        wait: Option<Duration>,
+    ) -> Result<(ChangesResponse, u64), RemoteError> {
         let mut req = self
             .agent
             .get(format!("{}/changes", self.base))
@@ -216,7 +222,14 @@ impl Remote {
         if let Some(c) = cursor {
             req = req.query("cursor", c);
         }
-        json(req.call())
+        if let Some(wait) = wait {
+            req = req
+                .query("wait", wait.as_secs().to_string())
+                .config()
+                .timeout_global(Some(wait + LONG_POLL_MARGIN))
+                .build();
+        }
+        json_sized(req.call())
     }
 
     /// `GET /files/{path}`; the bytes must match the announced checksum (and `expected`, the
@@ -396,14 +409,26 @@ fn check(
 fn json<T: serde::de::DeserializeOwned>(
     reply: Result<Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, RemoteError> {
+    json_sized(reply).map(|(value, _)| value)
+}
+
+/// The largest JSON reply read: one listing page may be big, but never this big.
+pub const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A JSON reply and how many bytes its body had.
+fn json_sized<T: serde::de::DeserializeOwned>(
+    reply: Result<Response<ureq::Body>, ureq::Error>,
+) -> Result<(T, u64), RemoteError> {
     let mut response = check(reply)?;
     let bytes = response
         .body_mut()
         .with_config()
-        .limit(64 * 1024 * 1024)
+        .limit(MAX_JSON_BYTES)
         .read_to_vec()
         .map_err(transport)?;
-    serde_json::from_slice(&bytes).map_err(|e| RemoteError::Malformed(e.to_string()))
+    let value =
+        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Malformed(e.to_string()))?;
+    Ok((value, bytes.len() as u64))
 }
 
 #[cfg(test)]

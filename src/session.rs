@@ -1,22 +1,25 @@
 //! One session = one connection to the server: status (clock offset, paid check), the full
 //! paged listing, the local scan, the plan and its execution; then pushes from the watcher and
-//! polls with the cursor. When the connection fails the session ends (offline) and a new one
+//! waits for remote changes with the cursor (long-polling on its own thread, see
+//! `changes_wait`; a plain poll against servers without it). When the connection fails the session ends (offline) and a new one
 //! reconciles both sides later: nothing is queued. It must never write outside the folder, never
 //! delete anything remotely, and never overwrite a local file without a backup.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp, collision_key};
 
+use crate::changes_wait::{ChangesWait, WaitReply};
 use crate::config::EngineConfig;
 use crate::engine::{Event, Reporter, user_error};
 use crate::folder_guard::{self, GuardError};
 use crate::local::ignore::{IGNORE_FILE, Rules};
+use crate::listing::{ListingError, ListingGuard};
 use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of};
 use crate::remote::{Remote, RemoteError, with_retries};
@@ -63,12 +66,21 @@ fn end_of(e: RemoteError) -> SessionEnd {
     }
 }
 
+/// Numbers sessions, so a long-poll reply that outlived its session is recognised and dropped.
+static SESSIONS: AtomicU64 = AtomicU64::new(0);
+
+/// A listing the server would not end: the session stops rather than grow without bound.
+fn listing_end(e: ListingError) -> SessionEnd {
+    SessionEnd::Failed(e.to_string())
+}
+
 struct Pending {
     due: Instant,
     waited_empty: bool,
 }
 
 pub(crate) struct Session {
+    id: u64,
     remote: Remote,
     folder: PathBuf,
     /// The ignore rules read at the start; a change to the ignore file starts a new session.
@@ -84,7 +96,12 @@ pub(crate) struct Session {
     cursor: String,
     offset_ms: i64,
     poll_interval: Duration,
+    /// When the next plain poll is due; unused while long-polling.
     next_poll: Instant,
+    /// The long-poll thread, while the server long-polls.
+    waiter: Option<ChangesWait>,
+    /// A long-poll reply not yet applied.
+    arrived: Option<WaitReply>,
     pending: HashMap<String, Pending>,
     /// Files our downloads wrote, with the stamp they were left with, until the watcher's echo.
     downloaded: HashMap<String, Stamp>,
@@ -140,8 +157,10 @@ impl Session {
         let mut remote_files = RemoteFiles::default();
         let mut remote_folders = BTreeSet::new();
         let mut cursor: Option<String> = None;
+        let mut guard = ListingGuard::new(None);
         loop {
-            let page = remote.changes(cursor.as_deref()).map_err(end_of)?;
+            let (page, bytes) = remote.changes(cursor.as_deref(), None).map_err(end_of)?;
+            guard.admit(&page, bytes).map_err(listing_end)?;
             for entry in page.entries {
                 apply_entry(
                     &rules,
@@ -175,6 +194,7 @@ impl Session {
         let base_folders = store
             .folders()
             .map_err(|e| SessionEnd::Failed(e.to_string()))?;
+        let events = tx.clone();
         // Watch before scanning: a save during the scan must not be missed.
         let watcher = match crate::watch::start(&folder, tx, Event::Fs) {
             Ok(w) => Some(w),
@@ -187,6 +207,7 @@ impl Session {
             }
         };
         let mut session = Session {
+            id: SESSIONS.fetch_add(1, Ordering::Relaxed),
             remote,
             folder,
             rules,
@@ -201,6 +222,8 @@ impl Session {
             offset_ms,
             poll_interval: config.poll_interval,
             next_poll: Instant::now() + config.poll_interval,
+            waiter: None,
+            arrived: None,
             pending: HashMap::new(),
             downloaded: HashMap::new(),
             stalled: HashMap::new(),
@@ -217,7 +240,40 @@ impl Session {
         });
         session.reconcile_all(reporter)?;
         reporter.update(|s| s.last_sync = Some(Timestamp::now()));
+        session.start_waiting(events);
         Ok(session)
+    }
+
+    /// Long-polls from now on, if its thread starts; the first reply says whether the server
+    /// really does (else the session falls back to the plain poll).
+    fn start_waiting(&mut self, events: Sender<Event>) {
+        match ChangesWait::start(self.id, events) {
+            Ok(waiter) => {
+                self.waiter = Some(waiter);
+                self.ask_for_changes();
+            }
+            Err(e) => log::warn!(
+                "Cannot start waiting for remote changes ({e}); polling every {} s",
+                self.poll_interval.as_secs()
+            ),
+        }
+    }
+
+    /// Sends the long-poll thread off with the current cursor and token.
+    fn ask_for_changes(&mut self) {
+        if let Some(waiter) = &self.waiter
+            && !waiter.ask(self.remote.clone(), self.cursor.clone())
+        {
+            log::warn!("The wait for remote changes stopped; polling instead");
+            self.waiter = None;
+        }
+    }
+
+    /// A long-poll reply: applied at the next step (if it is this session's).
+    pub(crate) fn changes_arrived(&mut self, session: u64, reply: WaitReply) {
+        if session == self.id {
+            self.arrived = Some(reply);
+        }
     }
 
     pub(crate) fn set_token(&mut self, token: &str) {
@@ -225,19 +281,26 @@ impl Session {
     }
 
     pub(crate) fn poll_due(&self) -> bool {
-        Instant::now() >= self.next_poll
+        self.arrived.is_some() || (self.waiter.is_none() && Instant::now() >= self.next_poll)
     }
 
-    pub(crate) fn next_wake(&self) -> Instant {
-        let mut wake = self.next_poll;
+    /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
+    /// bring work.
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
+        let mut wake = match (&self.arrived, &self.waiter) {
+            (Some(_), _) => Some(Instant::now()),
+            (None, Some(_)) => None,
+            (None, None) => Some(self.next_poll),
+        };
+        let soonest = |w: Option<Instant>, at: Instant| Some(w.map_or(at, |w| w.min(at)));
         for p in self.pending.values() {
-            wake = wake.min(p.due);
+            wake = soonest(wake, p.due);
         }
         if self.rescan {
-            wake = Instant::now();
+            wake = Some(Instant::now());
         }
         if let Some(at) = self.rescan_at {
-            wake = wake.min(at);
+            wake = soonest(wake, at);
         }
         wake
     }
@@ -502,10 +565,19 @@ impl Session {
 
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         self.next_poll = Instant::now() + self.poll_interval;
+        let mut next = self.take_arrived()?;
         let mut keys = BTreeSet::new();
         let mut folders = BTreeSet::new();
+        let mut guard = ListingGuard::new(Some(&self.cursor));
         loop {
-            let page = self.remote.changes(Some(&self.cursor)).map_err(end_of)?;
+            let (page, bytes) = match next.take() {
+                Some(arrived) => arrived,
+                None => self
+                    .remote
+                    .changes(Some(&self.cursor), None)
+                    .map_err(end_of)?,
+            };
+            guard.admit(&page, bytes).map_err(listing_end)?;
             for entry in page.entries {
                 if entry.kind == EntryKind::Folder {
                     folders.insert(entry.path.clone());
@@ -537,7 +609,26 @@ impl Session {
             s.online = true;
             s.last_sync = Some(Timestamp::now());
         });
+        self.ask_for_changes();
         Ok(())
+    }
+
+    /// The long-poll reply to apply first, if one came. A reply that does not echo the wait
+    /// comes from a server that does not long-poll: from then on the session polls itself.
+    fn take_arrived(
+        &mut self,
+    ) -> Result<Option<(hyperclay_protocol::ChangesResponse, u64)>, SessionEnd> {
+        let Some(reply) = self.arrived.take() else {
+            return Ok(None);
+        };
+        let (page, bytes) = reply.map_err(end_of)?;
+        if page.wait.is_none() && self.waiter.take().is_some() {
+            log::info!(
+                "The server does not hold polls open: polling every {} s",
+                self.poll_interval.as_secs()
+            );
+        }
+        Ok(Some((page, bytes)))
     }
 
     fn plan_keys(&self, keys: &BTreeSet<Key>) -> Vec<Action> {

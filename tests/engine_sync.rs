@@ -448,6 +448,7 @@ fn clock_skew_either_way_still_lets_the_newer_side_win() {
         let server = TestServer::start_with(ServerOptions {
             clock_skew_ms: skew,
             demo: true,
+            ..ServerOptions::default()
         });
         let token = server.token("demo");
         let api = Api::new(&server.url(), &token);
@@ -503,6 +504,8 @@ fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
         410,
         "cursor_expired",
     );
+    // The long-poll already held open ends with this change; the next one gets the 410.
+    api.marker("wake-the-poll");
     assert!(wait_until(DEADLINE, || full(&proxy) > sessions));
     proxy.heal();
     api.marker("after-410");

@@ -1,6 +1,6 @@
 //! The real `hyperclay-sync run --headless` against a hostile server (`common/hostile_server.rs`):
 //! traversal paths, duplicates, lying sizes and checksums, malformed JSON, a 100,000-entry
-//! listing, an endless body, redirects to another host, and symlinks in the folder pointing
+//! listing, a listing that pages forever or repeats its cursor, an endless body, redirects to another host, and symlinks in the folder pointing
 //! out. The client must write nothing outside its folder, never a file whose bytes do not
 //! match, never send the token elsewhere, keep running, and log each refusal with its path.
 //!
@@ -790,4 +790,45 @@ fn names_a_filesystem_cannot_tell_apart_and_windows_device_names_are_skipped_onc
     assert_eq!(status["online"], true, "{status}");
     assert!(status["error"].is_null(), "{status}");
     assert_eq!(rig.outside(&[]), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_that_pages_forever_ends_the_session_with_a_clear_error() {
+    let mut script = Script::serving(&[]);
+    script.endless_pages = Some(5_000);
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_log(Duration::from_secs(120), "more than 250000 entries");
+    assert!(
+        wait_until(DEADLINE, || rig.client.status()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("250000 entries"))),
+        "the error never reached status: {}",
+        rig.client.status()
+    );
+    // Nothing of the endless listing was written.
+    assert!(rig.inside().is_empty(), "{:?}", rig.inside());
+    rig.no_token_in_log();
+}
+
+#[test]
+fn a_server_that_repeats_its_cursor_ends_the_session_with_a_clear_error() {
+    let t = tag();
+    let mut script = Script::serving(&[]);
+    let mut page = changes(
+        vec![entry(&format!("loop-{t}.html"), b"<p>loop</p>")],
+        "same",
+    );
+    page["hasMore"] = json!(true);
+    script.full = Reply::json(&page);
+    script.incremental = Reply::json(&page);
+    let rig = Rig::start(script, |_, _| {});
+    rig.wait_log(DEADLINE, "repeated a listing cursor");
+    assert!(
+        wait_until(DEADLINE, || rig.client.status()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("repeated a listing cursor"))),
+        "the error never reached status: {}",
+        rig.client.status()
+    );
+    assert!(rig.inside().is_empty(), "{:?}", rig.inside());
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Api, Client, DEADLINE, Proxy, TestServer, wait_until};
+use common::{Api, Client, DEADLINE, Proxy, ServerOptions, TestServer, wait_until};
 use hostile::*;
 use hyperclay_protocol::Timestamp;
 
@@ -426,7 +426,13 @@ impl Drop for Locked {
 
 #[test]
 fn read_only_files_and_folders_are_reported_not_retried_forever() {
-    let server = TestServer::start();
+    // Retries are counted against polls, so this client must poll on its clock (every 0.2 s)
+    // rather than long-poll (a request per 25 s when nothing changes).
+    let server = TestServer::start_with(ServerOptions {
+        demo: true,
+        no_long_poll: true,
+        ..ServerOptions::default()
+    });
     let token = server.token("demo");
     let proxy = Proxy::start(&server.url());
     let api = Api::new(&server.url(), &token);

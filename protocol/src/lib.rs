@@ -29,3 +29,6 @@ pub const HEADER_CHECKSUM: &str = "X-Checksum";
 /// The default number of entries in one page of `/changes`, and the largest a client may ask for.
 pub const CHANGES_DEFAULT_LIMIT: usize = 1000;
 pub const CHANGES_MAX_LIMIT: usize = 5000;
+
+/// The longest `wait` (seconds) a `/changes` request may ask for; more is `invalid_request`.
+pub const CHANGES_MAX_WAIT_SECS: u64 = 60;

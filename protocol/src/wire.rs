@@ -61,6 +61,10 @@ pub struct ChangesResponse {
     pub cursor: String,
     pub has_more: bool,
     pub entries: Vec<Entry>,
+    /// The `wait` (seconds) the server honoured: present only when the request asked to wait
+    /// and the server long-polls. Its absence tells a client to poll on its own clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
 }
 
 /// `PUT /files/{path}` reply.

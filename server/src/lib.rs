@@ -5,6 +5,7 @@
 //! authorization code, a session id or a password.
 
 pub mod admin;
+pub mod bell;
 pub mod clock;
 pub mod cursor;
 pub mod error;

@@ -1,4 +1,5 @@
-//! `/changes`: full and incremental listings of an account's tree, paged by change order.
+//! `/changes`: full and incremental listings of an account's tree, paged by the account's own
+//! change order (its cursors say nothing about other accounts).
 
 use hyperclay_protocol::{ChangesResponse, Timestamp};
 
@@ -14,7 +15,7 @@ pub fn changes(
     limit: usize,
     now: Timestamp,
 ) -> Result<ChangesResponse, ServerError> {
-    let head = store.head()?;
+    let head = store.head(account_id)?;
     let instance = store.instance();
     let cursor = match cursor {
         None => Cursor::Full {
@@ -53,6 +54,7 @@ pub fn changes(
         cursor: next.encode(instance),
         has_more,
         entries: rows.iter().map(|r| r.to_entry()).collect(),
+        wait: None,
     })
 }
 

@@ -46,6 +46,10 @@ enum Command {
         /// Exit when stdin reaches its end (test harnesses hold it open while they live).
         #[arg(long, hide = true)]
         exit_on_stdin_eof: bool,
+        /// Ignore `/changes?wait=N`, as a server without long-polling does (tests of the
+        /// client's fallback to plain polling).
+        #[arg(long, hide = true)]
+        no_long_poll: bool,
     },
     /// Manage accounts.
     User {
@@ -125,6 +129,7 @@ fn main() -> Result<()> {
             clock_skew_ms,
             secure_cookies,
             exit_on_stdin_eof,
+            no_long_poll,
         } => {
             if exit_on_stdin_eof {
                 exit_when_stdin_closes();
@@ -135,6 +140,7 @@ fn main() -> Result<()> {
                     demo,
                     clock_skew_ms,
                     secure_cookies,
+                    long_poll: !no_long_poll,
                 },
                 &listen,
             )

@@ -217,7 +217,7 @@ fn save_in(
     if let Some(cur) = &current {
         keep_as_version(tx, cur)?;
     }
-    let seq = next_seq(tx)?;
+    let seq = next_seq(tx, account.id)?;
     let file = entries::FileRow {
         path: &target,
         kind,
@@ -252,7 +252,7 @@ pub fn ensure_folder(
         Some(row) if row.kind == EntryKind::Folder => row,
         Some(_) => return Err(ServerError::PathConflict(target.to_owned())),
         None => {
-            let seq = next_seq(&tx)?;
+            let seq = next_seq(&tx, account.id)?;
             entries::put_folder(&tx, account.id, target, now, seq)?;
             entries::get_live(&tx, account.id, target)?
                 .ok_or_else(|| ServerError::Internal("folder row vanished".into()))?
@@ -283,7 +283,7 @@ pub fn remove(
         if row.kind != EntryKind::Folder {
             keep_as_version(&tx, &row)?;
         }
-        let seq = next_seq(&tx)?;
+        let seq = next_seq(&tx, account.id)?;
         entries::tombstone(&tx, account.id, &row.path, now, seq)?;
         removed.push(row.path);
     }
@@ -326,7 +326,7 @@ fn ensure_parents(
             Some(row) if row.kind == EntryKind::Folder => {}
             Some(_) => return Err(ServerError::PathConflict(prefix)),
             None => {
-                let seq = next_seq(tx)?;
+                let seq = next_seq(tx, account_id)?;
                 entries::put_folder(tx, account_id, &prefix, now, seq)?;
             }
         }
@@ -409,7 +409,7 @@ mod tests {
             Timestamp::from_millis(1),
         )
         .unwrap();
-        let head = crate::store::head(store.conn()).unwrap();
+        let head = crate::store::head(store.conn(), me.id).unwrap();
         let blobs = store.blobs().clone();
         let saves: [(&str, &[u8], i64); 8] = [
             ("a/one.html", b"1", 10),
@@ -462,7 +462,7 @@ mod tests {
             ]
         );
         // Folder `a` and four written saves: five changes, numbered one after the other.
-        assert_eq!(crate::store::head(store.conn()).unwrap(), head + 5);
+        assert_eq!(crate::store::head(store.conn(), me.id).unwrap(), head + 5);
         let f = entries::get_live(store.conn(), me.id, "a/f.txt")
             .unwrap()
             .unwrap();
@@ -483,6 +483,6 @@ mod tests {
         assert_eq!(entries::count_live_apps(store.conn(), me.id).unwrap(), 2);
         // A group of none is nothing.
         commit_group(&mut store, Vec::new());
-        assert_eq!(crate::store::head(store.conn()).unwrap(), head + 5);
+        assert_eq!(crate::store::head(store.conn(), me.id).unwrap(), head + 5);
     }
 }

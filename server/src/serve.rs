@@ -4,6 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::admin::{self, AdminError};
 use crate::clock::Clock;
@@ -19,6 +20,8 @@ pub struct ServeOptions {
     pub clock_skew_ms: i64,
     /// The server is reached over https (a TLS proxy in front): see [`AppState::secure_cookies`].
     pub secure_cookies: bool,
+    /// Answer `/changes?wait=N` by long-polling (else ignore `wait`, as older servers do).
+    pub long_poll: bool,
 }
 
 /// Opens the store (and the signing key) and, with `demo`, makes the demo accounts.
@@ -38,19 +41,48 @@ pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
         login_limits: LoginLimits::default(),
         own_port: None,
         secure_cookies: opts.secure_cookies,
+        long_poll: opts.long_poll,
     })
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// How often the server looks for changes another process (the admin CLI) committed.
+const FOREIGN_CHANGES_EVERY: Duration = Duration::from_secs(1);
+
+/// Serves on `listener` until `shutdown` resolves. Waiting `/changes` requests are answered at
+/// once when it does.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     mut state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.own_port = Some(listener.local_addr()?.port());
+    let bell = Arc::clone(state.store.bell());
+    if state.long_poll {
+        tokio::spawn(ring_for_foreign_changes(state.store.clone()));
+    }
     // The peer address feeds the per-address login lockout.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            bell.close();
+        })
         .await
+}
+
+/// The admin CLI writes the same database from its own process (`rm`), which rings no bell
+/// here: SQLite's `data_version` moves on such commits, and then every waiter looks again.
+async fn ring_for_foreign_changes(store: StoreHandle) {
+    let mut seen = None;
+    let mut every = tokio::time::interval(FOREIGN_CHANGES_EVERY);
+    loop {
+        every.tick().await;
+        let Ok(now) = store.run(|s| s.data_version()).await else {
+            continue;
+        };
+        if seen.is_some_and(|v| v != now) {
+            store.bell().ring_all();
+        }
+        seen = Some(now);
+    }
 }

@@ -42,6 +42,8 @@ pub struct ServerOptions {
     pub clock_skew_ms: i64,
     /// Create `demo`/`demo` (paid, 50 sites) and `free`/`free` (unpaid).
     pub demo: bool,
+    /// Serve `/changes` as a server without long-polling does (`wait` ignored).
+    pub no_long_poll: bool,
 }
 
 /// A running server on `127.0.0.1` with its own temp data dir, killed on drop.
@@ -120,6 +122,9 @@ impl TestServer {
             .stderr(Stdio::from(log));
         if self.opts.demo {
             cmd.arg("--demo");
+        }
+        if self.opts.no_long_poll {
+            cmd.arg("--no-long-poll");
         }
         let mut child = cmd
             .spawn()

@@ -304,6 +304,153 @@ fn a_cursor_from_another_server_expires() {
         .expect_error(ErrorCode::CursorExpired);
 }
 
+/// A long-poll started on `api` from `cursor` (on its own thread), answered by the server.
+fn wait_for_changes(api: Api, cursor: &str, wait: u64) -> std::thread::JoinHandle<ChangesResponse> {
+    let cursor = cursor.to_owned();
+    std::thread::spawn(move || api.changes_wait(&cursor, &wait.to_string()).ok())
+}
+
+/// Long enough that a reply with entries can only come from the change waking the request (its
+/// timeout answers with none); the pause before the change gives the request time to start
+/// waiting, but the test passes however the two interleave.
+const LONG_WAIT: u64 = 50;
+
+#[test]
+fn a_waiting_listing_answers_with_the_change_that_woke_it() {
+    let Some(t) = Target::local() else { return };
+    let api = t.api();
+    let d = t.dir();
+    let (_, cursor) = drain_changes(&api, None, None);
+    let waiting = wait_for_changes(t.api(), &cursor, LONG_WAIT);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _: PutResponse = api.put_file(&format!("{d}/new.txt"), b"n", T1).ok();
+    let page = waiting.join().unwrap();
+    assert_eq!(
+        page.wait,
+        Some(LONG_WAIT),
+        "the server echoes the wait it honoured"
+    );
+    assert_eq!(
+        paths(&ours(&page.entries, &d)),
+        vec![d.clone(), format!("{d}/new.txt")]
+    );
+    assert_ne!(page.cursor, cursor);
+
+    // A folder wakes it too, and so does a platform delete made by another process (the CLI).
+    let waiting = wait_for_changes(t.api(), &page.cursor, LONG_WAIT);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _: serde_json::Value = api.put_folder(&format!("{d}/sub")).ok();
+    let page = waiting.join().unwrap();
+    assert_eq!(paths(&ours(&page.entries, &d)), vec![format!("{d}/sub")]);
+    let waiting = wait_for_changes(t.api(), &page.cursor, LONG_WAIT);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.server().rm("demo", &format!("{d}/new.txt"));
+    let page = waiting.join().unwrap();
+    let gone = ours(&page.entries, &d);
+    assert_eq!(paths(&gone), vec![format!("{d}/new.txt")]);
+    assert!(gone[0].deleted);
+}
+
+#[test]
+fn a_waiting_listing_with_nothing_new_ends_empty_with_the_same_cursor() {
+    let Some(t) = Target::local() else { return };
+    let api = t.api();
+    let _: PutResponse = api.put_file(&format!("{}/a.txt", t.dir()), b"a", T1).ok();
+    let (_, cursor) = drain_changes(&api, None, None);
+    // Another account's writes meanwhile do not end the wait.
+    let other = t.api_as(&t.new_account("other", true, 10));
+    let waiting = wait_for_changes(t.api(), &cursor, 2);
+    let _: PutResponse = other.put_file("theirs.txt", b"t", T1).ok();
+    let page = waiting.join().unwrap();
+    assert!(page.entries.is_empty(), "{:?}", page.entries);
+    assert!(!page.has_more);
+    assert_eq!(page.cursor, cursor);
+    assert_eq!(page.wait, Some(2));
+    // `wait=0` answers at once, and says the server could have waited.
+    let page: ChangesResponse = api.changes_wait(&cursor, "0").ok();
+    assert_eq!((page.entries.len(), page.wait), (0, Some(0)));
+    // Something already there is answered at once, whatever the wait.
+    let page: ChangesResponse = api.changes(None, Some(1)).ok();
+    let first: ChangesResponse = api.changes_wait(&page.cursor, "60").ok();
+    assert!(!first.entries.is_empty());
+}
+
+#[test]
+fn a_logout_or_a_lapsed_plan_ends_a_wait_with_its_error() {
+    let Some(t) = Target::local() else { return };
+    let mine: TokenResponse = t.api().post_with("/api/local-sync/refresh", b"", &[]).ok();
+    let api = t.api_as(&mine.access_token);
+    let (_, cursor) = drain_changes(&api, None, None);
+    let waiting = {
+        let (api, cursor) = (t.api_as(&mine.access_token), cursor.clone());
+        std::thread::spawn(move || api.changes_wait(&cursor, &LONG_WAIT.to_string()))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    api.post_with("/api/local-sync/logout", b"", &[]);
+    waiting
+        .join()
+        .unwrap()
+        .expect_error(ErrorCode::Unauthorized);
+
+    let payer = t.api_as(&t.new_account("payer", true, 10));
+    let (_, cursor) = drain_changes(&payer, None, None);
+    let waiting = {
+        let cursor = cursor.clone();
+        std::thread::spawn(move || payer.changes_wait(&cursor, &LONG_WAIT.to_string()))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    t.server().cli(&["user", "set", "payer", "--plan", "free"]);
+    waiting
+        .join()
+        .unwrap()
+        .expect_error(ErrorCode::SubscriptionRequired);
+}
+
+#[test]
+fn waits_beyond_the_bound_or_not_whole_seconds_are_refused() {
+    let Some(t) = Target::local() else { return };
+    let api = t.api();
+    let (_, cursor) = drain_changes(&api, None, None);
+    for bad in ["61", "3600", "-1", "+5", "1.5", "soon", ""] {
+        api.changes_wait(&cursor, bad)
+            .expect_error(ErrorCode::InvalidRequest);
+    }
+}
+
+#[test]
+fn a_server_without_long_polling_ignores_wait() {
+    let Some(t) = Target::local_opts(ServerOptions {
+        demo: true,
+        no_long_poll: true,
+        ..ServerOptions::default()
+    }) else {
+        return;
+    };
+    let api = t.api();
+    let (_, cursor) = drain_changes(&api, None, None);
+    // Answered at once, with no `wait` echoed: the client must poll on its own clock.
+    let raw: serde_json::Value = api.changes_wait(&cursor, "3600").json();
+    assert!(raw.get("wait").is_none(), "{raw}");
+    assert_eq!(raw["cursor"], cursor.as_str());
+}
+
+#[test]
+fn an_accounts_cursor_does_not_move_when_another_account_writes() {
+    let Some(t) = Target::local() else { return };
+    let a = t.api();
+    let b = t.api_as(&t.new_account("busy", true, 10));
+    let _: PutResponse = a.put_file(&format!("{}/a.txt", t.dir()), b"a", T1).ok();
+    let (_, before) = drain_changes(&a, None, None);
+    for i in 0..5u8 {
+        let _: PutResponse = b.put_file(&format!("b{i}.txt"), &[i], T1).ok();
+    }
+    let (_, after) = drain_changes(&a, Some(&before), None);
+    assert_eq!(after, before, "B's writes are invisible in A's cursor");
+    // And a fresh full listing of A ends at the same place.
+    let (_, fresh) = drain_changes(&a, None, None);
+    assert_eq!(fresh, before);
+}
+
 #[test]
 fn platform_deletes_are_tombstones_in_incremental_listings_only() {
     let Some(t) = Target::local() else { return };
@@ -983,6 +1130,7 @@ fn the_servers_clock_can_be_skewed_for_tests() {
     let Some(t) = Target::local_opts(ServerOptions {
         clock_skew_ms: -3_600_000,
         demo: true,
+        ..ServerOptions::default()
     }) else {
         return;
     };
@@ -1005,6 +1153,7 @@ fn the_servers_clock_can_be_skewed_for_tests() {
     let Some(ahead) = Target::local_opts(ServerOptions {
         clock_skew_ms: 11 * 24 * 3_600_000,
         demo: true,
+        ..ServerOptions::default()
     }) else {
         return;
     };

@@ -141,6 +141,9 @@ pub struct Script {
     pub files: HashMap<String, Reply>,
     /// When set, every PUT reply claims the server keeps the file at this path instead.
     pub put_path: Option<String>,
+    /// When set, every `GET /changes` is a page of this many entries never seen before, with
+    /// `hasMore: true` and a new cursor: a listing that never ends.
+    pub endless_pages: Option<usize>,
 }
 
 impl Script {
@@ -152,6 +155,7 @@ impl Script {
             incremental: Reply::json(&changes(Vec::new(), "c1")),
             files: HashMap::new(),
             put_path: None,
+            endless_pages: None,
         };
         s.set_files(files);
         s
@@ -294,6 +298,10 @@ fn serve(
         let s = script.lock().expect("script");
         match (method.as_str(), path.as_str()) {
             ("GET", "/api/local-sync/status") => s.status.clone(),
+            ("GET", "/api/local-sync/changes") if s.endless_pages.is_some() => endless_page(
+                s.endless_pages.unwrap_or(0),
+                seen.lock().expect("seen").len(),
+            ),
             ("GET", "/api/local-sync/changes") if target.contains("cursor=") => {
                 s.incremental.clone()
             }
@@ -325,6 +333,16 @@ fn serve(
         }
     };
     respond(conn, &reply, stop, sent)
+}
+
+/// Page number `n` of a listing that never ends: `size` fresh entries, more to come.
+fn endless_page(size: usize, n: usize) -> Reply {
+    let entries = (0..size)
+        .map(|i| entry(&format!("endless/p{n}-{i}.txt"), b"x"))
+        .collect();
+    let mut page = changes(entries, &format!("endless-{n}"));
+    page["hasMore"] = json!(true);
+    Reply::json(&page)
 }
 
 fn decode(s: &str) -> Vec<u8> {

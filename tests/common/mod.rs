@@ -82,6 +82,12 @@ impl Client {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_polling_every("0.2");
+    }
+
+    /// Starts the client with `HYPERCLAY_POLL_SECONDS` set to `seconds` (the plain poll, used
+    /// only against servers that do not long-poll).
+    pub fn spawn_polling_every(&mut self, seconds: &str) {
         let log = std::fs::File::create(self.home.path().join("stderr.log")).unwrap();
         let _ = std::fs::remove_file(self.home.path().join("status.json"));
         let child = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
@@ -90,7 +96,7 @@ impl Client {
             .env("HYPERCLAY_SYNC_HOME", self.home.path())
             .env("HYPERCLAY_URL", &self.url)
             .env("HYPERCLAY_TOKEN", &self.token)
-            .env("HYPERCLAY_POLL_SECONDS", "0.2")
+            .env("HYPERCLAY_POLL_SECONDS", seconds)
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -10,9 +10,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use hyperclay_protocol::{
-    CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, ChangesResponse, EntryKind, HEADER_CHECKSUM,
-    HEADER_MODIFIED_AT, PutResponse, RemotePath, Sites, StatusResponse, Timestamp, User,
-    VersionsResponse,
+    CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, CHANGES_MAX_WAIT_SECS, ChangesResponse, EntryKind,
+    HEADER_CHECKSUM, HEADER_MODIFIED_AT, PutResponse, RemotePath, Sites, StatusResponse, Timestamp,
+    User, VersionsResponse,
 };
 use serde::Deserialize;
 
@@ -71,6 +71,18 @@ pub async fn status(
 pub struct ChangesQuery {
     cursor: Option<String>,
     limit: Option<String>,
+    wait: Option<String>,
+}
+
+/// `wait` must be a whole number of seconds, at most [`CHANGES_MAX_WAIT_SECS`].
+pub fn parse_wait(raw: Option<&str>) -> Result<Option<u64>, ServerError> {
+    let Some(s) = raw else { return Ok(None) };
+    match s.parse::<u64>() {
+        Ok(n) if n <= CHANGES_MAX_WAIT_SECS && !s.starts_with('+') => Ok(Some(n)),
+        _ => Err(ServerError::InvalidRequest(format!(
+            "wait must be a whole number of seconds from 0 to {CHANGES_MAX_WAIT_SECS}"
+        ))),
+    }
 }
 
 /// `limit` must be a positive integer; above the maximum it is lowered to it.
@@ -97,13 +109,40 @@ pub async fn changes(
     let Query(q) =
         query.map_err(|_| ServerError::InvalidRequest("the query string is malformed".into()))?;
     let limit = parse_limit(q.limit.as_deref())?;
-    let now = st.clock.now();
+    // A server without long-polling ignores `wait`, unchecked, as one from before it did.
+    let wait = if st.long_poll {
+        parse_wait(q.wait.as_deref())?
+    } else {
+        None
+    };
     let id = account.id;
-    let page = st
-        .store
-        .run(move |s| listing::changes(s, id, q.cursor.as_deref(), limit, now))
-        .await?;
-    Ok(Json(page))
+    // Subscribed before the first read, so a change committed after that read still rings.
+    let mut bell = st.store.bell().subscribe(id);
+    let page = |cursor: Option<String>| {
+        let now = st.clock.now();
+        st.store
+            .run(move |s| listing::changes(s, id, cursor.as_deref(), limit, now))
+    };
+    let mut reply = page(q.cursor.clone()).await?;
+    let Some(wait) = wait else {
+        return Ok(Json(reply));
+    };
+    // Only an incremental listing with nothing new waits: a full listing always has its pages.
+    if let Some(cursor) = q.cursor.as_ref().filter(|_| reply.entries.is_empty()) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+        while reply.entries.is_empty() && !reply.has_more && !st.store.bell().is_closed() {
+            match tokio::time::timeout_at(deadline, bell.changed()).await {
+                Ok(Ok(())) => {
+                    // A logout or a lapsed plan meanwhile ends the wait with its 401 or 402.
+                    st.paid(&headers).await?;
+                    reply = page(Some(cursor.clone())).await?;
+                }
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+    }
+    reply.wait = Some(wait);
+    Ok(Json(reply))
 }
 
 pub async fn get_file(

@@ -37,6 +37,9 @@ pub struct AppState {
     pub own_port: Option<u16>,
     /// Reached over https (behind a TLS proxy): cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
+    /// Whether `/changes` honours `wait` (long-polling); off, it ignores it as a server from
+    /// before long-polling does.
+    pub long_poll: bool,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,5 +1,6 @@
-//! Durable state: one SQLite database (accounts, entries, versions, the change sequence, codes,
-//! sessions, token families) plus content-addressed file bodies under the data dir.
+//! Durable state: one SQLite database (accounts, entries, versions, each account's change
+//! sequence, codes, sessions, token families) plus content-addressed file bodies under the data
+//! dir. Every change to an account's sequence rings the [`ChangeBell`].
 //!
 //! All of it is synchronous; async handlers reach it through [`StoreHandle`], which runs each
 //! call on the blocking pool under one lock, so every save's checks and row writes are
@@ -17,8 +18,10 @@ pub mod private;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::hooks::Action;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::bell::ChangeBell;
 use crate::error::ServerError;
 
 pub use accounts::{Account, Plan};
@@ -28,6 +31,7 @@ const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS change_seq(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO change_seq(id, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS account_seq(account_id INTEGER PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts(
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -89,6 +93,7 @@ pub struct Store {
     blobs: Blobs,
     instance: String,
     data_dir: PathBuf,
+    bell: Arc<ChangeBell>,
 }
 
 impl Store {
@@ -98,12 +103,13 @@ impl Store {
         private::create_dir(data_dir)?;
         let db = data_dir.join("hyperclay.sqlite3");
         private::touch_file(&db)?;
-        let conn = Connection::open(&db)?;
+        let mut conn = Connection::open(&db)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        per_account_sequences(&mut conn)?;
         let fresh = format!("{:016x}", rand::random::<u64>());
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', ?1)",
@@ -114,12 +120,40 @@ impl Store {
                 r.get(0)
             })?;
         let blobs = Blobs::open(&data_dir.join("blobs"))?;
+        let bell = Arc::new(ChangeBell::default());
+        let ringer = Arc::clone(&bell);
+        // A waiter looks again when its account changes, and also when its plan or its token
+        // may have (a waiting request is re-authorised on every ring). The rowid of
+        // `account_seq` and `accounts` is the account id; a revocation's account is not in its
+        // row, and revocations are rare, so it wakes everyone. Rung before the commit, but a
+        // waiter can only read under the store lock, which the writer holds until after it.
+        conn.update_hook(Some(
+            move |_: Action, _: &str, table: &str, rowid: i64| match table {
+                "account_seq" | "accounts" => ringer.ring(rowid),
+                "revoked" => ringer.ring_all(),
+                _ => {}
+            },
+        ))?;
         Ok(Store {
             conn,
             blobs,
             instance,
             data_dir: data_dir.to_owned(),
+            bell,
         })
+    }
+
+    /// Rung whenever an account's change sequence moves in this process.
+    pub fn bell(&self) -> &Arc<ChangeBell> {
+        &self.bell
+    }
+
+    /// SQLite's count of commits by *other* connections (the admin CLI) seen so far: when it
+    /// moves, waiters must look again.
+    pub fn data_version(&self) -> Result<i64, ServerError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -146,25 +180,49 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 
-    /// The latest change number handed out.
-    pub fn head(&self) -> Result<u64, ServerError> {
-        head(&self.conn)
+    /// The latest change number handed out to `account_id`.
+    pub fn head(&self, account_id: i64) -> Result<u64, ServerError> {
+        head(&self.conn, account_id)
     }
 }
 
-pub fn head(conn: &Connection) -> Result<u64, ServerError> {
-    let v: i64 = conn.query_row("SELECT value FROM change_seq WHERE id = 1", [], |r| {
-        r.get(0)
-    })?;
-    Ok(u64::try_from(v).unwrap_or(0))
+/// Each account numbers its own changes, so a cursor tells an account nothing about how often
+/// others write. A data dir from before this numbered all changes together (`change_seq`):
+/// every existing account continues from that shared head, so cursors handed out then stay
+/// valid. Done once, in one transaction.
+fn per_account_sequences(conn: &mut Connection) -> Result<(), ServerError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let done = tx.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('sequences', 'per-account')",
+        [],
+    )? == 0;
+    if !done {
+        tx.execute(
+            "INSERT OR IGNORE INTO account_seq(account_id, value)
+             SELECT id, (SELECT value FROM change_seq WHERE id = 1) FROM accounts",
+            [],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
-/// Hands out the next change number; only inside the transaction (or a savepoint of it) that
-/// records the change.
-pub fn next_seq(tx: &Connection) -> Result<i64, ServerError> {
+pub fn head(conn: &Connection, account_id: i64) -> Result<u64, ServerError> {
+    let v: Option<i64> = optional(conn.query_row(
+        "SELECT value FROM account_seq WHERE account_id = ?1",
+        [account_id],
+        |r| r.get(0),
+    ))?;
+    Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+}
+
+/// Hands out `account_id`'s next change number; only inside the transaction (or a savepoint of
+/// it) that records the change.
+pub fn next_seq(tx: &Connection, account_id: i64) -> Result<i64, ServerError> {
     Ok(tx.query_row(
-        "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
-        [],
+        "INSERT INTO account_seq(account_id, value) VALUES (?1, 1)
+         ON CONFLICT(account_id) DO UPDATE SET value = value + 1 RETURNING value",
+        params![account_id],
         |r| r.get(0),
     )?)
 }
@@ -180,12 +238,15 @@ pub struct StoreHandle {
     /// The store's blob folder, reached without the lock: bodies are immutable and
     /// content-addressed, and [`Blobs`] is safe to use from several threads at once.
     blobs: Blobs,
+    /// The store's bell, reached without the lock (waiters subscribe before they read).
+    bell: Arc<ChangeBell>,
 }
 
 impl StoreHandle {
     pub fn new(store: Store) -> StoreHandle {
         StoreHandle {
             blobs: store.blobs.clone(),
+            bell: Arc::clone(&store.bell),
             inner: Arc::new(Mutex::new(store)),
         }
     }
@@ -218,6 +279,10 @@ impl StoreHandle {
         tokio::task::spawn_blocking(move || Ok(blobs.get(&checksum)?))
             .await
             .map_err(|e| ServerError::Internal(format!("blob task failed: {e}")))?
+    }
+
+    pub fn bell(&self) -> &Arc<ChangeBell> {
+        &self.bell
     }
 
     /// Runs `f` with exclusive use of the store on the blocking pool.

@@ -317,6 +317,15 @@ impl Api {
         self.get(&format!("/api/local-sync/changes{query}"))
     }
 
+    /// `GET /changes?cursor=C&wait=W`: a long-poll (`wait` passed as given, to test bad ones).
+    pub fn changes_wait(&self, cursor: &str, wait: &str) -> Reply {
+        self.get(&format!(
+            "/api/local-sync/changes?cursor={}&wait={}",
+            urlencode(cursor),
+            urlencode(wait)
+        ))
+    }
+
     /// PUT a file at a plain path (encoded here) with `X-Modified-At`.
     pub fn put_file(&self, path: &str, body: &[u8], modified_at: &str) -> Reply {
         self.put_raw(&enc(path), body, modified_at)
