@@ -182,18 +182,14 @@ impl Ctx<'_> {
         };
         let mtime = got.modified_at.offset_by(-self.offset_ms).to_system_time();
         let written = if self.stage_new && replaces.is_none() {
-            write::stage_new(self.folder, &lp, &got.bytes, mtime).map(|s| (None, Some(s)))
+            write::stage_new(self.folder, &lp, &got.bytes, mtime)
+                .map(|s| (None, s.stamp(), Some(s)))
         } else {
-            write::save(self.folder, &lp, &got.bytes, mtime, replaces).map(|b| (b, None))
+            write::save(self.folder, &lp, &got.bytes, mtime, replaces)
+                .map(|saved| (saved.backup, saved.stamp, None))
         };
         match written {
-            Ok((backup, staged)) => {
-                let stamp = match &staged {
-                    Some(s) => s.stamp(),
-                    None => std::fs::metadata(self.folder.join(local_path))
-                        .ok()
-                        .map(|m| local::stamp_of(&m)),
-                };
+            Ok((backup, stamp, staged)) => {
                 let size = got.bytes.len() as u64;
                 Outcome::Downloaded {
                     key: key.to_owned(),

@@ -16,6 +16,7 @@ use hyperclay_protocol::{Checksum, EntryName, RemotePath};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::{ReadOutcome, VERSIONS_DIR, join_inside, read_stable};
+use crate::state_store::Stamp;
 use dir_handle::{DirHandle, OpenError};
 
 #[derive(Debug, thiserror::Error)]
@@ -148,15 +149,26 @@ fn newest_version(dir: &Path, dot_ext: &str) -> Option<String> {
         .map(|(_, name)| name)
 }
 
+/// What one download's save left behind.
+#[derive(Debug, Default)]
+pub struct Saved {
+    /// The backup of the content it replaced, folder-relative, if there was one.
+    pub backup: Option<String>,
+    /// The placed file's stamp, taken through our own handle the moment it was renamed in; `None`
+    /// when someone else wrote to it since (its mtime is no longer the one we set), so that its
+    /// watcher event is read as the edit it is, never skipped as our own echo.
+    pub stamp: Option<Stamp>,
+}
+
 /// The save process for one download. `expected` is the checksum of the local file the plan saw
-/// (None: the plan saw no file there). Returns the backup's path, if one was made.
+/// (None: the plan saw no file there).
 pub fn save(
     folder: &Path,
     rel: &RemotePath,
     bytes: &[u8],
     mtime: SystemTime,
     expected: Option<Checksum>,
-) -> Result<Option<String>, WriteError> {
+) -> Result<Saved, WriteError> {
     let io = |source| WriteError::Io {
         path: rel.to_string(),
         source,
@@ -175,7 +187,7 @@ pub fn save(
         if *seen_checksum == Checksum::of(bytes) {
             // Already there (e.g. written by the user meanwhile): only the time is ours to set.
             let _ = filetime::set_file_mtime(&target, filetime::FileTime::from_system_time(mtime));
-            return Ok(None);
+            return Ok(Saved::default());
         }
         backup_path = Some(backup(folder, rel, old, SystemTime::now())?);
     }
@@ -187,15 +199,29 @@ pub fn save(
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     set_mtime(&file, mtime).map_err(io)?;
-    drop(file);
+    let written = file.metadata().ok().map(|m| super::stamp_of(&m));
     // The last look before replacing: an edit since the plan wins over the download.
     let now = current(folder, &target, rel)?;
     if now.as_ref().map(|(c, _)| *c) != expected {
         return Err(WriteError::Changed(rel.to_string()));
     }
     tmp.dir.rename(&tmp.name, rel.file_name()).map_err(io)?;
+    // Before the folder's fsync, which may take a while: an editor that writes the file the
+    // moment it appears must not have its save taken for our echo. The rename itself moves the
+    // ctime, so the stamp is the one after it, kept only while size and mtime are still ours.
+    let placed = file
+        .metadata()
+        .ok()
+        .map(|m| super::stamp_of(&m))
+        .filter(|after| {
+            written.is_some_and(|w| w.size == after.size && w.mtime_ns == after.mtime_ns)
+        });
+    drop(file);
     tmp.keep().sync();
-    Ok(backup_path)
+    Ok(Saved {
+        backup: backup_path,
+        stamp: placed,
+    })
 }
 
 /// A new file's bytes, written beside its target but not yet durable or visible: the first sync
@@ -453,6 +479,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let b = save(root, &p("a/x.html"), b"new", t, Some(Checksum::of(b"old")))
             .unwrap()
+            .backup
             .unwrap();
         assert!(b.starts_with("sites-versions/a/x/"), "{b}");
         assert!(b.ends_with(".html"));
@@ -502,9 +529,15 @@ mod tests {
         // Through the save process: the same old content replaced twice is kept once.
         std::fs::write(root.join("x.html"), "old").unwrap();
         let old = Some(Checksum::of(b"old"));
-        let b1 = save(root, &p("x.html"), b"new", t, old).unwrap().unwrap();
+        let b1 = save(root, &p("x.html"), b"new", t, old)
+            .unwrap()
+            .backup
+            .unwrap();
         std::fs::write(root.join("x.html"), "old").unwrap();
-        let b2 = save(root, &p("x.html"), b"new2", t, old).unwrap().unwrap();
+        let b2 = save(root, &p("x.html"), b"new2", t, old)
+            .unwrap()
+            .backup
+            .unwrap();
         assert_eq!(b1, b2);
         assert_eq!(
             std::fs::read_dir(root.join("sites-versions/x"))
@@ -545,9 +578,29 @@ mod tests {
             Some(old),
         )
         .unwrap()
+        .backup
         .expect("a backup");
         assert_eq!(mode(&kept), 0o640);
         assert_eq!(mode(&dir.path().join(backup)), ordinary);
+    }
+
+    #[test]
+    fn a_save_returns_the_stamp_its_watcher_echo_will_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("x.html"), "old").unwrap();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let saved = save(root, &p("x.html"), b"new", t, Some(Checksum::of(b"old"))).unwrap();
+        let now = super::super::stamp_of(&std::fs::metadata(root.join("x.html")).unwrap());
+        assert_eq!(
+            saved.stamp,
+            Some(now),
+            "taken after the rename, ctime included"
+        );
+        // A user's save of the same size since then is not our echo.
+        std::fs::write(root.join("x.html"), "NEW").unwrap();
+        let edited = super::super::stamp_of(&std::fs::metadata(root.join("x.html")).unwrap());
+        assert_ne!(saved.stamp, Some(edited));
     }
 
     #[test]
