@@ -318,8 +318,11 @@ impl Session {
         if path.is_dir() {
             // A folder moved or created in: the rescan at once pushes it (and any folders in it)
             // and finds its files; a second one after a quiet moment catches files written
-            // before the watcher had added it.
-            self.rescan = true;
+            // before the watcher had added it. A folder still empty has no files to wait for:
+            // only the second look sees it, so one made and filled at once with ignored files
+            // (`mkdir x && touch x/a.pyc`) never goes up as an empty folder.
+            let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+            self.rescan |= !empty;
             self.rescan_at = Some(Instant::now() + QUIET);
             return;
         }

@@ -523,3 +523,27 @@ fn save_patterns_of_other_editors_upload_only_the_saved_file() {
         )
     );
 }
+
+/// A folder made while the app runs and at once filled with nothing but ignored files never goes
+/// up as an empty folder; a folder left empty does (an empty folder is the user's too).
+#[test]
+fn a_folder_made_and_filled_with_ignored_files_at_once_is_not_created_remotely() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    // Made, then filled a moment later, as a tool does (well inside the 200 ms second look).
+    std::fs::create_dir(client.path("cache")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(client.path("cache/m.pyc"), "bytecode").unwrap();
+    std::fs::create_dir(client.path("keep")).unwrap();
+    assert!(
+        wait_until(DEADLINE, || paths(&api).contains("keep")),
+        "the empty folder never went up"
+    );
+    // Nothing to wait for when nothing should happen: well past the second look (200 ms).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    round_trip(&client, &api, "later");
+    assert!(!paths(&api).contains("cache"), "{:?}", paths(&api));
+}
