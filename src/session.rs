@@ -88,6 +88,9 @@ pub(crate) struct Session {
     store: StateStore,
     base: BTreeMap<Key, BaseRecord>,
     local: BTreeMap<String, LocalFile>,
+    /// [`collision_key`] → the local path that holds it: a second local name that a Windows or
+    /// macOS filesystem could not tell apart from it is never uploaded.
+    local_keys: HashMap<String, String>,
     remote_files: RemoteFiles,
     /// The folders both sides had at the last sync, and each side's folders now.
     base_folders: BTreeSet<String>,
@@ -214,6 +217,7 @@ impl Session {
             store,
             base,
             local: BTreeMap::new(),
+            local_keys: HashMap::new(),
             remote_files,
             base_folders,
             local_folders: BTreeSet::new(),
@@ -448,6 +452,14 @@ impl Session {
                 (path, file)
             })
             .collect();
+        let base_paths: BTreeSet<&str> =
+            self.base.values().map(|b| b.local_path.as_str()).collect();
+        let (keys, colliding) = local_collisions(&self.local, &base_paths, &self.remote_files);
+        self.local_keys = keys;
+        for (path, held) in colliding {
+            self.local.remove(&path);
+            log_collision(&path, &held, reporter);
+        }
         let mut actions = plan::plan(&self.base, &self.local, &self.remote_files.by_path);
         // A file written in the last moment may still be mid-save (a scan sees no close event):
         // its upload waits for a quiet moment, and the watcher's close event, if one comes.
@@ -503,6 +515,13 @@ impl Session {
                 self.check_folder()?;
                 // Deletions never propagate (the base keeps the file "deleted here"), but a remote
                 // edit the session already knows about must now come down.
+                if self
+                    .local_keys
+                    .get(&collision_key(rel))
+                    .is_some_and(|p| p == rel)
+                {
+                    self.local_keys.remove(&collision_key(rel));
+                }
                 if self.local.remove(rel).is_some() {
                     let actions = self.plan_keys(&BTreeSet::from([key_of(rel)]));
                     return self.execute(actions, None, false, reporter);
@@ -536,6 +555,21 @@ impl Session {
         if let Err(e) = self.store.put_hash(rel, snap.stamp, snap.checksum) {
             log::warn!("Cannot save the hash cache: {e}");
         }
+        let held = self
+            .remote_files
+            .collides(rel)
+            .map(str::to_owned)
+            .or_else(|| {
+                self.local_keys
+                    .get(&collision_key(rel))
+                    .filter(|p| *p != rel)
+                    .cloned()
+            });
+        if let Some(held) = held {
+            log_collision(rel, &held, reporter);
+            return Ok(());
+        }
+        self.local_keys.insert(collision_key(rel), rel.to_owned());
         let file = LocalFile {
             path: rel.to_owned(),
             size: snap.stamp.size,
@@ -1198,6 +1232,47 @@ struct RemoteFiles {
 /// case-insensitive or normalising filesystem takes for the same file (`A.png` and `a.png`, NFC
 /// and NFD): only one of them can live in a folder there, so the one listed first is kept and
 /// this one is skipped. The one kept stays kept while it exists, so polls never flip between them.
+/// Local names that a case-insensitive or Unicode-normalising filesystem could not tell from
+/// another synced name (`A.png` beside `a.png`, made on Linux): each such name is left local,
+/// since uploading it would put both on the server, where a Windows or macOS copy can hold only
+/// one. Who keeps the name: the server's holder, else the name synced before, else the first by
+/// path. Returns the kept names by key, and (skipped, kept) pairs.
+#[allow(clippy::type_complexity)]
+fn local_collisions(
+    local: &BTreeMap<String, LocalFile>,
+    base_paths: &BTreeSet<&str>,
+    remote: &RemoteFiles,
+) -> (HashMap<String, String>, Vec<(String, String)>) {
+    let mut ordered: Vec<&str> = local.keys().map(String::as_str).collect();
+    ordered.sort_by_key(|p| (!base_paths.contains(p), *p));
+    let mut kept: HashMap<String, String> = HashMap::with_capacity(ordered.len());
+    let mut skipped = Vec::new();
+    for path in ordered {
+        if let Some(held) = remote.collides(path) {
+            skipped.push((path.to_owned(), held.to_owned()));
+            continue;
+        }
+        match kept.entry(collision_key(path)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                skipped.push((path.to_owned(), e.get().clone()));
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(path.to_owned());
+            }
+        }
+    }
+    (kept, skipped)
+}
+
+fn log_collision(path: &str, held: &str, reporter: &Reporter) {
+    if reporter.once().first(&format!("local-collision:{path}")) {
+        log::warn!(
+            "skip {path:?}: {held:?} is synced already, a name that differs only in case or \
+             Unicode form (Windows and macOS cannot hold both); rename one of them"
+        );
+    }
+}
+
 fn skip_collision(files: &RemoteFiles, path: &str, reporter: &Reporter) -> bool {
     let Some(held) = files.collides(path) else {
         return false;

@@ -547,3 +547,45 @@ fn a_folder_made_and_filled_with_ignored_files_at_once_is_not_created_remotely()
     round_trip(&client, &api, "later");
     assert!(!paths(&api).contains("cache"), "{:?}", paths(&api));
 }
+
+/// Two local names that Windows or macOS could not tell apart (made on Linux) would both be kept
+/// on the server for good: only the first goes up, at the start and on a live save alike, and the
+/// other is logged once with what to do.
+#[test]
+fn local_names_that_differ_only_in_case_or_unicode_form_go_up_once() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let api = Api::new(&server.url(), &token);
+    let mut client = Client::start_stopped(&server.url(), &token);
+    client.write("img/Photo.png", "first");
+    client.write("img/photo.png", "second");
+    client.write("caf\u{e9}.txt", "composed");
+    client.write("cafe\u{301}.txt", "decomposed");
+    client.spawn();
+    client.wait_synced();
+    assert!(wait_until(DEADLINE, || api.get("img/Photo.png").is_some()));
+    client.write("img/PHOTO.png", "a live save of a third spelling");
+    client.write("live.txt", "after it");
+    assert!(wait_until(DEADLINE, || api.get("live.txt").is_some()));
+    round_trip(&client, &api, "done");
+    let on_server = paths(&api);
+    let want: BTreeSet<String> = [
+        "img",
+        "img/Photo.png",
+        "cafe\u{301}.txt",
+        "live.txt",
+        "done.html",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(on_server, want);
+    let log = client.log();
+    for skipped in ["img/photo.png", "img/PHOTO.png", "caf\u{e9}.txt"] {
+        assert_eq!(
+            log.matches(&format!("skip {skipped:?}")).count(),
+            1,
+            "{skipped} not logged once:\n{log}"
+        );
+    }
+}
