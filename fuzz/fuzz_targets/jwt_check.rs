@@ -21,7 +21,9 @@ fn keys() -> &'static Keys {
     K.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let keys = TokenKeys::load_or_create(dir.path()).expect("keys");
-        let (token, claims) = keys.issue("42", &Clock::default(), 0).expect("issue");
+        let (token, claims) = keys
+            .issue("42", ("a-family", 0), &Clock::default(), 0)
+            .expect("issue");
         Keys {
             keys,
             token,
