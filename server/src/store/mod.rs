@@ -124,13 +124,14 @@ impl Store {
         let ringer = Arc::clone(&bell);
         // A waiter looks again when its account changes, and also when its plan or its token
         // may have (a waiting request is re-authorised on every ring). The rowid of
-        // `account_seq` and `accounts` is the account id; a revocation's account is not in its
-        // row, and revocations are rare, so it wakes everyone. Rung before the commit, but a
-        // waiter can only read under the store lock, which the writer holds until after it.
+        // `account_seq` and `accounts` is the account id; a token family's account is not in its
+        // rowid, and its changes are rare (a login, a daily refresh, a logout or password
+        // change that revokes it), so a change to one wakes everyone. Rung before the commit,
+        // but a waiter can only read under the store lock, which the writer holds until after.
         conn.update_hook(Some(
-            move |_: Action, _: &str, table: &str, rowid: i64| match table {
-                "account_seq" | "accounts" => ringer.ring(rowid),
-                "revoked" => ringer.ring_all(),
+            move |action: Action, _: &str, table: &str, rowid: i64| match (table, action) {
+                ("account_seq" | "accounts", _) => ringer.ring(rowid),
+                ("token_families", Action::SQLITE_UPDATE) => ringer.ring_all(),
                 _ => {}
             },
         ))?;
