@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Sender};
 use hyperclay_protocol::ChangesResponse;
 
 use crate::config::LONG_POLL_WAIT;
-use crate::engine::Event;
+use crate::event::Event;
 use crate::remote::{Remote, RemoteError};
 
 /// What a long-poll brought back: a page and its size, or why there was none.

@@ -3,7 +3,6 @@
 //! that thread with no lock held. It must never block a caller of [`EngineHandle::send`], and
 //! never log a token.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -12,17 +11,16 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use hyperclay_protocol::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
-use crate::changes_wait::WaitReply;
 use crate::config::EngineConfig;
+use crate::event::Event;
 use crate::lock::{DataDirLock, LockError};
-use crate::remote::{self, Remote, RemoteError};
+use crate::remote::{self, Remote};
+use crate::report::{Reporter, Shared, lock};
 use crate::session::{Session, SessionEnd};
 use crate::settings::{self, Settings};
 use crate::state::{Command, EngineState, PendingLogin, UserError};
-use crate::watch::FsSignal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -30,19 +28,6 @@ pub enum EngineError {
     AlreadyRunning,
     #[error("cannot use the data folder: {0}")]
     DataDir(String),
-}
-
-/// What reaches the control loop.
-pub(crate) enum Event {
-    Command(Command),
-    Fs(FsSignal),
-    LoginFinished(Result<StoredToken, AuthError>),
-    /// The token store finished opening (on its own thread), with what it held then.
-    StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
-    /// The OS says a network address came up: worth trying the server now if offline.
-    NetworkUp,
-    /// A long-poll of session number `.0` came back.
-    ChangesArrived(u64, WaitReply),
 }
 
 /// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
@@ -63,11 +48,6 @@ enum StoreSlot {
 enum StoreWrite {
     Save(StoredToken),
     Clear,
-}
-
-pub(crate) struct Shared {
-    state: Mutex<EngineState>,
-    pub(crate) shutdown: Arc<AtomicBool>,
 }
 
 /// Sends commands to a running engine and reads its state. Cheap to clone, usable from any thread.
@@ -153,12 +133,7 @@ impl Engine {
             tx: tx.clone(),
             shared: shared.clone(),
         };
-        let reporter = Reporter {
-            shared,
-            observer,
-            once: Once::default(),
-            status_file: status_file(&config.home),
-        };
+        let reporter = Reporter::new(shared, observer, &config.home);
         let thread = std::thread::Builder::new()
             .name("hyperclay-engine".into())
             .spawn(move || {
@@ -194,88 +169,6 @@ impl Engine {
         if self.thread.join().is_err() {
             log::error!("the engine thread panicked");
         }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// What `hyperclay-sync status` reads: the engine's last state, kept current by the engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusFile {
-    pub account: Option<String>,
-    pub server: String,
-    pub folder: PathBuf,
-    pub enabled: bool,
-    pub online: bool,
-    pub last_sync: Option<Timestamp>,
-    pub error: Option<String>,
-    pub log_file: PathBuf,
-    pub pid: u32,
-}
-
-pub fn status_file(home: &Path) -> PathBuf {
-    home.join("status.json")
-}
-
-pub(crate) struct Reporter {
-    shared: Arc<Shared>,
-    observer: Box<dyn Fn(&EngineState) + Send + 'static>,
-    once: Once,
-    status_file: PathBuf,
-}
-
-impl Reporter {
-    /// Changes the state; observers and the status file hear of it only if it really changed.
-    pub(crate) fn update(&self, change: impl FnOnce(&mut EngineState)) {
-        let (before, after) = {
-            let mut s = lock(&self.shared.state);
-            let before = s.clone();
-            change(&mut s);
-            (before, s.clone())
-        };
-        if before != after {
-            self.publish(&after);
-        }
-    }
-
-    fn publish(&self, s: &EngineState) {
-        let file = StatusFile {
-            account: s.account.clone(),
-            server: s.server.clone(),
-            folder: s.folder.clone(),
-            enabled: s.enabled,
-            online: s.online,
-            last_sync: s.last_sync,
-            error: s.error.as_ref().map(UserError::message),
-            log_file: s.log_file.clone(),
-            pid: std::process::id(),
-        };
-        if let Ok(bytes) = serde_json::to_vec_pretty(&file)
-            && let Err(e) = settings::write_atomically(&self.status_file, &bytes)
-        {
-            log::warn!("cannot write the status file: {e}");
-        }
-        (self.observer)(s);
-    }
-
-    pub(crate) fn state(&self) -> EngineState {
-        lock(&self.shared.state).clone()
-    }
-
-    pub(crate) fn shutdown_flag(&self) -> Arc<AtomicBool> {
-        self.shared.shutdown.clone()
-    }
-
-    /// Remembers what was already logged, so a skipped file is reported once per run.
-    pub(crate) fn once(&self) -> &Once {
-        &self.once
-    }
-
-    pub(crate) fn shutting_down(&self) -> bool {
-        self.shared.shutdown.load(Ordering::SeqCst)
     }
 }
 
@@ -739,26 +632,6 @@ impl Runner {
         }
         self.end_session("logged out");
         self.forget_token(None);
-    }
-}
-
-/// The remote error a session turns into a user-facing problem, if any.
-pub(crate) fn user_error(e: &RemoteError) -> Option<UserError> {
-    match e {
-        RemoteError::SiteLimit => Some(UserError::SiteLimit),
-        RemoteError::NameTaken => Some(UserError::NameTaken),
-        RemoteError::SubscriptionRequired => Some(UserError::SubscriptionRequired),
-        _ => None,
-    }
-}
-
-/// Paths the engine reported as skipped, so each is logged once per run.
-#[derive(Default)]
-pub(crate) struct Once(Mutex<HashMap<String, ()>>);
-
-impl Once {
-    pub(crate) fn first(&self, what: &str) -> bool {
-        lock(&self.0).insert(what.to_owned(), ()).is_none()
     }
 }
 

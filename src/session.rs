@@ -16,13 +16,14 @@ use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, Timestamp, coll
 
 use crate::changes_wait::{ChangesWait, WaitReply};
 use crate::config::EngineConfig;
-use crate::engine::{Event, Reporter, user_error};
+use crate::event::Event;
 use crate::folder_guard::{self, GuardError};
 use crate::listing::{ListingError, ListingGuard};
 use crate::local::ignore::{IGNORE_FILE, Rules};
 use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of};
 use crate::remote::{Remote, RemoteError, with_retries};
+use crate::report::{Reporter, user_error};
 use crate::state::UserError;
 use crate::state_store::{Identity, Stamp, StateStore};
 use crate::transfer::{Ctx, Outcome, Stalled};
