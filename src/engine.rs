@@ -117,6 +117,8 @@ impl Engine {
             server: config.server_url.clone(),
             last_sync: None,
             log_file: crate::logging::log_file(&config.home),
+            issues: Vec::new(),
+            progress: None,
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::remote::RemoteError;
 use crate::settings;
-use crate::state::{EngineState, UserError};
+use crate::state::{EngineState, Progress, SyncIssue, UserError};
 
 /// The state the engine thread writes and every handle reads.
 pub(crate) struct Shared {
@@ -95,6 +95,42 @@ impl Reporter {
             log::warn!("cannot write the status file: {e}");
         }
         (self.observer)(s);
+    }
+
+    // Wired in by the session's bookkeeping; the lead removes this allow at the merge.
+    #[allow(dead_code)]
+    /// Adds `issue` to the sync issues (replacing an older one for the same path). Logged at its
+    /// first occurrence only, with `log_line` (the cause and the hint, for the log reader).
+    pub(crate) fn issue(&self, issue: SyncIssue, log_line: &str) {
+        let mut first = false;
+        self.update(
+            |s| match s.issues.iter_mut().find(|i| i.path == issue.path) {
+                Some(known) if *known == issue => {}
+                Some(known) => {
+                    first = true;
+                    *known = issue;
+                }
+                None => {
+                    first = true;
+                    s.issues.push(issue);
+                }
+            },
+        );
+        if first {
+            log::warn!("{log_line}");
+        }
+    }
+
+    #[allow(dead_code)]
+    /// `path` synced (or was removed): its issue, if any, is over.
+    pub(crate) fn resolved(&self, path: &str) {
+        self.update(|s| s.issues.retain(|i| i.path != path));
+    }
+
+    #[allow(dead_code)]
+    /// The progress of the work in hand; `None` once up to date.
+    pub(crate) fn progress(&self, progress: Option<Progress>) {
+        self.update(|s| s.progress = progress);
     }
 
     pub(crate) fn state(&self) -> EngineState {

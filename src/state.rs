@@ -54,6 +54,44 @@ impl UserError {
     }
 }
 
+/// One entry of the "sync issues" list: a file the engine could not sync, or a conflict it settled
+/// for the user. The tray shows only their count ("3 files not synced"); the report lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncIssue {
+    /// The folder-relative path, `/`-separated, as the user sees it.
+    pub path: String,
+    pub kind: IssueKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum IssueKind {
+    /// Never tried: its name, size or place breaks a rule. `reason` says which, `hint` what to do.
+    Skipped { reason: String, hint: String },
+    /// Tried and given up (after the last retry, or refused); `error` is the cause.
+    Failed { error: String },
+    /// An app not created because the account is out of sites; tried again when the count allows.
+    HeldBack,
+    /// Both sides changed; the newer copy won and the other one is kept at `backup` (a path the
+    /// user can open: local `sites-versions/…`, or the server's version history).
+    Conflict { backup: String },
+}
+
+impl IssueKind {
+    /// A conflict was settled (nothing is left unsynced); every other kind leaves a file unsynced.
+    pub fn unsynced(&self) -> bool {
+        !matches!(self, IssueKind::Conflict { .. })
+    }
+}
+
+/// How far the work in hand has got: "Syncing 1,200 of 3,000".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
 /// A login that is waiting for the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLogin {
@@ -82,6 +120,10 @@ pub struct EngineState {
     pub last_sync: Option<Timestamp>,
     /// The plain-text log file.
     pub log_file: PathBuf,
+    /// The sync issues, one per path, oldest first.
+    pub issues: Vec<SyncIssue>,
+    /// Set while a batch of transfers is in hand; `None` when up to date.
+    pub progress: Option<Progress>,
 }
 
 impl EngineState {

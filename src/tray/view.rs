@@ -267,6 +267,8 @@ mod tests {
             server: "https://hyperclay.com".to_owned(),
             last_sync: None,
             log_file: PathBuf::from("/home/u/.local/share/hyperclay-sync/logs/sync.log"),
+            issues: Vec::new(),
+            progress: None,
         }
     }
 
