@@ -220,9 +220,11 @@ fn run() -> anyhow::Result<ExitCode> {
             let agent = remote::agent();
             let token = auth::login_interactive(&config.home, &config.server_url, &agent)?;
             // A login means "sync this account": the tray or the next headless run starts syncing.
-            let mut s = settings::load(&config.home)?;
-            s.enabled = true;
-            settings::save(&config.home, &s)?;
+            // A running engine owns the settings; its switch stays as the user set it there.
+            match settings::update_offline(&config.home, |s| s.enabled = true) {
+                Ok(()) | Err(settings::SettingsError::EngineRunning) => {}
+                Err(e) => return Err(e.into()),
+            }
             log::info!("Logged in as {} from the command line", token.user.name);
             Ok(ExitCode::SUCCESS)
         }
@@ -259,7 +261,7 @@ fn run_headless(
     }
     options.init_log(&config.home, true)?;
     if let Some(f) = folder {
-        config.folder = Some(settings::use_folder(&config.home, &f)?);
+        config.folder = Some(settings::use_folder(&f)?);
     }
     let has_token = config.token_override.is_some()
         || TokenStore::open(&config.home, &config.server_url)

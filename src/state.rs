@@ -148,6 +148,9 @@ pub enum Command {
     Logout,
     /// Sync another folder from now on (remembered; a new session starts).
     SetFolder(PathBuf),
+    /// The tray registered (or removed) the app with the OS's start at login: remember it. The
+    /// engine is the settings file's one writer.
+    SetStartAtLogin(bool),
     /// Finish the transfer in hand, persist state, stop.
     Shutdown,
 }
