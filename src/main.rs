@@ -509,7 +509,9 @@ fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
     let issues: Vec<SyncIssue> = r.issues.iter().map(|i| i.issue.clone()).collect();
     match status_text::issues_line(&issues) {
         Some(line) => println!("Issues:    {line}: see {}", r.issues_report.display()),
-        None => println!("Issues:    none"),
+        None if r.engine_running => println!("Issues:    none"),
+        // The report on disk is the last run's; only a running engine knows what stands now.
+        None => println!("Issues:    unknown while the engine is not running"),
     }
     println!("Log file:  {}", r.log_file.display());
     if config.server_url != DEFAULT_SERVER_URL.trim_end_matches('/') {

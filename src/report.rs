@@ -258,6 +258,19 @@ mod tests {
 
         let file = status(home.path());
         assert_eq!(file.issues, [issue]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(status_file(home.path())).unwrap()).unwrap();
+        assert_eq!(
+            json["issues"][0],
+            serde_json::json!({
+                "path": "Hello World.html",
+                "kind": "skipped",
+                "reason": "not a valid app name",
+                "hint": "rename it",
+            })
+        );
+        assert_eq!(json["state"], "syncing");
+        assert_eq!(json["progress"], serde_json::json!({"done": 1, "total": 3}));
         assert_eq!(file.summary.state, StateWord::Syncing);
         assert_eq!(file.summary.line(), "Syncing 1 of 3");
         let report_path = issues_report_file(home.path());

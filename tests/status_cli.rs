@@ -71,6 +71,7 @@ fn a_skipped_file_is_listed_with_why_and_what_to_do_and_in_the_report() {
     let issues = json["issues"].as_array().unwrap();
     assert_eq!(issues.len(), 1, "{json}");
     assert_eq!(issues[0]["path"], "Hello World.html", "{json}");
+    assert_eq!(issues[0]["kind"], "skipped", "{json}");
     assert!(
         issues[0]["why"].as_str().is_some_and(|s| !s.is_empty()),
         "{json}"
@@ -136,6 +137,10 @@ fn a_synced_folder_is_up_to_date_with_no_issues_then_not_running() {
     let out = status_with_token(&home, &server.url(), false, Some(&token));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("State:     Not running"), "{text}");
+    assert!(
+        text.contains("Issues:    unknown while the engine is not running"),
+        "{text}"
+    );
 }
 
 #[test]
