@@ -98,10 +98,18 @@ impl Engine {
         if let Err(e) = crate::logging::init(&config.home, false) {
             return Err(EngineError::DataDir(format!("cannot open the log: {e}")));
         }
-        let settings = settings::load(&config.home).unwrap_or_else(|e| {
+        let mut settings = settings::load(&config.home).unwrap_or_else(|e| {
             log::error!("{e}; using default settings");
             Settings::default()
         });
+        // A folder given for this run is remembered for later ones; written only now, under the
+        // lock, so a refused second instance changes nothing.
+        if config.folder.is_some() && settings.folder != config.folder {
+            settings.folder.clone_from(&config.folder);
+            if let Err(e) = settings::save(&config.home, &settings) {
+                log::error!("{e}");
+            }
+        }
         let folder = config
             .folder
             .clone()
@@ -364,6 +372,10 @@ impl Runner {
                 self.next_probe = Instant::now();
                 self.reporter.update(|s| s.folder = folder);
             }
+            Event::Command(Command::SetStartAtLogin(on)) => {
+                self.settings.start_at_login = on;
+                self.save_settings();
+            }
             Event::Command(Command::Login) => self.begin_login(),
             Event::Command(Command::Logout) => self.logout(),
             Event::LoginFinished(result) => self.finish_login(result),
@@ -388,13 +400,10 @@ impl Runner {
         true
     }
 
-    /// Writes the engine's own fields (the switch and the folder) over what is on disk now, so a
-    /// setting the tray saved meanwhile (start at login) is kept.
+    /// The running engine is the settings file's one writer (the tray sends its changes as
+    /// commands), so its copy is the truth.
     fn save_settings(&self) {
-        let mut on_disk = settings::load(&self.config.home).unwrap_or_default();
-        on_disk.enabled = self.settings.enabled;
-        on_disk.folder = self.settings.folder.clone();
-        if let Err(e) = settings::save(&self.config.home, &on_disk) {
+        if let Err(e) = settings::save(&self.config.home, &self.settings) {
             log::error!("{e}");
         }
     }

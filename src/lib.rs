@@ -24,5 +24,6 @@ pub mod settings;
 pub mod signals;
 pub mod state;
 pub mod state_store;
+pub mod status_text;
 mod transfer;
 pub mod watch;

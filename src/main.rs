@@ -15,8 +15,9 @@ use hyperclay_sync::auth::{self, TokenStore};
 use hyperclay_sync::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig, VERSION};
 use hyperclay_sync::engine::{Engine, EngineError};
 use hyperclay_sync::lock::DataDirLock;
-use hyperclay_sync::report::{StatusFile, status_file};
-use hyperclay_sync::state::{Command, EngineState, UserError};
+use hyperclay_sync::report::{StatusFile, issues_report_file, status_file};
+use hyperclay_sync::state::{Command, EngineState, SyncIssue, UserError};
+use hyperclay_sync::status_text::{self, Summary};
 use hyperclay_sync::{local, logging, remote, settings, signals};
 use log::LevelFilter;
 use serde::Serialize;
@@ -171,7 +172,8 @@ enum Cmd {
     Login,
     /// Revoke this machine's login on the server, then forget it.
     Logout,
-    /// Show the account, server, folder, sync state, last sync, last error and the log file.
+    /// Show the account, server, folder, sync state, last sync, last error, the sync issues and
+    /// the log file.
     Status {
         /// Print one JSON object instead (field names in camelCase), for scripts.
         #[arg(long)]
@@ -218,9 +220,11 @@ fn run() -> anyhow::Result<ExitCode> {
             let agent = remote::agent();
             let token = auth::login_interactive(&config.home, &config.server_url, &agent)?;
             // A login means "sync this account": the tray or the next headless run starts syncing.
-            let mut s = settings::load(&config.home)?;
-            s.enabled = true;
-            settings::save(&config.home, &s)?;
+            // A running engine owns the settings; its switch stays as the user set it there.
+            match settings::update_offline(&config.home, |s| s.enabled = true) {
+                Ok(()) | Err(settings::SettingsError::EngineRunning) => {}
+                Err(e) => return Err(e.into()),
+            }
             log::info!("Logged in as {} from the command line", token.user.name);
             Ok(ExitCode::SUCCESS)
         }
@@ -257,7 +261,7 @@ fn run_headless(
     }
     options.init_log(&config.home, true)?;
     if let Some(f) = folder {
-        config.folder = Some(settings::use_folder(&config.home, &f)?);
+        config.folder = Some(settings::use_folder(&f)?);
     }
     let has_token = config.token_override.is_some()
         || TokenStore::open(&config.home, &config.server_url)
@@ -374,12 +378,17 @@ fn start_tray(cli: &Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// What `status` says, as text or JSON; read from the running engine's status file, the
-/// settings and the token store, never from the server.
+/// settings and the token store, never from the server. The words come from `status_text`, as
+/// the tray's do.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct StatusReport {
-    /// One word for scripts: `logged_out`, `off`, `not_running`, `offline`, `error` or `syncing`.
-    state: &'static str,
+    /// One word for scripts: `syncing`, `upToDate`, `paused`, `offline`, `loggedOut` or
+    /// `notRunning`; with `reason` (paused, offline, logged out) and `progress` (syncing).
+    #[serde(flatten)]
+    summary: Summary,
+    /// The same as one line, as the tray's tooltip says it.
+    line: String,
     account: Option<String>,
     server: String,
     folder: PathBuf,
@@ -388,7 +397,20 @@ struct StatusReport {
     online: bool,
     last_sync: Option<Timestamp>,
     error: Option<String>,
+    /// Files not synced and conflicts settled, each with why and what to do.
+    issues: Vec<IssueReport>,
+    /// The plain-text list of the issues (written by the running engine).
+    issues_report: PathBuf,
     log_file: PathBuf,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueReport {
+    #[serde(flatten)]
+    issue: SyncIssue,
+    why: String,
+    what_to_do: String,
 }
 
 impl StatusReport {
@@ -415,21 +437,30 @@ impl StatusReport {
             .unwrap_or_else(EngineConfig::default_folder);
         let online = saved.as_ref().is_some_and(|f| f.online);
         let error = saved.as_ref().and_then(|f| f.error.clone());
-        let state = if account.is_none() {
-            "logged_out"
-        } else if !s.enabled {
-            "off"
-        } else if !running {
-            "not_running"
-        } else if error.is_some() {
-            "error"
-        } else if !online {
-            "offline"
-        } else {
-            "syncing"
-        };
+        let summary = Summary::on_disk(
+            // A token given by HYPERCLAY_TOKEN counts too: `run --headless` would use it.
+            account.is_some() || config.token_override.is_some(),
+            s.enabled,
+            running,
+            saved.as_ref().map(|f| f.summary.clone()),
+        );
+        let issues = saved
+            .as_ref()
+            .map(|f| f.issues.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|issue| {
+                let (why, what_to_do) = status_text::why_and_what_to_do(&issue.kind);
+                IssueReport {
+                    issue,
+                    why,
+                    what_to_do,
+                }
+            })
+            .collect();
         Ok(StatusReport {
-            state,
+            line: summary.line(),
+            summary,
             account,
             server: config.server_url.clone(),
             folder,
@@ -438,6 +469,8 @@ impl StatusReport {
             online,
             last_sync: saved.as_ref().and_then(|f| f.last_sync),
             error,
+            issues,
+            issues_report: issues_report_file(&config.home),
             log_file: logging::log_file(&config.home),
         })
     }
@@ -465,6 +498,7 @@ fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
             "not running"
         }
     );
+    println!("State:     {}", r.line);
     println!("Online:    {}", yes_no(r.online));
     println!(
         "Last sync: {}",
@@ -472,6 +506,13 @@ fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
             .map_or_else(|| "never".to_owned(), |t| t.to_string())
     );
     println!("Error:     {}", r.error.as_deref().unwrap_or("none"));
+    let issues: Vec<SyncIssue> = r.issues.iter().map(|i| i.issue.clone()).collect();
+    match status_text::issues_line(&issues) {
+        Some(line) => println!("Issues:    {line}: see {}", r.issues_report.display()),
+        None if r.engine_running => println!("Issues:    none"),
+        // The report on disk is the last run's; only a running engine knows what stands now.
+        None => println!("Issues:    unknown while the engine is not running"),
+    }
     println!("Log file:  {}", r.log_file.display());
     if config.server_url != DEFAULT_SERVER_URL.trim_end_matches('/') {
         println!(

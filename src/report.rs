@@ -1,10 +1,12 @@
 //! What the engine tells the outside world: the shared state snapshot, its observer, the status
-//! file `hyperclay-sync status` reads, and which remote errors the user must see.
+//! file `hyperclay-sync status` reads, the sync issues report the tray and `status` point to, and
+//! which remote errors the user must see. The words themselves come from [`crate::status_text`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::remote::RemoteError;
 use crate::settings;
 use crate::state::{EngineState, Progress, SyncIssue, UserError};
+use crate::status_text::{self, Summary};
 
 /// The state the engine thread writes and every handle reads.
 pub(crate) struct Shared {
@@ -36,10 +39,21 @@ pub struct StatusFile {
     pub error: Option<String>,
     pub log_file: PathBuf,
     pub pid: u32,
+    /// The state word, its reason and progress, as the tray shows them.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The sync issues, oldest first; the report file lists them for people.
+    #[serde(default)]
+    pub issues: Vec<SyncIssue>,
 }
 
 pub fn status_file(home: &Path) -> PathBuf {
     home.join("status.json")
+}
+
+/// The plain-text sync issues report (private, like every file of the engine's home).
+pub fn issues_report_file(home: &Path) -> PathBuf {
+    home.join("sync-issues.txt")
 }
 
 pub(crate) struct Reporter {
@@ -47,7 +61,19 @@ pub(crate) struct Reporter {
     observer: Box<dyn Fn(&EngineState) + Send + 'static>,
     once: Once,
     status_file: PathBuf,
+    issues_report: PathBuf,
+    /// The issues the report file holds now; `None` until it is first written this run, so a
+    /// report left by an earlier run is replaced.
+    reported: Mutex<Option<Vec<SyncIssue>>>,
+    /// The status file as last written, and when.
+    written: Mutex<Option<(StatusFile, Instant)>>,
+    /// How often a change of the progress count alone is written (each write is two fsyncs, and
+    /// a first sync of 3,000 files counts 3,000 times); anything else is written at once.
+    progress_every: Duration,
 }
+
+/// See [`Reporter::progress_every`]: often enough for `status` run by hand.
+const PROGRESS_WRITE_EVERY: Duration = Duration::from_millis(500);
 
 impl Reporter {
     /// Reports for the engine of data folder `home`, into `shared` and to `observer`.
@@ -61,6 +87,10 @@ impl Reporter {
             observer,
             once: Once::default(),
             status_file: status_file(home),
+            issues_report: issues_report_file(home),
+            reported: Mutex::new(None),
+            written: Mutex::new(None),
+            progress_every: PROGRESS_WRITE_EVERY,
         }
     }
 
@@ -88,13 +118,47 @@ impl Reporter {
             error: s.error.as_ref().map(UserError::message),
             log_file: s.log_file.clone(),
             pid: std::process::id(),
+            summary: Summary::of(s),
+            issues: s.issues.clone(),
         };
-        if let Ok(bytes) = serde_json::to_vec_pretty(&file)
-            && let Err(e) = settings::write_atomically(&self.status_file, &bytes)
-        {
-            log::warn!("cannot write the status file: {e}");
-        }
+        // The report first: whoever sees the count in the status can open the list it counts.
+        self.write_issues_report(s);
+        self.write_status_file(file);
         (self.observer)(s);
+    }
+
+    fn write_status_file(&self, file: StatusFile) {
+        let mut written = lock(&self.written);
+        if let Some((before, at)) = written.as_ref()
+            && only_the_count_moved(before, &file)
+            && at.elapsed() < self.progress_every
+        {
+            return;
+        }
+        let bytes = match serde_json::to_vec_pretty(&file) {
+            Ok(bytes) => bytes,
+            Err(e) => return log::warn!("cannot write the status file: {e}"),
+        };
+        match settings::write_atomically(&self.status_file, &bytes) {
+            Ok(()) => *written = Some((file, Instant::now())),
+            Err(e) => log::warn!("cannot write the status file: {e}"),
+        }
+    }
+
+    /// Rewrites the report when the issues changed since it was last written.
+    fn write_issues_report(&self, s: &EngineState) {
+        let mut reported = lock(&self.reported);
+        if reported.as_ref() == Some(&s.issues) {
+            return;
+        }
+        let text = status_text::issues_report(&s.folder.display().to_string(), &s.issues);
+        match settings::write_atomically(&self.issues_report, text.as_bytes()) {
+            Ok(()) => *reported = Some(s.issues.clone()),
+            Err(e) => log::warn!(
+                "cannot write the sync issues report {}: {e}",
+                self.issues_report.display()
+            ),
+        }
     }
 
     // Wired in by the session's bookkeeping; the lead removes this allow at the merge.
@@ -151,6 +215,16 @@ impl Reporter {
     }
 }
 
+/// True when `now` says what `before` did but for how far the work in hand has got.
+fn only_the_count_moved(before: &StatusFile, now: &StatusFile) -> bool {
+    before.summary.progress.is_some()
+        && now.summary.progress.is_some()
+        && StatusFile {
+            summary: now.summary.clone(),
+            ..before.clone()
+        } == *now
+}
+
 /// The remote error a session turns into a user-facing problem, if any.
 pub(crate) fn user_error(e: &RemoteError) -> Option<UserError> {
     match e {
@@ -168,5 +242,134 @@ pub(crate) struct Once(Mutex<HashMap<String, ()>>);
 impl Once {
     pub(crate) fn first(&self, what: &str) -> bool {
         lock(&self.0).insert(what.to_owned(), ()).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::IssueKind;
+    use crate::status_text::StateWord;
+
+    use super::*;
+
+    fn reporter(home: &Path) -> Reporter {
+        let state = EngineState {
+            account: Some("alice".to_owned()),
+            enabled: true,
+            online: true,
+            login: None,
+            error: None,
+            folder: PathBuf::from("/home/u/Hyperclay"),
+            server: "https://hyperclay.com".to_owned(),
+            last_sync: None,
+            log_file: PathBuf::from("/l/sync.log"),
+            issues: Vec::new(),
+            progress: None,
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        });
+        Reporter::new(shared, Box::new(|_| {}), home)
+    }
+
+    fn status(home: &Path) -> StatusFile {
+        serde_json::from_slice(&std::fs::read(status_file(home)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn issues_reach_the_status_file_and_a_private_report_until_resolved() {
+        let home = tempfile::tempdir().unwrap();
+        let reporter = reporter(home.path());
+        let issue = SyncIssue {
+            path: "Hello World.html".to_owned(),
+            kind: IssueKind::Skipped {
+                reason: "not a valid app name".to_owned(),
+                hint: "rename it".to_owned(),
+            },
+        };
+        reporter.issue(issue.clone(), "skip Hello World.html: not a valid app name");
+        reporter.progress(Some(Progress { done: 1, total: 3 }));
+
+        let file = status(home.path());
+        assert_eq!(file.issues, [issue]);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(status_file(home.path())).unwrap()).unwrap();
+        assert_eq!(
+            json["issues"][0],
+            serde_json::json!({
+                "path": "Hello World.html",
+                "kind": "skipped",
+                "reason": "not a valid app name",
+                "hint": "rename it",
+            })
+        );
+        assert_eq!(json["state"], "syncing");
+        assert_eq!(json["progress"], serde_json::json!({"done": 1, "total": 3}));
+        assert_eq!(file.summary.state, StateWord::Syncing);
+        assert_eq!(file.summary.line(), "Syncing 1 of 3");
+        let report_path = issues_report_file(home.path());
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        assert!(report.contains("1 file not synced."), "{report}");
+        assert!(
+            report.contains(
+                "  Hello World.html\n    Why: not a valid app name\n    What to do: rename it"
+            ),
+            "{report}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&report_path)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        reporter.resolved("Hello World.html");
+        reporter.progress(None);
+        let file = status(home.path());
+        assert!(file.issues.is_empty());
+        assert_eq!(file.summary.state, StateWord::UpToDate);
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        assert!(report.contains("No sync issues"), "{report}");
+    }
+
+    #[test]
+    fn a_moving_count_alone_is_not_written_each_time_but_everything_else_is() {
+        let home = tempfile::tempdir().unwrap();
+        let mut reporter = reporter(home.path());
+        // Never again within this test's life, so the rule is checked without timing.
+        reporter.progress_every = Duration::MAX;
+        reporter.progress(Some(Progress { done: 1, total: 3 }));
+        assert_eq!(status(home.path()).summary.line(), "Syncing 1 of 3");
+        reporter.progress(Some(Progress { done: 2, total: 3 }));
+        assert_eq!(status(home.path()).summary.line(), "Syncing 1 of 3");
+        assert_eq!(
+            crate::status_text::Summary::of(&reporter.state()).line(),
+            "Syncing 2 of 3",
+            "the observers and the state are current"
+        );
+        reporter.update(|s| s.online = false);
+        assert_eq!(
+            status(home.path()).summary.line(),
+            "Offline: cannot reach https://hyperclay.com"
+        );
+        reporter.update(|s| s.online = true);
+        assert_eq!(status(home.path()).summary.line(), "Syncing 2 of 3");
+        reporter.progress(None);
+        assert_eq!(status(home.path()).summary.line(), "Up to date");
+    }
+
+    #[test]
+    fn a_report_left_by_an_earlier_run_is_replaced_at_the_first_publish() {
+        let home = tempfile::tempdir().unwrap();
+        let report_path = issues_report_file(home.path());
+        std::fs::write(&report_path, "3 files not synced.").unwrap();
+        let reporter = reporter(home.path());
+        reporter.publish(&reporter.state());
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        assert!(report.contains("No sync issues"), "{report}");
     }
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::lock::{DataDirLock, LockError};
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Settings {
@@ -29,6 +31,8 @@ pub enum SettingsError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("Hyperclay Sync is running for this data folder; change this from its tray menu")]
+    EngineRunning,
     #[error("cannot use {path} as the sync folder: {source}")]
     Folder {
         path: PathBuf,
@@ -62,21 +66,36 @@ pub fn save(home: &Path, settings: &Settings) -> Result<(), SettingsError> {
     write_atomically(&path, &bytes).map_err(|source| SettingsError::Io { path, source })
 }
 
-/// What `--folder` means, for `run --headless` and the tray alike: creates `folder` if needed,
-/// remembers its canonical path in the settings under `home` (so the tray and later runs use it
-/// from then on), and returns that path for [`crate::config::EngineConfig::folder`], so it also
-/// wins for this run.
-pub fn use_folder(home: &Path, folder: &Path) -> Result<PathBuf, SettingsError> {
+/// What `--folder` means, for `run --headless` and the tray alike: creates `folder` if needed and
+/// returns its canonical path for [`crate::config::EngineConfig::folder`]. The engine remembers it
+/// for later runs once it holds the data folder's lock, so a refused second instance writes
+/// nothing.
+pub fn use_folder(folder: &Path) -> Result<PathBuf, SettingsError> {
     let folder_error = |source| SettingsError::Folder {
         path: folder.to_path_buf(),
         source,
     };
     std::fs::create_dir_all(folder).map_err(folder_error)?;
-    let folder = folder.canonicalize().map_err(folder_error)?;
+    folder.canonicalize().map_err(folder_error)
+}
+
+/// Changes the settings under `home` from outside the engine (the command line's `login`), only
+/// while no engine runs there: a running engine is their one writer and would write its own copy
+/// over this change. Holds the engine's lock meanwhile, so none starts halfway.
+pub fn update_offline(
+    home: &Path,
+    change: impl FnOnce(&mut Settings),
+) -> Result<(), SettingsError> {
+    let _lock = DataDirLock::acquire(home).map_err(|e| match e {
+        LockError::Held => SettingsError::EngineRunning,
+        LockError::Io(_, source) => SettingsError::Io {
+            path: home.to_path_buf(),
+            source,
+        },
+    })?;
     let mut s = load(home)?;
-    s.folder = Some(folder.clone());
-    save(home, &s)?;
-    Ok(folder)
+    change(&mut s);
+    save(home, &s)
 }
 
 /// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix, and
@@ -103,35 +122,46 @@ mod tests {
     }
 
     #[test]
-    fn use_folder_creates_canonicalises_and_remembers_keeping_the_rest() {
-        let home = tempfile::tempdir().unwrap();
+    fn use_folder_creates_and_canonicalises_but_writes_no_settings() {
         let root = tempfile::tempdir().unwrap();
-        save(
-            home.path(),
-            &Settings {
-                enabled: true,
-                folder: Some(PathBuf::from("/old")),
-                start_at_login: true,
-            },
-        )
-        .unwrap();
-        // Not there yet, and named through a `..`: created, then remembered canonical.
+        // Not there yet, and named through a `..`: created, then returned canonical.
         let given = root.path().join("a").join("..").join("sync");
-        let used = use_folder(home.path(), &given).unwrap();
+        let used = use_folder(&given).unwrap();
         let want = root.path().canonicalize().unwrap().join("sync");
         assert_eq!(used, want);
         assert!(want.is_dir());
-        let s = load(home.path()).unwrap();
-        assert_eq!(s.folder, Some(want));
-        assert!(s.enabled && s.start_at_login, "other settings lost: {s:?}");
+    }
+
+    #[test]
+    fn update_offline_keeps_the_rest_and_is_refused_while_an_engine_runs() {
+        let home = tempfile::tempdir().unwrap();
+        let before = Settings {
+            enabled: false,
+            folder: Some(PathBuf::from("/old")),
+            start_at_login: true,
+        };
+        save(home.path(), &before).unwrap();
+        update_offline(home.path(), |s| s.enabled = true).unwrap();
+        let after = load(home.path()).unwrap();
+        assert_eq!(
+            after,
+            Settings {
+                enabled: true,
+                ..before
+            }
+        );
+
+        let engine = DataDirLock::acquire(home.path()).unwrap();
+        let e = update_offline(home.path(), |s| s.enabled = false).unwrap_err();
+        assert!(matches!(e, SettingsError::EngineRunning), "{e}");
+        assert_eq!(load(home.path()).unwrap(), after, "changed while running");
+        drop(engine);
     }
 
     #[test]
     fn use_folder_refuses_a_file() {
-        let home = tempfile::tempdir().unwrap();
         let file = tempfile::NamedTempFile::new().unwrap();
-        let e = use_folder(home.path(), file.path()).unwrap_err();
+        let e = use_folder(file.path()).unwrap_err();
         assert!(matches!(e, SettingsError::Folder { .. }), "{e}");
-        assert_eq!(load(home.path()).unwrap(), Settings::default());
     }
 }

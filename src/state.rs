@@ -61,6 +61,8 @@ impl UserError {
 pub struct SyncIssue {
     /// The folder-relative path, `/`-separated, as the user sees it.
     pub path: String,
+    /// Flattened, so `status --json` lists `{"path", "kind", "reason", "hint"}`.
+    #[serde(flatten)]
     pub kind: IssueKind,
 }
 
@@ -148,6 +150,37 @@ pub enum Command {
     Logout,
     /// Sync another folder from now on (remembered; a new session starts).
     SetFolder(PathBuf),
+    /// The tray registered (or removed) the app with the OS's start at login: remember it. The
+    /// engine is the settings file's one writer.
+    SetStartAtLogin(bool),
     /// Finish the transfer in hand, persist state, stop.
     Shutdown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_issue_kind_round_trips_flat() {
+        let kinds = [
+            IssueKind::Skipped {
+                reason: "r".into(),
+                hint: "h".into(),
+            },
+            IssueKind::Failed { error: "e".into() },
+            IssueKind::HeldBack,
+            IssueKind::Conflict { backup: "b".into() },
+        ];
+        for kind in kinds {
+            let issue = SyncIssue {
+                path: "a/b.html".into(),
+                kind,
+            };
+            let json = serde_json::to_value(&issue).unwrap();
+            assert_eq!(json["path"], "a/b.html");
+            assert!(json["kind"].is_string(), "{json}");
+            assert_eq!(serde_json::from_value::<SyncIssue>(json).unwrap(), issue);
+        }
+    }
 }

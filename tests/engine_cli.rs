@@ -77,6 +77,8 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
     assert!(text.contains("Sync:      on"), "{text}");
     assert!(text.contains("Engine:    running"), "{text}");
     assert!(text.contains("Online:    yes"), "{text}");
+    assert!(text.contains("State:     Up to date"), "{text}");
+    assert!(text.contains("Issues:    none"), "{text}");
     assert!(!text.contains("Last sync: never"), "{text}");
     assert!(text.contains("logs/sync.log"), "{text}");
 
@@ -192,7 +194,7 @@ fn a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_o
         .unwrap();
     assert!(status.status.success());
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(json["state"], "syncing", "{json}");
+    assert_eq!(json["state"], "upToDate", "{json}");
     assert_eq!(json["account"], "demo");
     assert_eq!(json["engineRunning"], true);
     assert_eq!(json["online"], true);

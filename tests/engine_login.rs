@@ -217,10 +217,14 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     assert!(wait_until(DEADLINE, || handle.state().account.is_none()));
     let store = hyperclay_sync::auth::TokenStore::open(home.path(), &server.url());
     assert!(store.load().unwrap().is_none());
-    // The tray persists start-at-login itself; the engine's own saves must keep it.
-    let mut s = hyperclay_sync::settings::load(home.path()).unwrap();
-    s.start_at_login = true;
-    hyperclay_sync::settings::save(home.path(), &s).unwrap();
+    // The engine is the settings' one writer: the tray sends start at login, and the engine's
+    // later saves keep it.
+    handle.send(Command::SetStartAtLogin(true));
+    assert!(wait_until(DEADLINE, || {
+        hyperclay_sync::settings::load(home.path())
+            .unwrap()
+            .start_at_login
+    }));
     handle.send(Command::SetEnabled(false));
     assert!(wait_until(DEADLINE, || !handle.state().enabled));
     let s = hyperclay_sync::settings::load(home.path()).unwrap();

@@ -60,6 +60,7 @@ fn every_file_in_the_data_dir_is_private_after_a_sync() {
     for want in [
         "engine.lock",
         "status.json",
+        "sync-issues.txt",
         "settings.json",
         "logs/sync.log",
     ] {

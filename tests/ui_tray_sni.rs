@@ -3,8 +3,10 @@
 //! reference server. A left click (Activate) switches sync off and on, which the engine's status
 //! and the server both show; the tooltip, status and icon follow; the menu is served over
 //! dbusmenu (Quit included); the exact quota message reaches the tooltip when the server refuses
-//! an app; and Start at login, switched from the menu, writes and removes a correctly quoted
-//! autostart entry under the test's HOME, for the binary's own path and for an AppImage.
+//! an app; a file that cannot be synced is one menu line that opens the sync issues report; and
+//! Start at login, switched from the menu, writes and removes a correctly quoted autostart entry
+//! under the test's HOME (remembered by the engine), for the binary's own path and for an
+//! AppImage.
 
 mod ui_support;
 
@@ -43,7 +45,7 @@ fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
         DEADLINE,
         || {
             let tooltip = item.tooltip();
-            (tooltip.1 == "On").then_some(tooltip)
+            (tooltip.1 == "Up to date").then_some(tooltip)
         },
         || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
     );
@@ -163,6 +165,89 @@ fn the_sni_tooltip_carries_the_exact_quota_message() {
     assert!(
         menu.iter().any(|l| l.label == quota && !l.enabled),
         "the menu lacks the message line: {menu:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn a_file_not_synced_is_one_menu_line_that_opens_the_report() {
+    let server = TestServer::start();
+    let url = server.url();
+    let token = server.token("demo");
+    let screen = Screen::start();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    // The seed's own app name is not a valid site name: it is skipped, not uploaded.
+    std::fs::write(dirs.folder().join("Hello World.html"), "<p>hi</p>").unwrap();
+    std::fs::write(dirs.folder().join("fine.html"), "<p>ok</p>").unwrap();
+    // The desktop's opener, as the `open` crate finds it first: it notes what it was asked to open.
+    let bin = dirs.root().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = dirs.root().join("opened.txt");
+    let opener = bin.join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \"$OPENED\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let app = App::start(
+        &screen,
+        &dirs,
+        &url,
+        &[
+            ("HYPERCLAY_TOKEN", &token),
+            ("PATH", &path),
+            ("OPENED", opened.to_str().unwrap()),
+        ],
+    );
+
+    let item = host.wait_for_item(|| app.output());
+    let line = wait_for(
+        "one menu line for the file not synced",
+        DEADLINE,
+        || {
+            item.menu()
+                .into_iter()
+                .find(|l| l.label == "1 file not synced")
+        },
+        || format!("menu {:?}\n{}", item.menu(), app.output()),
+    );
+    assert!(line.enabled, "{line:?}");
+    wait_for(
+        "the other file synced all the same",
+        DEADLINE,
+        || on_server(&url, &token, "fine.html").then_some(()),
+        || app.output(),
+    );
+    let report_file = dirs.data().join("sync-issues.txt");
+    let report = std::fs::read_to_string(&report_file).unwrap();
+    assert!(report.contains("1 file not synced."), "{report}");
+    assert!(
+        report.contains("\n  Hello World.html\n    Why: "),
+        "{report}"
+    );
+    assert!(report.contains("\n    What to do: "), "{report}");
+
+    item.click_menu(line.id);
+    wait_for(
+        "the report opened with the desktop's opener",
+        DEADLINE,
+        || {
+            let asked = std::fs::read_to_string(&opened).ok()?;
+            (asked.trim_end() == report_file.to_str()?).then_some(())
+        },
+        || {
+            format!(
+                "opened {:?}\n{}",
+                std::fs::read_to_string(&opened),
+                app.output()
+            )
+        },
     );
 }
 

@@ -3,8 +3,7 @@
 //! login, waiting for the engine) runs on helper threads and reports back through the event
 //! loop proxy; this loop must never block and never poll (tao's timers do not fire on Linux).
 
-use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -12,25 +11,26 @@ use anyhow::Context as _;
 use hyperclay_sync::auth::TokenStore;
 use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::{Engine, EngineError, EngineHandle};
+use hyperclay_sync::report::issues_report_file;
 use hyperclay_sync::settings;
 use hyperclay_sync::state::{Command, EngineState};
 use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
-use tray_icon::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem};
-use tray_icon::{Icon, MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tray_icon::menu::{MenuEvent, MenuId};
+use tray_icon::{MouseButton, MouseButtonState, TrayIconEvent};
 
 use super::autostart;
+use super::desktop::{
+    block_on, catch_panic, copy_to_clipboard, on_stop_signal, open_in_background,
+};
 use super::icons::{self, IconSet};
 #[cfg(target_os = "linux")]
 use super::sni;
-use super::view::{Action, IconKind, MenuLine, TrayView};
+use super::system_tray::SystemTray;
+use super::view::{Action, TrayView};
 
 /// How long Quit waits for the engine to finish the transfer in hand.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
-
-/// The tray's id: names its icon files (`tray-icon-hyperclay-sync-N.png`) and, on the XEmbed
-/// fallback, its window ("tray-icon tray app hyperclay-sync"), which the UI tests look for.
-const TRAY_ID: &str = "hyperclay-sync";
 
 /// What reaches the event loop from other threads.
 #[derive(Debug)]
@@ -97,8 +97,7 @@ pub fn run(config: EngineConfig) -> anyhow::Result<()> {
         }
     }));
 
-    // The OS entry itself counts too: the engine rewrites the settings file from its own copy,
-    // which may predate a change made here.
+    // The OS entry itself counts too: it may have been made by hand, or by an older version.
     let remembered = match settings::load(&home) {
         Ok(s) => s.start_at_login,
         Err(e) => {
@@ -117,7 +116,6 @@ pub fn run(config: EngineConfig) -> anyhow::Result<()> {
         icon_dir: home.join("tray-icon"),
         home,
         tray: None,
-        menu: None,
         #[cfg(target_os = "linux")]
         sni: None,
         view: TrayView::from(&state, start_at_login),
@@ -185,26 +183,13 @@ struct App {
     icons: IconSet,
     home: PathBuf,
     icon_dir: PathBuf,
-    tray: Option<TrayIcon>,
-    menu: Option<ShownMenu>,
+    tray: Option<SystemTray>,
     #[cfg(target_os = "linux")]
     sni: Option<sni::Shown>,
     view: TrayView,
     state: EngineState,
     start_at_login: bool,
     quitting: bool,
-}
-
-/// The menu on screen and its items, one per [`MenuLine`] of the view it shows.
-struct ShownMenu {
-    menu: Menu,
-    items: Vec<ShownItem>,
-}
-
-enum ShownItem {
-    Plain(MenuItem),
-    Check(CheckMenuItem),
-    Separator,
 }
 
 fn run_loop(event_loop: EventLoop<UserEvent>, mut app: App) -> ! {
@@ -296,50 +281,7 @@ impl App {
     }
 
     fn build_tray(&mut self) {
-        remove_stale_icon_files(&self.icon_dir);
-        let shown = build_menu(&self.view);
-        let icon = match self.icon(self.view.icon) {
-            Ok(icon) => icon,
-            Err(e) => {
-                log::error!("cannot make the tray icon: {e}; syncing without one");
-                return;
-            }
-        };
-        let builder = TrayIconBuilder::new()
-            .with_id(TRAY_ID)
-            .with_temp_dir_path(&self.icon_dir)
-            .with_menu(Box::new(shown.menu.clone()))
-            .with_tooltip(self.view.tooltip.one_line())
-            .with_icon(icon)
-            // Where clicks are reported (Windows, macOS), a left click is the sync switch and
-            // the menu is on the right button; Linux always shows the menu.
-            .with_menu_on_left_click(false);
-        // Without libayatana-appindicator the Linux backend panics instead of failing.
-        match catch_panic(AssertUnwindSafe(|| builder.build())) {
-            Ok(Ok(tray)) => {
-                log::info!(
-                    "tray icon shown; if it is not visible, the desktop has no system tray \
-                     (GNOME needs the AppIndicator extension): syncing continues anyway"
-                );
-                if cfg!(target_os = "linux") {
-                    log::info!(
-                        "on Linux a click on the icon opens the menu; sync is toggled there"
-                    );
-                }
-                self.tray = Some(tray);
-                self.menu = Some(shown);
-            }
-            Ok(Err(e)) => log::error!("cannot show the tray icon: {e}; syncing without one"),
-            Err(why) => log::error!(
-                "cannot show the tray icon ({why}; is libayatana-appindicator3-1 installed?): \
-                 syncing without one"
-            ),
-        }
-    }
-
-    fn icon(&self, kind: IconKind) -> Result<Icon, tray_icon::BadIcon> {
-        let rgba = self.icons.get(kind);
-        Icon::from_rgba(rgba.pixels.clone(), rgba.width, rgba.height)
+        self.tray = SystemTray::build(&self.view, &self.icons, &self.icon_dir);
     }
 
     fn on_state(&mut self, state: EngineState) {
@@ -350,45 +292,17 @@ impl App {
     /// Brings the tray in line with the current state, touching only what changed.
     fn show(&mut self) {
         let view = TrayView::from(&self.state, self.start_at_login);
+        if view == self.view {
+            return;
+        }
         #[cfg(target_os = "linux")]
         if let Some(sni) = &self.sni {
-            if view != self.view {
-                sni.show(view.clone());
-            }
-            self.view = view;
-            return;
+            sni.show(view.clone());
         }
-        if view == self.view && self.menu.is_some() {
-            return;
+        if let Some(tray) = &mut self.tray {
+            tray.show(&self.view, &view, &self.icons);
         }
-        let old = std::mem::replace(&mut self.view, view);
-        let Some(tray) = &self.tray else {
-            return;
-        };
-        if old.icon != self.view.icon {
-            match self.icon(self.view.icon) {
-                Ok(icon) => {
-                    if let Err(e) = tray.set_icon(Some(icon)) {
-                        log::warn!("cannot change the tray icon: {e}");
-                    }
-                }
-                Err(e) => log::warn!("cannot change the tray icon: {e}"),
-            }
-        }
-        if old.tooltip != self.view.tooltip
-            && let Err(e) = tray.set_tooltip(Some(self.view.tooltip.one_line()))
-        {
-            log::warn!("cannot change the tray tooltip: {e}");
-        }
-        match &self.menu {
-            // Same items: update them in place, so a menu the user has open stays open.
-            Some(shown) if old.same_shape(&self.view) => update_menu(shown, &self.view),
-            _ => {
-                let shown = build_menu(&self.view);
-                tray.set_menu(Some(Box::new(shown.menu.clone())));
-                self.menu = Some(shown);
-            }
-        }
+        self.view = view;
     }
 
     fn on_menu(&mut self, id: &str) {
@@ -427,12 +341,13 @@ impl App {
             Action::ChooseFolder => self.choose_folder(),
             Action::OpenFolder => open_in_background(self.state.folder.clone(), true),
             Action::OpenLog => open_in_background(self.state.log_file.clone(), false),
+            Action::OpenIssues => open_in_background(issues_report_file(&self.home), false),
             Action::Quit => self.quit(),
         }
-        // GTK flips a check item as it is clicked; put it back to what is true until the
-        // engine (or the start-at-login worker) reports the new state.
-        if let Some(shown) = &self.menu {
-            update_menu(shown, &self.view);
+        // What is true stays shown until the engine (or the start-at-login worker) reports
+        // the new state.
+        if let Some(tray) = &self.tray {
+            tray.reset(&self.view);
         }
     }
 
@@ -448,20 +363,16 @@ impl App {
         }
     }
 
+    /// Registers (or removes) the app with the OS on a helper thread; the engine, the settings
+    /// file's one writer, remembers what took.
     fn register_start_at_login(&self, enabled: bool) {
         let proxy = self.proxy.clone();
-        let home = self.home.clone();
+        let engine = self.handle.clone();
         std::thread::spawn(move || {
-            let result = autostart::apply(enabled)
-                .map_err(|e| e.to_string())
-                .and_then(|actual| {
-                    // Remembered with the engine's settings; re-read so the engine's own
-                    // fields are kept as they are now.
-                    let mut s = settings::load(&home).map_err(|e| e.to_string())?;
-                    s.start_at_login = actual;
-                    settings::save(&home, &s).map_err(|e| e.to_string())?;
-                    Ok(actual)
-                });
+            let result = autostart::apply(enabled).map_err(|e| e.to_string());
+            if let Ok(actual) = result {
+                engine.send(Command::SetStartAtLogin(actual));
+            }
             let _ = proxy.send_event(UserEvent::StartAtLogin(result));
         });
     }
@@ -475,8 +386,8 @@ impl App {
             Err(e) => log::error!("start at login: {e}"),
         }
         self.show();
-        if let Some(shown) = &self.menu {
-            update_menu(shown, &self.view);
+        if let Some(tray) = &self.tray {
+            tray.reset(&self.view);
         }
     }
 
@@ -511,184 +422,5 @@ impl App {
             std::thread::sleep(QUIT_GRACE);
             let _ = late.send_event(UserEvent::EngineStopped);
         });
-    }
-}
-
-fn build_menu(view: &TrayView) -> ShownMenu {
-    let menu = Menu::new();
-    let mut items = Vec::with_capacity(view.menu.len());
-    for line in &view.menu {
-        let shown = match line {
-            MenuLine::Separator => {
-                let separator = PredefinedMenuItem::separator();
-                append(&menu, &separator);
-                ShownItem::Separator
-            }
-            MenuLine::Item {
-                label,
-                action,
-                enabled,
-                checked,
-            } => {
-                let id = action.map(Action::id).map(MenuId::new);
-                match checked {
-                    Some(checked) => {
-                        let item = match id {
-                            Some(id) => CheckMenuItem::with_id(id, label, *enabled, *checked, None),
-                            None => CheckMenuItem::new(label, *enabled, *checked, None),
-                        };
-                        append(&menu, &item);
-                        ShownItem::Check(item)
-                    }
-                    None => {
-                        let item = match id {
-                            Some(id) => MenuItem::with_id(id, label, *enabled, None),
-                            None => MenuItem::new(label, *enabled, None),
-                        };
-                        append(&menu, &item);
-                        ShownItem::Plain(item)
-                    }
-                }
-            }
-        };
-        items.push(shown);
-    }
-    ShownMenu { menu, items }
-}
-
-fn append(menu: &Menu, item: &dyn tray_icon::menu::IsMenuItem) {
-    if let Err(e) = menu.append(item) {
-        log::warn!("cannot add a tray menu item: {e}");
-    }
-}
-
-fn update_menu(shown: &ShownMenu, view: &TrayView) {
-    for (item, line) in shown.items.iter().zip(&view.menu) {
-        let MenuLine::Item {
-            label,
-            enabled,
-            checked,
-            ..
-        } = line
-        else {
-            continue;
-        };
-        match item {
-            ShownItem::Plain(item) => {
-                item.set_text(label);
-                item.set_enabled(*enabled);
-            }
-            ShownItem::Check(item) => {
-                item.set_text(label);
-                item.set_enabled(*enabled);
-                item.set_checked(checked.unwrap_or(false));
-            }
-            ShownItem::Separator => {}
-        }
-    }
-}
-
-/// Icon files left behind by a run that was killed (a clean exit removes its own). Only this
-/// app's directory is cleaned, and only once the engine holds the single-instance lock, so no
-/// live tray's file is touched.
-fn remove_stale_icon_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("tray-icon-")
-            && name.ends_with(".png")
-            && let Err(e) = std::fs::remove_file(entry.path())
-        {
-            log::debug!("cannot remove stale icon {name}: {e}");
-        }
-    }
-}
-
-/// Puts `text` on the clipboard. GTK serves it from this (long-running) process, and asks a
-/// clipboard manager, if there is one, to keep it after exit. Runs on the UI thread, as GTK
-/// requires; it does not block.
-#[cfg(target_os = "linux")]
-fn copy_to_clipboard(text: &str) {
-    let clipboard = gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD);
-    clipboard.set_text(text);
-    clipboard.store();
-}
-
-/// The view offers copying only where [`super::view::CAN_COPY`] is true.
-#[cfg(not(target_os = "linux"))]
-fn copy_to_clipboard(_text: &str) {
-    log::warn!("copying is not available on this platform");
-}
-
-/// Opens a folder or file with the desktop's default app, on a helper thread (it may start a
-/// process and wait for it).
-fn open_in_background(path: PathBuf, create_dir: bool) {
-    std::thread::spawn(move || {
-        if create_dir && let Err(e) = std::fs::create_dir_all(&path) {
-            log::warn!("cannot create {}: {e}", path.display());
-        }
-        if let Err(e) = open::that_detached(&path) {
-            log::warn!("cannot open {}: {e}", path.display());
-        }
-    });
-}
-
-/// Calls `then` once on SIGTERM or SIGINT (a desktop session ending, Ctrl-C in a terminal), so
-/// the engine can finish the transfer in hand instead of dying mid-write.
-fn on_stop_signal(then: impl FnOnce() + Send + 'static) {
-    let spawned = std::thread::Builder::new()
-        .name("stop-signals".into())
-        .spawn(move || match hyperclay_sync::signals::wait_for_stop() {
-            Ok(()) => {
-                log::info!("stop signal received: quitting");
-                then();
-            }
-            Err(e) => log::warn!("cannot watch for stop signals: {e}"),
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot watch for stop signals: {e}");
-    }
-}
-
-/// Runs `f`, turning a panic into its message. The default hook is silenced meanwhile: these
-/// panics are expected failures (no display, no tray library) that the caller reports in one
-/// line, not crashes to print with a backtrace.
-fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(f);
-    std::panic::set_hook(hook);
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "an unknown failure".to_owned())
-    })
-}
-
-/// Waits for a future on the current (helper) thread; the dialog future needs no runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => std::thread::park(),
-        }
     }
 }

@@ -8,7 +8,9 @@
 //! - `icons`: the embedded icons;
 //! - `autostart`: start at login (registers this executable);
 //! - `sni` (Linux): the StatusNotifierItem tray, used where the desktop has an SNI host;
-//! - `app`: the event loop that ties them to the platform's tray.
+//! - `system_tray`: the tray-icon crate's tray elsewhere (AppIndicator/XEmbed, macOS, Windows);
+//! - `desktop`: opening files, the clipboard, stop signals, off the UI thread;
+//! - `app`: the event loop that ties them together and turns clicks into engine commands.
 //!
 //! Clicks on the icon: on Windows, macOS and Linux desktops with a StatusNotifierItem host (KDE,
 //! GNOME with the AppIndicator extension, Xfce, Cinnamon, MATE, Budgie) a left click switches
@@ -21,9 +23,11 @@
 
 mod app;
 mod autostart;
+mod desktop;
 mod icons;
 #[cfg(target_os = "linux")]
 mod sni;
+mod system_tray;
 mod view;
 
 use std::path::PathBuf;
@@ -77,7 +81,7 @@ fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = EngineConfig::from_env()?;
     if let Some(folder) = args.folder {
-        config.folder = Some(settings::use_folder(&config.home, &folder)?);
+        config.folder = Some(settings::use_folder(&folder)?);
     }
     app::run(config)
 }

@@ -3,6 +3,7 @@
 //! platform (no tray, no menu objects, no I/O).
 
 use hyperclay_sync::state::EngineState;
+use hyperclay_sync::status_text::{Summary, issues_line};
 
 /// Which of the three icons to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub enum Action {
     ChooseFolder,
     OpenFolder,
     OpenLog,
+    /// Open the sync issues report (the one line "3 files not synced" stands for it).
+    OpenIssues,
     Quit,
 }
 
@@ -49,6 +52,7 @@ impl Action {
             Action::ChooseFolder => "choose-folder",
             Action::OpenFolder => "open-folder",
             Action::OpenLog => "open-log",
+            Action::OpenIssues => "open-issues",
             Action::Quit => "quit",
         }
     }
@@ -108,7 +112,8 @@ impl MenuLine {
     }
 }
 
-/// The tooltip: the app's name over the state or the error that blocks syncing, word for word.
+/// The tooltip: the app's name over the error, word for word, or else the status line that
+/// `hyperclay-sync status` prints too ("Syncing 1,200 of 3,000", "Up to date", "Off"…).
 /// StatusNotifierItem hosts show both parts; one-line tooltips (Windows, macOS) join them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tooltip {
@@ -158,20 +163,14 @@ impl TrayView {
             IconKind::Off
         };
 
-        let status = if state.login.is_some() && !state.logged_in() {
-            "Waiting for login".to_owned()
-        } else if state.logged_in() && state.enabled {
-            if state.online {
-                "On".to_owned()
-            } else {
-                "On (offline)".to_owned()
-            }
-        } else {
-            "Off".to_owned()
+        let switch = match (state.enabled, state.online) {
+            (true, true) => "On",
+            (true, false) => "On (offline)",
+            (false, _) => "Off",
         };
         let tooltip = Tooltip {
             title: APP,
-            text: error.clone().unwrap_or_else(|| status.clone()),
+            text: error.clone().unwrap_or_else(|| Summary::of(state).line()),
         };
 
         let mut menu = Vec::new();
@@ -179,7 +178,7 @@ impl TrayView {
             // A check item whose label says the state: GTK draws no check mark in some
             // themes, and the requirements want the words "Sync: On" / "Sync: Off".
             menu.push(MenuLine::check(
-                format!("Sync: {status}"),
+                format!("Sync: {switch}"),
                 Action::SetSync(!state.enabled),
                 state.enabled,
             ));
@@ -200,6 +199,10 @@ impl TrayView {
         }
         if let Some(message) = error {
             menu.push(MenuLine::note(message));
+        }
+        // One line for all of them, never a notification per file: it opens the report.
+        if let Some(line) = issues_line(&state.issues) {
+            menu.push(MenuLine::action(line, Action::OpenIssues));
         }
         if state.logged_in() {
             menu.push(MenuLine::action("Logout", Action::Logout));
@@ -252,7 +255,7 @@ impl TrayView {
 mod tests {
     use std::path::PathBuf;
 
-    use hyperclay_sync::state::{PendingLogin, UserError};
+    use hyperclay_sync::state::{IssueKind, PendingLogin, Progress, SyncIssue, UserError};
 
     use super::*;
 
@@ -317,7 +320,7 @@ mod tests {
     fn logged_out_offers_only_the_sync_button() {
         let view = TrayView::from(&logged_out(), false);
         assert_eq!(view.icon, IconKind::Off);
-        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Off");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Logged out");
         assert_eq!(
             lines(&view),
             [
@@ -365,7 +368,7 @@ mod tests {
     fn on_is_green_and_offers_switching_off() {
         let view = TrayView::from(&logged_in(true), false);
         assert_eq!(view.icon, IconKind::On);
-        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: On");
+        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: Up to date");
         assert_eq!(
             lines(&view),
             [
@@ -399,7 +402,10 @@ mod tests {
         };
         let view = TrayView::from(&state, false);
         assert_eq!(view.icon, IconKind::On);
-        assert_eq!(view.tooltip.one_line(), "Hyperclay Sync: On (offline)");
+        assert_eq!(
+            view.tooltip.one_line(),
+            "Hyperclay Sync: Offline: cannot reach https://hyperclay.com"
+        );
         assert_eq!(lines(&view)[0], "Sync: On (offline) <sync=false> [x]");
         // Offline while switched off is just off: nothing is trying to reach the server.
         let off = EngineState {
@@ -407,6 +413,63 @@ mod tests {
             ..logged_in(false)
         };
         assert_eq!(TrayView::from(&off, false).tooltip.text, "Off");
+    }
+
+    #[test]
+    fn the_tooltip_counts_the_work_in_hand() {
+        let state = EngineState {
+            progress: Some(Progress {
+                done: 1200,
+                total: 3000,
+            }),
+            ..logged_in(true)
+        };
+        let view = TrayView::from(&state, false);
+        assert_eq!(view.icon, IconKind::On);
+        assert_eq!(view.tooltip.text, "Syncing 1,200 of 3,000");
+        assert_eq!(lines(&view)[0], "Sync: On <sync=false> [x]");
+    }
+
+    #[test]
+    fn sync_issues_are_one_line_that_opens_the_report() {
+        let skipped = |path: &str| SyncIssue {
+            path: path.to_owned(),
+            kind: IssueKind::Skipped {
+                reason: "r".to_owned(),
+                hint: "h".to_owned(),
+            },
+        };
+        let state = EngineState {
+            issues: vec![skipped("a.html"), skipped("b.html"), skipped("c.html")],
+            ..logged_in(true)
+        };
+        let view = TrayView::from(&state, false);
+        assert_eq!(view.icon, IconKind::On, "issues are not an error");
+        assert_eq!(view.tooltip.text, "Up to date");
+        let menu = lines(&view);
+        assert_eq!(menu[1], "3 files not synced <open-issues>");
+        assert_eq!(menu[2], "Logout <logout>");
+        assert_eq!(view.action_for("open-issues"), Some(Action::OpenIssues));
+        // A conflict settled is said too; more issues update the same line in place.
+        let more = EngineState {
+            issues: vec![
+                skipped("a.html"),
+                SyncIssue {
+                    path: "n.html".to_owned(),
+                    kind: IssueKind::Conflict {
+                        backup: "sites-versions/n/1.html".to_owned(),
+                    },
+                },
+            ],
+            ..logged_in(true)
+        };
+        let more = TrayView::from(&more, false);
+        assert_eq!(
+            lines(&more)[1],
+            "1 file not synced, 1 conflict settled <open-issues>"
+        );
+        assert!(view.same_shape(&more));
+        assert!(!view.same_shape(&TrayView::from(&logged_in(true), false)));
     }
 
     #[test]
