@@ -21,6 +21,14 @@ pub enum ServerError {
     InvalidGrant(&'static str),
     #[error("{0}")]
     Unauthorized(&'static str),
+    #[error("the user has not answered yet; poll again after the interval")]
+    AuthorizationPending,
+    #[error("polled before the interval passed; wait 5 s longer between polls from now on")]
+    SlowDown,
+    #[error("the user denied this login")]
+    AccessDenied,
+    #[error("the device code expired before the user allowed it; start a new device login")]
+    ExpiredToken,
     #[error("sync is for paid subscribers")]
     SubscriptionRequired,
     #[error("creating this app would pass the account's limit of {0} sites")]
@@ -56,6 +64,10 @@ impl ServerError {
             ServerError::InvalidRequest(_) => ErrorCode::InvalidRequest,
             ServerError::InvalidGrant(_) => ErrorCode::InvalidGrant,
             ServerError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ServerError::AuthorizationPending => ErrorCode::AuthorizationPending,
+            ServerError::SlowDown => ErrorCode::SlowDown,
+            ServerError::AccessDenied => ErrorCode::AccessDenied,
+            ServerError::ExpiredToken => ErrorCode::ExpiredToken,
             ServerError::SubscriptionRequired => ErrorCode::SubscriptionRequired,
             ServerError::SiteLimit(_) => ErrorCode::SiteLimit,
             ServerError::NotFound(_) => ErrorCode::NotFound,
