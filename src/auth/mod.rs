@@ -76,6 +76,8 @@ pub fn login_device(
     agent: &ureq::Agent,
 ) -> Result<StoredToken, AuthError> {
     let store = TokenStore::open(home, server_url);
+    // Caught from before the code is shown: a Ctrl-C once it is always ends the wait cleanly.
+    let stop = stop_requests();
     let login = DeviceLogin::begin(agent, server_url)?;
     let minutes = login.expires_in().as_secs().div_ceil(60);
     println!("First copy your one-time code: {}", login.user_code());
@@ -89,29 +91,65 @@ pub fn login_device(
          Ctrl-C cancels)\u{2026}"
     );
     let _ = std::io::stdout().flush();
-    let token = login.wait(agent, &stop_requests())?;
+    let token = login.wait(agent, &stop)?;
     store.save(&token)?;
     println!("Logged in as {}", token.user.name);
     Ok(token)
 }
 
-/// Receives once Ctrl-C (or SIGTERM) arrives, which then no longer ends the process at once:
-/// the login stops at its next step, cleanly, storing nothing half done.
+/// Receives once Ctrl-C (or SIGTERM) arrives, which from this call on no longer ends the
+/// process at once: the login stops at its next step, cleanly, storing nothing half done.
 fn stop_requests() -> std::sync::mpsc::Receiver<()> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let watcher = std::thread::Builder::new()
-        .name("login-stop".into())
-        .spawn(move || match crate::signals::wait_for_stop() {
-            Ok(()) => {
+    let waiter = catch_stop().and_then(|wait| {
+        std::thread::Builder::new()
+            .name("login-stop".into())
+            .spawn(move || {
+                wait();
                 let _ = tx.send(());
-            }
-            // Without a handler a signal keeps its default effect, which also ends the wait.
-            Err(e) => log::warn!("Login: Ctrl-C cannot be caught ({e}); it ends the program"),
-        });
-    if let Err(e) = watcher {
+            })
+    });
+    // Without a handler a signal keeps its default effect, which also ends the wait.
+    if let Err(e) = waiter {
         log::warn!("Login: Ctrl-C cannot be caught ({e}); it ends the program");
     }
     rx
+}
+
+/// Installs the stop handlers now (not when a thread gets round to it), and returns the wait
+/// for the first stop.
+#[cfg(unix)]
+fn catch_stop() -> std::io::Result<impl FnOnce() + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut interrupt, mut terminate) = {
+        let _inside = runtime.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
+    Ok(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    })
+}
+
+/// Elsewhere Ctrl-C is caught from the waiting thread's first poll, a moment after this call.
+#[cfg(not(unix))]
+fn catch_stop() -> std::io::Result<impl FnOnce() + Send> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(move || {
+        let _ = runtime.block_on(tokio::signal::ctrl_c());
+    })
 }
 
 /// `hyperclay-sync logout`: revokes the stored token on the server (one that is already dead is
