@@ -76,7 +76,8 @@ pub(crate) enum DevicePoll {
 }
 
 /// Polls `/token` with a device code once. The user's "deny" and the code's expiry end the
-/// login with their own errors.
+/// login with their own errors. Unlike the other calls here it needs an agent with
+/// `http_status_as_error(false)`: "not yet" comes as a 400 whose code must be read.
 pub(crate) fn poll_device_login(
     agent: &ureq::Agent,
     server_url: &str,

@@ -235,4 +235,122 @@ mod tests {
         let agent = ureq::Agent::new_with_defaults();
         assert!(matches!(login.wait(&agent, &rx), Err(AuthError::Cancelled)));
     }
+
+    /// A server that answers each of `replies` (status, JSON body) to one request in turn and
+    /// counts the requests.
+    fn scripted_server(
+        replies: Vec<(u16, &'static str)>,
+    ) -> (String, std::thread::JoinHandle<usize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let handle = std::thread::spawn(move || {
+            let mut served = 0;
+            for (status, body) in replies {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).expect("read") == 1 {
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut request_body = vec![0u8; length];
+                stream.read_exact(&mut request_body).expect("read the body");
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).expect("write");
+                served += 1;
+            }
+            served
+        });
+        (url, handle)
+    }
+
+    fn waiting_at(server_url: &str) -> DeviceLogin {
+        DeviceLogin {
+            server_url: server_url.into(),
+            device_code: "d".into(),
+            user_code: "WDJB-MJHT".into(),
+            verification_uri: format!("{server_url}/device"),
+            verification_uri_complete: format!("{server_url}/device?user_code=WDJB-MJHT"),
+            expires_in: Duration::from_secs(600),
+            interval: Duration::from_millis(10),
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    }
+
+    const TOKEN: &str = r#"{"accessToken":"a.b.c","expiresAt":"2030-01-01T00:00:00.000Z","user":{"id":"1","name":"demo"}}"#;
+
+    /// Pending, slow_down and passing server trouble all keep it polling; the token ends it.
+    #[test]
+    fn waits_through_pending_slow_down_and_server_trouble_for_the_token() {
+        let (url, server) = scripted_server(vec![
+            (400, r#"{"error":"authorization_pending","message":"m"}"#),
+            (400, r#"{"error":"slow_down","message":"m"}"#),
+            (503, r#"{"error":"internal","message":"m"}"#),
+            (200, TOKEN),
+        ]);
+        let (_keep, stop) = std::sync::mpsc::channel();
+        let token = waiting_at(&url).wait(&agent(), &stop).expect("a token");
+        assert_eq!(token.user.name, "demo");
+        assert_eq!(server.join().expect("the server"), 4);
+    }
+
+    #[test]
+    fn denied_expired_and_unknown_codes_end_the_wait_with_their_own_errors() {
+        for (reply, expected) in [
+            (r#"{"error":"access_denied","message":"m"}"#, "DeviceDenied"),
+            (
+                r#"{"error":"expired_token","message":"m"}"#,
+                "DeviceExpired",
+            ),
+            (r#"{"error":"invalid_grant","message":"m"}"#, "InvalidGrant"),
+        ] {
+            let (url, server) = scripted_server(vec![(400, reply)]);
+            let (_keep, stop) = std::sync::mpsc::channel();
+            let got = waiting_at(&url).wait(&agent(), &stop);
+            assert_eq!(
+                format!("{:?}", got.err().expect("an error")),
+                expected,
+                "{reply}"
+            );
+            assert_eq!(server.join().expect("the server"), 1);
+        }
+    }
+
+    #[test]
+    fn a_server_without_the_device_login_says_so() {
+        let (url, server) = scripted_server(vec![(404, r#"{"error":"not_found","message":"m"}"#)]);
+        assert!(matches!(
+            DeviceLogin::begin(&agent(), &url),
+            Err(AuthError::DeviceLoginUnsupported)
+        ));
+        server.join().expect("the server");
+    }
+
+    #[test]
+    fn an_unprintable_user_code_is_refused() {
+        let (url, server) = scripted_server(vec![(
+            200,
+            r#"{"deviceCode":"d","userCode":"WDJB\u001b[2J","verificationUri":"http://x/device","verificationUriComplete":"http://x/device?user_code=W","expiresIn":600,"interval":5}"#,
+        )]);
+        assert!(matches!(
+            DeviceLogin::begin(&agent(), &url),
+            Err(AuthError::Malformed(_))
+        ));
+        server.join().expect("the server");
+    }
 }

@@ -168,6 +168,12 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
     // Its code can no longer be answered.
     let again = device_page(&t, &cookie, &d.user_code);
     assert_eq!(again.status, 400, "{}", again.text());
+    // Neither code reached the log (the page's query string is never logged).
+    let log = t.server().log();
+    assert!(log.contains("/device"), "requests are logged: {log}");
+    assert!(!log.contains(&d.device_code), "{log}");
+    assert!(!log.contains(&d.user_code.replace('-', "")), "{log}");
+    assert!(!log.contains(&d.user_code), "{log}");
 }
 
 #[test]
