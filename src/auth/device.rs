@@ -323,7 +323,7 @@ mod tests {
             let (_keep, stop) = std::sync::mpsc::channel();
             let got = waiting_at(&url).wait(&agent(), &stop);
             assert_eq!(
-                format!("{:?}", got.err().expect("an error")),
+                format!("{:?}", got.expect_err("an error")),
                 expected,
                 "{reply}"
             );
