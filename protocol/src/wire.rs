@@ -172,10 +172,12 @@ pub enum ErrorCode {
     AccessDenied,
     /// Device login: the codes expired before the user allowed it.
     ExpiredToken,
+    /// Too many device logins started from one address (or on the server) are waiting.
+    TooManyRequests,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidName,
         ErrorCode::InvalidGrant,
@@ -194,6 +196,7 @@ impl ErrorCode {
         ErrorCode::SlowDown,
         ErrorCode::AccessDenied,
         ErrorCode::ExpiredToken,
+        ErrorCode::TooManyRequests,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -216,6 +219,7 @@ impl ErrorCode {
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -242,6 +246,7 @@ impl ErrorCode {
             ErrorCode::NameTaken | ErrorCode::Stale => 409,
             ErrorCode::CursorExpired => 410,
             ErrorCode::TooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
         }
     }

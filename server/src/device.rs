@@ -9,6 +9,7 @@
 //! itself (only its SHA-256).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use hyperclay_protocol::sha256_hex;
@@ -20,7 +21,10 @@ pub const DEFAULT_INTERVAL_SECS: u64 = 5;
 /// What a `slow_down` adds to the interval (RFC 8628 §3.5).
 pub const SLOW_DOWN_SECS: u64 = 5;
 /// Device logins waiting at once; beyond it new ones are refused until some expire.
-const MAX_PENDING: usize = 10_000;
+const MAX_PENDING: usize = 1_000;
+/// Device logins one address may have waiting, so that no one address can fill
+/// [`MAX_PENDING`] and keep everyone else from logging in.
+pub const MAX_PENDING_PER_ADDRESS: usize = 20;
 /// A poll this much earlier than the interval still counts as on time: the client's sleep
 /// starts when it reads the previous answer, so only a scheduling hiccup can make it early.
 const POLL_SLACK_MS: i64 = 250;
@@ -41,6 +45,8 @@ enum Answer {
 #[derive(Debug)]
 struct PendingLogin {
     user_code: String,
+    /// Who asked for it.
+    address: IpAddr,
     expires_at_ms: i64,
     interval_ms: i64,
     last_poll_ms: Option<i64>,
@@ -113,9 +119,14 @@ pub struct DeviceLogins {
     pending: Arc<Mutex<Pending>>,
 }
 
-/// Too many device logins are waiting: try again in a while.
+/// Why no device login can start now: try again in a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+pub enum Full {
+    /// This address has [`MAX_PENDING_PER_ADDRESS`] waiting.
+    Address,
+    /// The server has [`MAX_PENDING`] waiting.
+    Server,
+}
 
 impl Default for DeviceLogins {
     fn default() -> Self {
@@ -163,8 +174,8 @@ impl DeviceLogins {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a device login at `now_ms`.
-    pub fn start(&self, now_ms: i64) -> Result<Started, Full> {
+    /// Starts a device login asked for by `address` at `now_ms`.
+    pub fn start(&self, address: IpAddr, now_ms: i64) -> Result<Started, Full> {
         let mut pending = self.pending();
         // An expired login is kept a lifetime longer, so its device still hears `expired_token`.
         let lifetime_ms = self.lifetime_ms;
@@ -174,8 +185,15 @@ impl DeviceLogins {
         } = &mut *pending;
         by_device.retain(|_, p| p.expires_at_ms.saturating_add(lifetime_ms) > now_ms);
         by_user_code.retain(|_, hash| by_device.contains_key(hash));
+        let waiting_here = by_device
+            .values()
+            .filter(|p| p.address == address && p.expires_at_ms > now_ms)
+            .count();
+        if waiting_here >= MAX_PENDING_PER_ADDRESS {
+            return Err(Full::Address);
+        }
         if by_device.len() >= MAX_PENDING {
-            return Err(Full);
+            return Err(Full::Server);
         }
         let user_code = loop {
             let code = new_user_code();
@@ -190,6 +208,7 @@ impl DeviceLogins {
             hash,
             PendingLogin {
                 user_code: user_code.clone(),
+                address,
                 expires_at_ms: now_ms + self.lifetime_ms,
                 interval_ms: i64::try_from(self.interval_secs * 1000).unwrap_or(i64::MAX),
                 last_poll_ms: None,
@@ -258,6 +277,7 @@ impl DeviceLogins {
 mod tests {
     use super::*;
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     const LIFE: u64 = 600;
     const EVERY: u64 = 5;
 
@@ -268,7 +288,7 @@ mod tests {
     #[test]
     fn user_codes_are_short_unambiguous_and_typed_loosely() {
         let l = logins();
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         assert_eq!(s.user_code.len(), 9, "{}", s.user_code);
         assert_eq!(&s.user_code[4..5], "-");
         assert!(
@@ -291,7 +311,7 @@ mod tests {
     #[test]
     fn a_waiting_login_is_pending_until_allowed_then_issued_once() {
         let l = logins();
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         assert_eq!(l.poll(&s.device_code, 5_000), Err(NotYet::Pending));
         l.allow(&s.user_code, 7, 6_000).expect("waiting");
         assert_eq!(l.poll(&s.device_code, 10_000), Ok(7));
@@ -302,7 +322,7 @@ mod tests {
     #[test]
     fn an_answered_code_cannot_be_answered_again() {
         let l = logins();
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         l.deny(&s.user_code, 1).expect("waiting");
         assert_eq!(l.allow(&s.user_code, 7, 2), Err(CodeProblem::Unknown));
         assert_eq!(l.check(&s.user_code, 2), Err(CodeProblem::Unknown));
@@ -313,7 +333,7 @@ mod tests {
     #[test]
     fn polling_faster_than_the_interval_slows_the_device_down() {
         let l = logins();
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         assert_eq!(l.poll(&s.device_code, 0), Err(NotYet::Pending));
         assert_eq!(l.poll(&s.device_code, 1_000), Err(NotYet::SlowDown));
         // The interval is now 10 s from the last poll.
@@ -325,13 +345,13 @@ mod tests {
     #[test]
     fn expired_logins_cannot_be_allowed_or_polled() {
         let l = logins();
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         let end = (LIFE * 1000) as i64;
         assert_eq!(l.check(&s.user_code, end), Err(CodeProblem::Unknown));
         assert_eq!(l.allow(&s.user_code, 7, end), Err(CodeProblem::Unknown));
         assert_eq!(l.poll(&s.device_code, end), Err(NotYet::Expired));
         // Allowed just in time, polled too late: still expired.
-        let s = l.start(0).expect("room");
+        let s = l.start(HOME, 0).expect("room");
         l.allow(&s.user_code, 7, end - 1).expect("waiting");
         assert_eq!(l.poll(&s.device_code, end), Err(NotYet::Expired));
     }
@@ -344,14 +364,31 @@ mod tests {
         assert_eq!(l.deny("nonsense", 0), Err(CodeProblem::Unknown));
     }
 
+    fn address(i: usize) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32))
+    }
+
     #[test]
     fn the_waiting_logins_stay_bounded_and_expired_ones_make_room() {
         let l = DeviceLogins::new(1, EVERY);
-        for _ in 0..MAX_PENDING {
-            l.start(0).expect("room");
+        for i in 0..MAX_PENDING {
+            l.start(address(i / MAX_PENDING_PER_ADDRESS), 0)
+                .expect("room");
         }
-        assert_eq!(l.start(0).err(), Some(Full));
+        assert_eq!(l.start(address(MAX_PENDING), 0).err(), Some(Full::Server));
         // Expired a lifetime ago: forgotten.
-        assert!(l.start(2_000).is_ok());
+        assert!(l.start(HOME, 2_000).is_ok());
+    }
+
+    #[test]
+    fn one_address_cannot_fill_the_server() {
+        let l = logins();
+        for _ in 0..MAX_PENDING_PER_ADDRESS {
+            l.start(HOME, 0).expect("room");
+        }
+        assert_eq!(l.start(HOME, 0).err(), Some(Full::Address));
+        assert!(l.start(address(1), 0).is_ok());
+        // Expired ones do not count.
+        assert!(l.start(HOME, (LIFE * 1000) as i64).is_ok());
     }
 }

@@ -7,7 +7,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use hyperclay_protocol::{
     DEVICE_CODE_GRANT, DeviceCodeResponse, DeviceTokenRequest, Timestamp, TokenRequest,
@@ -17,7 +19,7 @@ use hyperclay_protocol::{
 use super::AppState;
 use super::api::user_of;
 use super::caller::bearer_token;
-use crate::device::NotYet;
+use crate::device::{Full, NotYet};
 use crate::error::ServerError;
 use crate::oauth::check_exchange;
 use crate::store::{Account, Plan, accounts, grants};
@@ -111,12 +113,21 @@ async fn device_account(st: &AppState, device_code: &str) -> Result<Account, Ser
 /// client, the sync app.
 pub async fn device_code(
     State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<DeviceCodeResponse>, ServerError> {
     let started = st
         .device_logins
-        .start(st.clock.now().as_millis())
-        .map_err(|_| ServerError::Internal("too many device logins are waiting".into()))?;
+        .start(peer.ip(), st.clock.now().as_millis())
+        .map_err(|full| match full {
+            Full::Address => ServerError::TooManyRequests(
+                "too many device logins from this address are waiting; finish or let them \
+                 expire (10 minutes), then try again",
+            ),
+            Full::Server => ServerError::TooManyRequests(
+                "too many device logins are waiting on this server; try again in a few minutes",
+            ),
+        })?;
     let base = own_base(&st, &headers);
     let verification_uri = format!("{base}/device");
     Ok(Json(DeviceCodeResponse {

@@ -177,6 +177,19 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
 }
 
 #[test]
+fn one_address_cannot_start_more_than_twenty_waiting_device_logins() {
+    let Some(t) = Target::local() else { return };
+    for _ in 0..20 {
+        start_device_login(&t);
+    }
+    let r = t
+        .anonymous()
+        .post_with("/api/local-sync/device/code", b"", &[]);
+    r.expect_error(ErrorCode::TooManyRequests);
+    assert_eq!(r.header("retry-after").as_deref(), Some("60"));
+}
+
+#[test]
 fn polling_faster_than_the_interval_is_slow_down() {
     let Some(t) = Target::local() else { return };
     let d = start_device_login(&t);
