@@ -1,8 +1,10 @@
 //! Logging in and holding a token: the browser login (RFC 8252 loopback + PKCE S256 + state),
-//! the device login for machines without a browser (RFC 8628), token storage (OS keyring, else a private file), and the refresh and revoke calls. The engine
-//! decides when to use them (its refresh is single-flight); this module provides the pieces.
+//! the device login for machines without a browser (RFC 8628), token storage (OS keyring, else a
+//! private file), and the refresh and revoke calls. The engine decides when to use them (its
+//! refresh is single-flight); this module provides the pieces.
 //!
-//! Never log, print or put into an error a token, an authorization code or a code verifier.
+//! Never log, print or put into an error a token, an authorization code, a device code or a code
+//! verifier.
 
 mod api;
 mod callback;
