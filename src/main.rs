@@ -168,8 +168,15 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         folder: Option<PathBuf>,
     },
-    /// Log in with your browser (the URL is printed too, for machines without one).
-    Login,
+    /// Log in with your browser (the URL is printed too). Where no browser can work (no
+    /// DISPLAY or WAYLAND_DISPLAY, or an SSH session without one, and no BROWSER set) it logs
+    /// in with a code instead, as --device does.
+    Login {
+        /// Log in with a one-time code confirmed in a browser on any device (RFC 8628), for
+        /// machines without a browser
+        #[arg(long)]
+        device: bool,
+    },
     /// Revoke this machine's login on the server, then forget it.
     Logout,
     /// Show the account, server, folder, sync state, last sync, last error, the sync issues and
@@ -215,10 +222,14 @@ fn run() -> anyhow::Result<ExitCode> {
             );
             run_headless(options, config, folder)
         }
-        Some(Cmd::Login) => {
+        Some(Cmd::Login { device }) => {
             options.init_log(&config.home, false)?;
             let agent = remote::agent();
-            let token = auth::login_interactive(&config.home, &config.server_url, &agent)?;
+            let token = if device || auth::no_browser_here(|name| std::env::var_os(name)) {
+                auth::login_device(&config.home, &config.server_url, &agent)?
+            } else {
+                auth::login_interactive(&config.home, &config.server_url, &agent)?
+            };
             // A login means "sync this account": the tray or the next headless run starts syncing.
             // A running engine owns the settings; its switch stays as the user set it there.
             match settings::update_offline(&config.home, |s| s.enabled = true) {

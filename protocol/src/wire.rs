@@ -85,6 +85,35 @@ pub struct TokenRequest {
     pub redirect_uri: String,
 }
 
+/// The `grantType` of a device login's `POST /token` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// `POST /token` body of a device login, polled until the user has answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceTokenRequest {
+    pub grant_type: String,
+    pub device_code: String,
+}
+
+/// `POST /device/code` reply: what a device login shows its user, and how it polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceCodeResponse {
+    /// The secret the client polls `/token` with; never shown.
+    pub device_code: String,
+    /// The short code the user types in or confirms, e.g. `WDJB-MJHT`.
+    pub user_code: String,
+    /// The page where the user enters `userCode`.
+    pub verification_uri: String,
+    /// `verificationUri` with the code filled in.
+    pub verification_uri_complete: String,
+    /// Seconds until both codes expire.
+    pub expires_in: u64,
+    /// Seconds the client waits between two polls.
+    pub interval: u64,
+}
+
 /// `POST /token` and `POST /refresh` reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,10 +164,20 @@ pub enum ErrorCode {
     CursorExpired,
     TooLarge,
     Internal,
+    /// Device login: the user has not answered yet; poll again after the interval.
+    AuthorizationPending,
+    /// Device login: polled before the interval passed; wait 5 s longer from now on.
+    SlowDown,
+    /// Device login: the user denied it.
+    AccessDenied,
+    /// Device login: the codes expired before the user allowed it.
+    ExpiredToken,
+    /// Too many device logins started from one address (or on the server) are waiting.
+    TooManyRequests,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidName,
         ErrorCode::InvalidGrant,
@@ -153,6 +192,11 @@ impl ErrorCode {
         ErrorCode::CursorExpired,
         ErrorCode::TooLarge,
         ErrorCode::Internal,
+        ErrorCode::AuthorizationPending,
+        ErrorCode::SlowDown,
+        ErrorCode::AccessDenied,
+        ErrorCode::ExpiredToken,
+        ErrorCode::TooManyRequests,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -171,6 +215,11 @@ impl ErrorCode {
             ErrorCode::CursorExpired => "cursor_expired",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Internal => "internal",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -184,7 +233,11 @@ impl ErrorCode {
             ErrorCode::InvalidPath
             | ErrorCode::InvalidName
             | ErrorCode::InvalidGrant
-            | ErrorCode::InvalidRequest => 400,
+            | ErrorCode::InvalidRequest
+            | ErrorCode::AuthorizationPending
+            | ErrorCode::SlowDown
+            | ErrorCode::AccessDenied
+            | ErrorCode::ExpiredToken => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::SubscriptionRequired => 402,
             ErrorCode::SiteLimit => 403,
@@ -193,6 +246,7 @@ impl ErrorCode {
             ErrorCode::NameTaken | ErrorCode::Stale => 409,
             ErrorCode::CursorExpired => 410,
             ErrorCode::TooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
         }
     }

@@ -21,6 +21,16 @@ pub enum ServerError {
     InvalidGrant(&'static str),
     #[error("{0}")]
     Unauthorized(&'static str),
+    #[error("the user has not answered yet; poll again after the interval")]
+    AuthorizationPending,
+    #[error("polled before the interval passed; wait 5 s longer between polls from now on")]
+    SlowDown,
+    #[error("the user denied this login")]
+    AccessDenied,
+    #[error("the device code expired before the user allowed it; start a new device login")]
+    ExpiredToken,
+    #[error("{0}")]
+    TooManyRequests(&'static str),
     #[error("sync is for paid subscribers")]
     SubscriptionRequired,
     #[error("creating this app would pass the account's limit of {0} sites")]
@@ -56,6 +66,11 @@ impl ServerError {
             ServerError::InvalidRequest(_) => ErrorCode::InvalidRequest,
             ServerError::InvalidGrant(_) => ErrorCode::InvalidGrant,
             ServerError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ServerError::AuthorizationPending => ErrorCode::AuthorizationPending,
+            ServerError::SlowDown => ErrorCode::SlowDown,
+            ServerError::AccessDenied => ErrorCode::AccessDenied,
+            ServerError::ExpiredToken => ErrorCode::ExpiredToken,
+            ServerError::TooManyRequests(_) => ErrorCode::TooManyRequests,
             ServerError::SubscriptionRequired => ErrorCode::SubscriptionRequired,
             ServerError::SiteLimit(_) => ErrorCode::SiteLimit,
             ServerError::NotFound(_) => ErrorCode::NotFound,
@@ -103,7 +118,15 @@ impl IntoResponse for ServerError {
         }
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        let mut resp = (status, Json(self.body())).into_response();
+        if code == ErrorCode::TooManyRequests {
+            // A waiting device login expires within 10 minutes; one minute frees some.
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+        }
+        resp
     }
 }
 

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod bell;
 pub mod clock;
 pub mod cursor;
+pub mod device;
 pub mod error;
 pub mod http;
 pub mod listing;

@@ -50,6 +50,12 @@ enum Command {
         /// client's fallback to plain polling).
         #[arg(long, hide = true)]
         no_long_poll: bool,
+        /// Seconds a device login (`login --device`) waits for its user (tests of expiry).
+        #[arg(long, default_value_t = hyperclay_server::device::DEFAULT_LIFETIME_SECS, hide = true)]
+        device_lifetime_secs: u64,
+        /// Seconds a device login waits between two polls (tests, which cannot wait 5 s).
+        #[arg(long, default_value_t = hyperclay_server::device::DEFAULT_INTERVAL_SECS, hide = true)]
+        device_interval_secs: u64,
     },
     /// Manage accounts.
     User {
@@ -130,6 +136,8 @@ fn main() -> Result<()> {
             secure_cookies,
             exit_on_stdin_eof,
             no_long_poll,
+            device_lifetime_secs,
+            device_interval_secs,
         } => {
             if exit_on_stdin_eof {
                 exit_when_stdin_closes();
@@ -141,6 +149,8 @@ fn main() -> Result<()> {
                     clock_skew_ms,
                     secure_cookies,
                     long_poll: !no_long_poll,
+                    device_lifetime_secs,
+                    device_interval_secs,
                 },
                 &listen,
             )

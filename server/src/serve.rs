@@ -22,6 +22,9 @@ pub struct ServeOptions {
     pub secure_cookies: bool,
     /// Answer `/changes?wait=N` by long-polling (else ignore `wait`, as older servers do).
     pub long_poll: bool,
+    /// How long a device login waits for its user, and the seconds between its polls.
+    pub device_lifetime_secs: u64,
+    pub device_interval_secs: u64,
 }
 
 /// Opens the store (and the signing key) and, with `demo`, makes the demo accounts.
@@ -39,6 +42,11 @@ pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
         keys: Arc::new(keys),
         clock,
         login_limits: LoginLimits::default(),
+        device_logins: crate::device::DeviceLogins::new(
+            opts.device_lifetime_secs,
+            opts.device_interval_secs,
+        ),
+        user_code_limits: LoginLimits::default(),
         own_port: None,
         secure_cookies: opts.secure_cookies,
         long_poll: opts.long_poll,

@@ -44,6 +44,10 @@ pub struct ServerOptions {
     pub demo: bool,
     /// Serve `/changes` as a server without long-polling does (`wait` ignored).
     pub no_long_poll: bool,
+    /// How long a device login waits for its user (default: the server's 10 min).
+    pub device_lifetime_secs: Option<u64>,
+    /// Seconds between a device login's polls (default: the server's 5).
+    pub device_interval_secs: Option<u64>,
 }
 
 /// A running server on `127.0.0.1` with its own temp data dir, killed on drop.
@@ -125,6 +129,12 @@ impl TestServer {
         }
         if self.opts.no_long_poll {
             cmd.arg("--no-long-poll");
+        }
+        if let Some(secs) = self.opts.device_lifetime_secs {
+            cmd.arg(format!("--device-lifetime-secs={secs}"));
+        }
+        if let Some(secs) = self.opts.device_interval_secs {
+            cmd.arg(format!("--device-interval-secs={secs}"));
         }
         let mut child = cmd
             .spawn()

@@ -4,6 +4,7 @@
 //! another server with `HYPERCLAY_URL` + `HYPERCLAY_TOKEN`.
 
 mod common;
+mod device_flow;
 mod oauth_flow;
 
 use common::*;

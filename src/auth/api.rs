@@ -2,7 +2,10 @@
 //! agent, and the mapping of their replies to [`AuthError`]. Statuses are checked here, so the
 //! agent may have `http_status_as_error(false)` (expected) or not. Never logs a token or a code.
 
-use hyperclay_protocol::{API_PREFIX, ErrorBody, ErrorCode, TokenRequest, TokenResponse};
+use hyperclay_protocol::{
+    API_PREFIX, DEVICE_CODE_GRANT, DeviceCodeResponse, DeviceTokenRequest, ErrorBody, ErrorCode,
+    TokenRequest, TokenResponse,
+};
 use ureq::http::Response;
 
 use super::{AuthError, StoredToken};
@@ -38,6 +41,68 @@ pub(crate) fn exchange_code(
         .header("User-Agent", USER_AGENT)
         .send_json(&body);
     token_from(reply)
+}
+
+/// Starts a device login (`POST /device/code`). A server without one (404) says so.
+pub(crate) fn start_device_login(
+    agent: &ureq::Agent,
+    server_url: &str,
+) -> Result<DeviceCodeResponse, AuthError> {
+    let mut reply = agent
+        .post(&endpoint(server_url, "/device/code"))
+        .header("User-Agent", USER_AGENT)
+        .send_empty()
+        .map_err(transport_error)?;
+    if reply.status().as_u16() == 404 {
+        return Err(AuthError::DeviceLoginUnsupported);
+    }
+    if !reply.status().is_success() {
+        return Err(status_error(&mut reply));
+    }
+    reply
+        .body_mut()
+        .read_json()
+        .map_err(|e| AuthError::Malformed(format!("device login reply: {e}")))
+}
+
+/// What one poll of a device login got.
+#[derive(Debug)]
+pub(crate) enum DevicePoll {
+    Token(StoredToken),
+    /// The user has not answered yet.
+    Pending,
+    /// Polled too soon: wait 5 s longer between polls from now on.
+    SlowDown,
+}
+
+/// Polls `/token` with a device code once. The user's "deny" and the code's expiry end the
+/// login with their own errors. Unlike the other calls here it needs an agent with
+/// `http_status_as_error(false)`: "not yet" comes as a 400 whose code must be read.
+pub(crate) fn poll_device_login(
+    agent: &ureq::Agent,
+    server_url: &str,
+    device_code: &str,
+) -> Result<DevicePoll, AuthError> {
+    let body = DeviceTokenRequest {
+        grant_type: DEVICE_CODE_GRANT.to_owned(),
+        device_code: device_code.to_owned(),
+    };
+    let mut reply = agent
+        .post(&endpoint(server_url, "/token"))
+        .header("User-Agent", USER_AGENT)
+        .send_json(&body)
+        .map_err(transport_error)?;
+    if reply.status().is_success() {
+        return token_body(&mut reply).map(DevicePoll::Token);
+    }
+    let (status, code) = status_and_code(&mut reply);
+    match code.as_deref().and_then(ErrorCode::parse) {
+        Some(ErrorCode::AuthorizationPending) => Ok(DevicePoll::Pending),
+        Some(ErrorCode::SlowDown) => Ok(DevicePoll::SlowDown),
+        Some(ErrorCode::AccessDenied) => Err(AuthError::DeviceDenied),
+        Some(ErrorCode::ExpiredToken) => Err(AuthError::DeviceExpired),
+        _ => Err(error_for(status, code.as_deref())),
+    }
 }
 
 /// Exchanges a still-valid token for a new one (`POST /refresh`). The old one stays valid until it
@@ -76,6 +141,10 @@ fn token_from(reply: Result<Response<ureq::Body>, ureq::Error>) -> Result<Stored
     if !reply.status().is_success() {
         return Err(status_error(&mut reply));
     }
+    token_body(&mut reply)
+}
+
+fn token_body(reply: &mut Response<ureq::Body>) -> Result<StoredToken, AuthError> {
     let token: TokenResponse = reply
         .body_mut()
         .read_json()
@@ -90,6 +159,12 @@ fn token_from(reply: Result<Response<ureq::Body>, ureq::Error>) -> Result<Stored
 
 /// Maps a non-2xx reply by its status and `error` code, never by its text (PROTOCOL.md, Errors).
 fn status_error(reply: &mut Response<ureq::Body>) -> AuthError {
+    let (status, code) = status_and_code(reply);
+    error_for(status, code.as_deref())
+}
+
+/// A non-2xx reply's status and `error` code (when its body is the protocol's error body).
+fn status_and_code(reply: &mut Response<ureq::Body>) -> (u16, Option<String>) {
     let status = reply.status().as_u16();
     let code = reply
         .body_mut()
@@ -99,7 +174,7 @@ fn status_error(reply: &mut Response<ureq::Body>) -> AuthError {
         .ok()
         .and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok())
         .map(|body| body.error);
-    error_for(status, code.as_deref())
+    (status, code)
 }
 
 pub(crate) fn error_for(status: u16, code: Option<&str>) -> AuthError {

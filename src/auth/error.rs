@@ -52,6 +52,24 @@ pub enum AuthError {
     /// The configured server URL cannot be used.
     #[error("the server URL {0:?} must start with http:// or https://; fix HYPERCLAY_URL")]
     BadServerUrl(String),
+    /// The user chose "Deny" on the device login's page.
+    #[error(
+        "the login was denied in the browser; run `hyperclay-sync login --device` again and choose Allow"
+    )]
+    DeviceDenied,
+    /// Nobody confirmed the device login's code before it expired.
+    #[error(
+        "the code expired before it was confirmed in a browser; run `hyperclay-sync login --device` again and enter the new code within its time"
+    )]
+    DeviceExpired,
+    /// The server has no device login (`/device/code` is 404).
+    #[error(
+        "this server does not offer the login for machines without a browser; run `hyperclay-sync login` on a computer with one, or set HYPERCLAY_TOKEN"
+    )]
+    DeviceLoginUnsupported,
+    /// The user pressed Ctrl-C (or the process was asked to stop) while the login waited.
+    #[error("the login was cancelled; nothing was stored")]
+    Cancelled,
     /// The loopback listener for the browser's answer could not be set up.
     #[error(
         "could not listen on 127.0.0.1 for the browser's answer ({0}); check that local connections are allowed"

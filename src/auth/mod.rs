@@ -1,11 +1,14 @@
 //! Logging in and holding a token: the browser login (RFC 8252 loopback + PKCE S256 + state),
-//! token storage (OS keyring, else a private file), and the refresh and revoke calls. The engine
-//! decides when to use them (its refresh is single-flight); this module provides the pieces.
+//! the device login for machines without a browser (RFC 8628), token storage (OS keyring, else a
+//! private file), and the refresh and revoke calls. The engine decides when to use them (its
+//! refresh is single-flight); this module provides the pieces.
 //!
-//! Never log, print or put into an error a token, an authorization code or a code verifier.
+//! Never log, print or put into an error a token, an authorization code, a device code or a code
+//! verifier.
 
 mod api;
 mod callback;
+mod device;
 mod error;
 mod freshness;
 mod login;
@@ -17,6 +20,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use api::{USER_AGENT, refresh, revoke};
+pub use device::{DeviceLogin, no_browser_here};
 pub use error::AuthError;
 pub use freshness::{REFRESH_AFTER_MS, needs_refresh};
 pub use login::PendingLogin;
@@ -63,6 +67,91 @@ pub fn login_interactive(
     store.save(&token)?;
     println!("Logged in as {}", token.user.name);
     Ok(token)
+}
+
+/// `hyperclay-sync login --device` (and `login` where no browser can work): prints the page
+/// and the code to confirm there, waits until the user has (Ctrl-C cancels, storing nothing),
+/// stores the token exactly as the browser login does and prints who is logged in.
+pub fn login_device(
+    home: &Path,
+    server_url: &str,
+    agent: &ureq::Agent,
+) -> Result<StoredToken, AuthError> {
+    let store = TokenStore::open(home, server_url);
+    // Caught from before the code is shown: a Ctrl-C once it is always ends the wait cleanly.
+    let stop = stop_requests();
+    let login = DeviceLogin::begin(agent, server_url)?;
+    let minutes = login.expires_in().as_secs().div_ceil(60);
+    println!("First copy your one-time code: {}", login.user_code());
+    println!(
+        "Then open {} in a browser on any device and enter it,",
+        login.verification_uri()
+    );
+    println!("or open {}", login.verification_uri_complete());
+    println!(
+        "Waiting for you to allow Hyperclay Sync there (the code expires in {minutes} min; \
+         Ctrl-C cancels)\u{2026}"
+    );
+    let _ = std::io::stdout().flush();
+    let token = login.wait(agent, &stop)?;
+    store.save(&token)?;
+    println!("Logged in as {}", token.user.name);
+    Ok(token)
+}
+
+/// Receives once Ctrl-C (or SIGTERM) arrives, which from this call on no longer ends the
+/// process at once: the login stops at its next step, cleanly, storing nothing half done.
+fn stop_requests() -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = catch_stop().and_then(|wait| {
+        std::thread::Builder::new()
+            .name("login-stop".into())
+            .spawn(move || {
+                wait();
+                let _ = tx.send(());
+            })
+    });
+    // Without a handler a signal keeps its default effect, which also ends the wait.
+    if let Err(e) = waiter {
+        log::warn!("Login: Ctrl-C cannot be caught ({e}); it ends the program");
+    }
+    rx
+}
+
+/// Installs the stop handlers now (not when a thread gets round to it), and returns the wait
+/// for the first stop.
+#[cfg(unix)]
+fn catch_stop() -> std::io::Result<impl FnOnce() + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut interrupt, mut terminate) = {
+        let _inside = runtime.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
+    Ok(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    })
+}
+
+/// Elsewhere Ctrl-C is caught from the waiting thread's first poll, a moment after this call.
+#[cfg(not(unix))]
+fn catch_stop() -> std::io::Result<impl FnOnce() + Send> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(move || {
+        let _ = runtime.block_on(tokio::signal::ctrl_c());
+    })
 }
 
 /// `hyperclay-sync logout`: revokes the stored token on the server (one that is already dead is

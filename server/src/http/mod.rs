@@ -6,6 +6,7 @@ pub mod api;
 pub mod body;
 pub mod caller;
 pub mod cookies;
+pub mod device;
 pub mod oauth;
 pub mod pages;
 
@@ -33,6 +34,10 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub clock: Clock,
     pub login_limits: crate::login_limits::LoginLimits,
+    /// Device logins waiting for their user (RFC 8628).
+    pub device_logins: crate::device::DeviceLogins,
+    /// Guesses of device user codes on `/device`, limited as password guesses are.
+    pub user_code_limits: crate::login_limits::LoginLimits,
     /// The port this server listens on: never a valid OAuth callback (`None` until serving).
     pub own_port: Option<u16>,
     /// Reached over https (behind a TLS proxy): cookies get `Secure` and the `__Host-` prefix.
@@ -62,12 +67,14 @@ pub fn router(state: AppState) -> Router {
             "/api/local-sync/authorize",
             get(pages::authorize).post(pages::consent),
         )
+        .route("/api/local-sync/device/code", post(oauth::device_code))
         .route("/api/local-sync/token", post(oauth::token))
         .route("/api/local-sync/refresh", post(oauth::refresh))
         .route("/api/local-sync/logout", post(oauth::logout))
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
+        .route("/device", get(device::page_for_code).post(device::answer))
         .route("/save/{name}", post(pages::save))
         .route("/{name}", get(pages::serve_app))
         .fallback(not_found)

@@ -45,7 +45,7 @@ const QUERY_VALUE: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -63,7 +63,7 @@ fn esc(s: &str) -> String {
 /// Every server page: never framed (clickjacking the consent button), never cached, no script,
 /// no referrer to other origins (the callback URL carries the code). Not `no-referrer`: with it
 /// Chromium sends `Origin: null` on the page's own form posts, which then look foreign.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -87,7 +87,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     resp
 }
 
-fn hidden(name: &str, value: &str) -> String {
+pub(super) fn hidden(name: &str, value: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
         esc(name),
@@ -96,7 +96,7 @@ fn hidden(name: &str, value: &str) -> String {
 }
 
 /// The login form, bound to the browser's pre-session cookie (made here when it has none).
-fn login_page(
+pub(super) fn login_page(
     st: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -129,7 +129,7 @@ fn login_page(
 }
 
 /// The "log out of this browser" button, for pages shown to a logged-in browser.
-fn logout_form(session_id: &str) -> String {
+pub(super) fn logout_form(session_id: &str) -> String {
     format!(
         "<form method=\"post\" action=\"/logout\">\n{}\
          <button id=\"logout\" type=\"submit\">Log out of this browser</button>\n</form>",
@@ -137,11 +137,14 @@ fn logout_form(session_id: &str) -> String {
     )
 }
 
-/// Where a login may send the browser next: only back to `/authorize` or home, never off-site.
+/// Where a login may send the browser next: only back to `/authorize`, `/device` or home, never
+/// off-site.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
-            if n.starts_with("/api/local-sync/authorize?")
+            if (n.starts_with("/api/local-sync/authorize?")
+                || n == "/device"
+                || n.starts_with("/device?"))
                 && !n.contains('\\')
                 && n.bytes().all(|b| b.is_ascii_graphic()) =>
         {
@@ -219,7 +222,7 @@ pub(crate) fn from_own_page(headers: &HeaderMap) -> bool {
     }
 }
 
-fn with_retry_after(mut resp: Response, secs: i64) -> Response {
+pub(super) fn with_retry_after(mut resp: Response, secs: i64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         resp.headers_mut().insert(RETRY_AFTER, v);
     }
@@ -734,10 +737,17 @@ mod tests {
             "/other",
             "/api/local-sync/authorize?x=ü",
             "/api/local-sync/authorize?x= y",
+            "/device?x=\\evil",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/device")), "/device");
+        assert_eq!(
+            safe_next(Some("/device?user_code=WDJB-MJHT")),
+            "/device?user_code=WDJB-MJHT"
+        );
+        assert_eq!(safe_next(Some("/devices")), "/");
     }
 
     #[test]
