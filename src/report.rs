@@ -1,7 +1,6 @@
 //! What the engine tells the outside world: the shared state snapshot, its observer, the status
-//! file `hyperclay-sync status` reads, and which remote errors the user must see.
+//! file `hyperclay-sync status` reads, and the sync-issues list.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::remote::RemoteError;
 use crate::settings;
 use crate::state::{EngineState, Progress, SyncIssue, UserError};
 
@@ -45,7 +43,6 @@ pub fn status_file(home: &Path) -> PathBuf {
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
     observer: Box<dyn Fn(&EngineState) + Send + 'static>,
-    once: Once,
     status_file: PathBuf,
 }
 
@@ -59,7 +56,6 @@ impl Reporter {
         Reporter {
             shared,
             observer,
-            once: Once::default(),
             status_file: status_file(home),
         }
     }
@@ -97,8 +93,6 @@ impl Reporter {
         (self.observer)(s);
     }
 
-    // Wired in by the session's bookkeeping; the lead removes this allow at the merge.
-    #[allow(dead_code)]
     /// Adds `issue` to the sync issues (replacing an older one for the same path). Logged at its
     /// first occurrence only, with `log_line` (the cause and the hint, for the log reader).
     pub(crate) fn issue(&self, issue: SyncIssue, log_line: &str) {
@@ -121,13 +115,11 @@ impl Reporter {
         }
     }
 
-    #[allow(dead_code)]
     /// `path` synced (or was removed): its issue, if any, is over.
     pub(crate) fn resolved(&self, path: &str) {
         self.update(|s| s.issues.retain(|i| i.path != path));
     }
 
-    #[allow(dead_code)]
     /// The progress of the work in hand; `None` once up to date.
     pub(crate) fn progress(&self, progress: Option<Progress>) {
         self.update(|s| s.progress = progress);
@@ -141,32 +133,7 @@ impl Reporter {
         self.shared.shutdown.clone()
     }
 
-    /// Remembers what was already logged, so a skipped file is reported once per run.
-    pub(crate) fn once(&self) -> &Once {
-        &self.once
-    }
-
     pub(crate) fn shutting_down(&self) -> bool {
         self.shared.shutdown.load(Ordering::SeqCst)
-    }
-}
-
-/// The remote error a session turns into a user-facing problem, if any.
-pub(crate) fn user_error(e: &RemoteError) -> Option<UserError> {
-    match e {
-        RemoteError::SiteLimit => Some(UserError::SiteLimit),
-        RemoteError::NameTaken => Some(UserError::NameTaken),
-        RemoteError::SubscriptionRequired => Some(UserError::SubscriptionRequired),
-        _ => None,
-    }
-}
-
-/// Paths the engine reported as skipped, so each is logged once per run.
-#[derive(Default)]
-pub(crate) struct Once(Mutex<HashMap<String, ()>>);
-
-impl Once {
-    pub(crate) fn first(&self, what: &str) -> bool {
-        lock(&self.0).insert(what.to_owned(), ()).is_none()
     }
 }
