@@ -308,9 +308,9 @@ impl Runner {
                     self.next_probe = Instant::now();
                 }
             }
-            Event::Fs(signal) => {
+            Event::FsReady => {
                 if let Some(s) = &mut self.session {
-                    s.note(signal);
+                    s.take_signals();
                 }
             }
             Event::ChangesArrived(session, reply) => {

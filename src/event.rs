@@ -4,12 +4,12 @@
 use crate::auth::{AuthError, StoredToken, TokenStore};
 use crate::changes_wait::WaitReply;
 use crate::state::Command;
-use crate::watch::FsSignal;
 
 /// What reaches the control loop.
 pub(crate) enum Event {
     Command(Command),
-    Fs(FsSignal),
+    /// The session's watcher has signals waiting in its inbox.
+    FsReady,
     LoginFinished(Result<StoredToken, AuthError>),
     /// The token store finished opening (on its own thread), with what it held then.
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),

@@ -4,7 +4,7 @@
 //! an app is held back, "can't write" while a download is refused). It must never decide what
 //! an error means (`fault` does) and never clears an issue whose file has not synced or gone.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use crate::fault::{self, Cleared};
@@ -26,8 +26,9 @@ pub(crate) fn clear(reporter: &Reporter, moment: Cleared) {
 /// The issues a session knows of, and what they hold up.
 #[derive(Debug, Default)]
 pub(crate) struct Issues {
-    /// Paths with an issue on the list, so a file that syncs clears its own.
-    told: HashSet<String>,
+    /// Paths with an issue on the list, so a file that syncs clears its own; true for one that
+    /// leaves the file unsynced (not a settled conflict).
+    told: HashMap<String, bool>,
     /// Apps the site quota held back, with their local path: tried again when the account's
     /// site count allows.
     held_back: BTreeMap<Key, String>,
@@ -39,8 +40,9 @@ pub(crate) struct Issues {
 }
 
 impl Issues {
-    /// Picks up the issues already on the list (from an earlier session).
-    pub(crate) fn new(known: impl IntoIterator<Item = String>) -> Issues {
+    /// Picks up the issues already on the list (from an earlier session), with whether each
+    /// leaves its file unsynced.
+    pub(crate) fn new(known: impl IntoIterator<Item = (String, bool)>) -> Issues {
         Issues {
             told: known.into_iter().collect(),
             ..Issues::default()
@@ -48,14 +50,22 @@ impl Issues {
     }
 
     pub(crate) fn tell(&mut self, reporter: &Reporter, (issue, line): Told) {
-        self.told.insert(issue.path.clone());
+        self.told.insert(issue.path.clone(), issue.kind.unsynced());
         reporter.issue(issue, &line);
     }
 
     /// `path` synced or is gone: its issue, if it had one, is over.
     pub(crate) fn resolved(&mut self, reporter: &Reporter, path: &str) {
-        if self.told.remove(path) {
+        if self.told.remove(path).is_some() {
             reporter.resolved(path);
+        }
+    }
+
+    /// `path` was read and found as last synced (our own download's echo, or a save without
+    /// changes): an issue that kept it unsynced is over; a settled conflict stays on the list.
+    pub(crate) fn unchanged(&mut self, reporter: &Reporter, path: &str) {
+        if self.told.get(path) == Some(&true) {
+            self.resolved(reporter, path);
         }
     }
 
@@ -82,15 +92,16 @@ impl Issues {
     ) {
         self.held_back.insert(key, path.to_owned());
         self.next_quota_check.get_or_insert(check_at);
-        self.tell(reporter, held_back(path));
+        // The line first: whoever sees the issue sees why.
         reporter.update(|s| s.error = Some(UserError::SiteLimit));
+        self.tell(reporter, held_back(path));
     }
 
     /// The folder refused to let a download write `path`.
     pub(crate) fn write_refused(&mut self, reporter: &Reporter, path: String, why: String) {
+        reporter.update(|s| s.error = Some(UserError::FolderNotWritable(why.clone())));
         self.tell(reporter, not_written(&path, &why));
         self.refused.insert(path);
-        reporter.update(|s| s.error = Some(UserError::FolderNotWritable(why)));
     }
 
     /// After a full reconcile only the apps it held back again are held back: older notices go,
@@ -125,7 +136,13 @@ impl Issues {
 pub(crate) type Told = (SyncIssue, String);
 
 fn skipped(path: &str, reason: String, hint: &str) -> Told {
-    let line = format!("skip {path}: {reason}; {hint}");
+    skipped_as(path, path, reason, hint)
+}
+
+/// A skipped file whose log line names it as `shown` (quoted where a name may hide its
+/// difference from another, or came from the server).
+fn skipped_as(path: &str, shown: &str, reason: String, hint: &str) -> Told {
+    let line = format!("skip {shown}: {reason}; {hint}");
     let issue = SyncIssue {
         path: path.to_owned(),
         kind: IssueKind::Skipped {
@@ -156,8 +173,9 @@ pub(crate) fn too_large(path: &str, size: u64) -> Told {
 
 /// A local name a case-insensitive or normalising filesystem could not tell from `held`.
 pub(crate) fn local_collision(path: &str, held: &str) -> Told {
-    skipped(
+    skipped_as(
         path,
+        &format!("{path:?}"),
         format!(
             "{held:?} is synced already, a name that differs only in case or Unicode form \
              (Windows and macOS cannot hold both)"
@@ -181,6 +199,7 @@ pub(crate) fn duplicate_app(path: &str, key: &Key) -> Told {
 
 /// A listing entry the session left out.
 pub(crate) fn remote_dropped(path: &str, why: &Dropped) -> Told {
+    let skipped = |path, reason, hint| skipped_as(path, &format!("{path:?}"), reason, hint);
     match why {
         Dropped::BrokenPath => skipped(
             path,

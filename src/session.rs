@@ -36,7 +36,7 @@ use crate::schedule::{self, Attempt, Echoes, Schedule, Stalls};
 use crate::state::Progress;
 use crate::state_store::{Identity, StateStore};
 use crate::transfer::Ctx;
-use crate::watch::FsSignal;
+use crate::watch::{FsSignal, Inbox};
 
 pub(crate) struct Session {
     remote: Remote,
@@ -48,7 +48,8 @@ pub(crate) struct Session {
     feed: Feed,
     book: Book,
     shutdown: Arc<AtomicBool>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// The folder watcher and the inbox its signals wait in.
+    watcher: Option<(notify::RecommendedWatcher, Inbox)>,
 }
 
 impl Session {
@@ -102,7 +103,7 @@ impl Session {
         let base_folders = store.folders().map_err(failed)?;
         let events = tx.clone();
         // Watch before scanning: a save during the scan must not be missed.
-        let watcher = match crate::watch::start(&folder, tx, Event::Fs) {
+        let watcher = match crate::watch::start(&folder, tx, || Event::FsReady) {
             Ok(w) => Some(w),
             Err(e) => {
                 log::error!(
@@ -125,11 +126,17 @@ impl Session {
                 schedule: Schedule::default(),
                 echoes: Echoes::default(),
                 stalls: Stalls::default(),
-                issues: Issues::new(reporter.state().issues.into_iter().map(|i| i.path)),
+                issues: Issues::new(
+                    reporter
+                        .state()
+                        .issues
+                        .into_iter()
+                        .map(|i| (i.path, i.kind.unsynced())),
+                ),
                 poll_interval: config.poll_interval,
             },
             shutdown: reporter.shutdown_flag(),
-            _watcher: watcher,
+            watcher,
         };
         for (path, why) in dropped {
             session
@@ -177,8 +184,19 @@ impl Session {
         .min()
     }
 
+    /// The watcher has signals waiting: each is noted.
+    pub(crate) fn take_signals(&mut self) {
+        let signals = match &self.watcher {
+            Some((_, inbox)) => inbox.take(),
+            None => Vec::new(),
+        };
+        for signal in signals {
+            self.note(signal);
+        }
+    }
+
     /// A watcher signal: remember what to look at and when.
-    pub(crate) fn note(&mut self, signal: FsSignal) {
+    fn note(&mut self, signal: FsSignal) {
         let now = Instant::now();
         let (path, quiet_first) = match signal {
             FsSignal::Rescan => {
@@ -341,9 +359,14 @@ impl Session {
             Verdict::Synced(_) => {}
             Verdict::Ignored => return Ok(()),
             Verdict::Forbidden(why) => {
-                self.book
-                    .issues
-                    .tell(reporter, issues::name_breaks_rules(rel, &why));
+                // Renamed away or deleted: its issue is over.
+                match std::fs::symlink_metadata(self.folder.join(rel)) {
+                    Ok(_) => self
+                        .book
+                        .issues
+                        .tell(reporter, issues::name_breaks_rules(rel, &why)),
+                    Err(_) => self.book.issues.resolved(reporter, rel),
+                }
                 return Ok(());
             }
         }
@@ -405,7 +428,7 @@ impl Session {
         });
         if synced.is_some_and(|b| b.checksum == snap.checksum && b.local_path == rel) {
             // Our own download coming back, or a save without changes.
-            self.book.issues.resolved(reporter, rel);
+            self.book.issues.unchanged(reporter, rel);
             return Ok(());
         }
         let actions = self.book.picture.plan_keys(&BTreeSet::from([key]));
