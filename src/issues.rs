@@ -54,10 +54,17 @@ impl Issues {
         reporter.issue(issue, &line);
     }
 
-    /// `path` synced or is gone: its issue, if it had one, is over.
+    /// `path` synced or is gone: its issue, if it had one, is over, and an app held back there
+    /// is no longer waiting for a site.
     pub(crate) fn resolved(&mut self, reporter: &Reporter, path: &str) {
         if self.told.remove(path).is_some() {
             reporter.resolved(path);
+        }
+        let held = self.held_back.len();
+        self.held_back.retain(|_, p| p != path);
+        if held > 0 && self.held_back.is_empty() {
+            self.next_quota_check = None;
+            clear(reporter, Cleared::NothingHeldBack);
         }
     }
 
@@ -71,11 +78,11 @@ impl Issues {
 
     /// `key` (at local `path`) is in sync now.
     pub(crate) fn synced(&mut self, reporter: &Reporter, key: &Key, path: &str) {
-        self.resolved(reporter, path);
-        if self.held_back.remove(key).is_some() && self.held_back.is_empty() {
-            self.next_quota_check = None;
-            clear(reporter, Cleared::NothingHeldBack);
+        // An app held back at another path (moved meanwhile) is in sync too.
+        if let Some(held_at) = self.held_back.get(key).cloned() {
+            self.resolved(reporter, &held_at);
         }
+        self.resolved(reporter, path);
         if self.refused.remove(path) && self.refused.is_empty() {
             clear(reporter, Cleared::FolderWritable);
         }
@@ -267,4 +274,77 @@ pub(crate) fn conflict(path: &str, backup: String) -> Told {
         kind: IssueKind::Conflict { backup },
     };
     (issue, line)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::Shared;
+    use crate::state::EngineState;
+
+    fn reporter(home: &std::path::Path) -> Reporter {
+        let state = EngineState {
+            account: None,
+            enabled: true,
+            online: true,
+            login: None,
+            error: None,
+            folder: home.to_path_buf(),
+            server: String::new(),
+            last_sync: None,
+            log_file: home.join("log"),
+            issues: Vec::new(),
+            progress: None,
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        });
+        Reporter::new(shared, Box::new(|_| {}), home)
+    }
+
+    fn app(name: &str) -> Key {
+        Key::App(name.to_owned())
+    }
+
+    #[test]
+    fn the_quota_line_stays_while_any_app_is_held_back_and_goes_with_the_last() {
+        let home = tempfile::tempdir().unwrap();
+        let r = reporter(home.path());
+        let mut issues = Issues::default();
+        let later = Instant::now() + Duration::from_secs(10);
+        issues.held_back(&r, app("a"), "a.html", later);
+        issues.held_back(&r, app("b"), "b.html", later);
+        assert_eq!(r.state().error, Some(UserError::SiteLimit));
+        assert_eq!(issues.next_quota_check(), Some(later));
+        // Another file syncing changes nothing.
+        issues.synced(&r, &Key::File("notes.txt".into()), "notes.txt");
+        assert_eq!(r.state().error, Some(UserError::SiteLimit));
+        issues.synced(&r, &app("a"), "a.html");
+        assert_eq!(r.state().error, Some(UserError::SiteLimit));
+        // The last one goes away (deleted): nothing is held back any more.
+        issues.resolved(&r, "b.html");
+        assert_eq!(r.state().error, None);
+        assert!(r.state().issues.is_empty());
+        assert_eq!(issues.next_quota_check(), None);
+    }
+
+    #[test]
+    fn a_settled_conflict_stays_listed_when_its_file_is_read_back_unchanged() {
+        let home = tempfile::tempdir().unwrap();
+        let r = reporter(home.path());
+        let mut issues = Issues::default();
+        issues.tell(&r, conflict("x.html", "sites-versions/x/1.html".into()));
+        issues.tell(&r, too_large("big.bin", 30 << 20));
+        issues.unchanged(&r, "x.html");
+        issues.unchanged(&r, "big.bin");
+        let paths: Vec<String> = r.state().issues.into_iter().map(|i| i.path).collect();
+        assert_eq!(paths, ["x.html"]);
+        issues.synced(&r, &app("x"), "x.html");
+        assert!(r.state().issues.is_empty());
+    }
 }
