@@ -2,8 +2,12 @@
 //! logins and store openings, network changes and long-poll replies.
 
 use crate::auth::{AuthError, StoredToken, TokenStore};
-use crate::changes_wait::WaitReply;
+use crate::listing::Page;
+use crate::remote::RemoteError;
 use crate::state::Command;
+
+/// What a long-poll brought back: a page and its size, or why there was none.
+pub(crate) type WaitReply = Result<Page, RemoteError>;
 
 /// What reaches the control loop.
 pub(crate) enum Event {

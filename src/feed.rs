@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use crate::changes_wait::{ChangesWait, WaitReply};
-use crate::event::Event;
+use crate::changes_wait::ChangesWait;
+use crate::event::{Event, WaitReply};
 use crate::listing::Page;
 use crate::remote::{Remote, RemoteError};
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use hyperclay_protocol::RemotePath;
 
@@ -14,8 +15,9 @@ use crate::issues;
 use crate::local::ignore::Rules;
 use crate::local::{self, Verdict, write};
 use crate::plan::FolderAction;
-use crate::remote::Remote;
+use crate::remote::{Remote, RemoteError};
 use crate::report::Reporter;
+use crate::schedule::Attempt;
 
 /// What the folder work of a session borrows from it.
 pub(crate) struct Folders<'a> {
@@ -57,6 +59,8 @@ impl Folders<'_> {
         actions: Vec<FolderAction>,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
+        // Folders that did not go up for trouble that may pass, with why; and whether any did.
+        let (mut passing, mut pushed) = (Vec::new(), false);
         for action in actions {
             if self.shutdown.load(Ordering::SeqCst) {
                 break;
@@ -85,17 +89,17 @@ impl Folders<'_> {
                     let Ok(rp) = RemotePath::folder(&p) else {
                         continue;
                     };
-                    // One attempt: a folder that did not go up goes with the next rescan, or
-                    // with the first file inside it (a PUT creates its parents).
                     match self.remote.put_folder(&rp) {
                         Ok(_) => {
                             log::info!("upload folder {p}");
+                            pushed = true;
                             self.book.picture.remote_folders.insert(p.clone());
                             self.book.picture.put_base_folder(&p);
                             self.book.issues.resolved(reporter, &p);
                         }
                         Err(e) => match fault::file_fault(&e) {
                             FileFault::EndSession => return Err(session_end(e)),
+                            FileFault::Retry => passing.push((p, e)),
                             FileFault::Tell(ue) => {
                                 self.book.issues.tell(reporter, issues::failed(&p, &e));
                                 reporter.update(|s| s.error = Some(ue));
@@ -106,6 +110,31 @@ impl Folders<'_> {
                 }
             }
         }
+        if passing.is_empty() && pushed {
+            self.book.schedule.folders_pushed();
+        }
+        self.retry_later(passing, reporter);
         Ok(())
+    }
+
+    /// One attempt per folder: those that met trouble that may pass go again with a rescan at
+    /// the retry schedule's time (or with the first file inside them: a PUT creates its
+    /// parents); after the last retry they are failed sync issues.
+    fn retry_later(&mut self, passing: Vec<(String, RemoteError)>, reporter: &Reporter) {
+        if passing.is_empty() {
+            return;
+        }
+        match self.book.schedule.folder_push_failed(Instant::now()) {
+            Attempt::RetryAt(_) => {
+                for (p, e) in passing {
+                    log::info!("folder {p}: {e}; trying again shortly");
+                }
+            }
+            Attempt::GiveUp => {
+                for (p, e) in passing {
+                    self.book.issues.tell(reporter, issues::failed(&p, &e));
+                }
+            }
+        }
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct Schedule {
     looks: HashMap<String, Look>,
     retries: HashMap<Key, Retry>,
     poll_retry: Option<Retry>,
+    /// Folders that did not go up: retried together, by a rescan.
+    folder_retry: Option<Retry>,
     rescan: bool,
     /// A second look at the folder a moment after a folder appeared: files written into it
     /// before the watcher had added it produce no events at all.
@@ -183,6 +185,27 @@ impl Schedule {
     pub(crate) fn poll_waiting(&self, now: Instant) -> bool {
         self.poll_retry
             .is_some_and(|r| r.due.is_some_and(|at| at > now))
+    }
+
+    /// Folders did not go up for trouble that may pass: the rescan that pushes them again comes
+    /// at the retry's time.
+    pub(crate) fn folder_push_failed(&mut self, now: Instant) -> Attempt {
+        let retry = self
+            .folder_retry
+            .get_or_insert(Retry { due: None, made: 0 });
+        let attempt = next_attempt(retry, now);
+        match attempt {
+            Attempt::RetryAt(at) => {
+                self.rescan_at = Some(self.rescan_at.map_or(at, |r| r.min(at)));
+            }
+            Attempt::GiveUp => self.folder_retry = None,
+        }
+        attempt
+    }
+
+    /// Every folder asked for went up: the next failure starts the schedule over.
+    pub(crate) fn folders_pushed(&mut self) {
+        self.folder_retry = None;
     }
 
     /// The next time anything here is due; `None` when only an event can bring work.

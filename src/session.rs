@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use hyperclay_protocol::{EntryKind, Timestamp};
 
 use crate::bookkeeping::{Book, Prepared};
-use crate::changes_wait::WaitReply;
 use crate::config::EngineConfig;
-use crate::event::Event;
+use crate::event::{Event, WaitReply};
 use crate::executor;
 use crate::fault::{self, Cleared, SessionEnd, listing_end, session_end};
 use crate::feed::Feed;

@@ -140,6 +140,25 @@ fn a_failed_poll_is_retried_on_the_same_schedule_before_the_session_is_given_up(
 }
 
 #[test]
+fn folders_that_did_not_go_up_get_a_rescan_on_the_retry_schedule() {
+    let mut now = Instant::now();
+    let mut s = Schedule::default();
+    for wait in 1..=5 {
+        assert_eq!(
+            s.folder_push_failed(now),
+            Attempt::RetryAt(now + Duration::from_secs(wait))
+        );
+        assert!(!s.take_rescan(now));
+        now += Duration::from_secs(wait);
+        assert!(s.take_rescan(now));
+    }
+    assert_eq!(s.folder_push_failed(now), Attempt::GiveUp);
+    assert!(!s.take_rescan(now + Duration::from_secs(60)));
+    s.folders_pushed();
+    assert!(matches!(s.folder_push_failed(now), Attempt::RetryAt(_)));
+}
+
+#[test]
 fn only_the_exact_file_our_download_wrote_is_its_echo_and_only_once() {
     let stamp = Stamp {
         size: 3,
