@@ -1,9 +1,10 @@
-//! The session's sync rules about time, as one pure layer beside the planner: when a path the
-//! watcher named is read (at once, after a quiet time, after the grace for a file that just
-//! became empty, after a write too fresh to trust), when a failed transfer or poll is tried
-//! again (1, 2, 3, 4, 5 s, then given up), when the folder is rescanned; which watcher events
-//! are only our own download's echo; which transfers stalled and are not tried again this
-//! session. Every method takes `now`: it must never read a clock, sleep or do I/O.
+//! The session's sync rules beside the planner, as one pure layer: when a path the watcher named
+//! is read (at once, after a quiet time, after the grace for a file that just became empty,
+//! after a write too fresh to trust), when a failed transfer, poll or folder is tried again (1,
+//! 2, 3, 4, 5 s, then given up), when the folder is rescanned; which watcher events are only our
+//! own download's echo; which transfers stalled and are not tried again this session; what a
+//! stale upload takes instead. Every method takes `now`: it must never read a clock, sleep or do
+//! I/O. (Forbidden or malformed remote entries are dropped by `remote_files::take_entry`.)
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -244,6 +245,17 @@ pub(crate) fn written_too_recently(mtime: Timestamp, now: Timestamp) -> bool {
 /// (the grace is given once per event), and only if the last sync had content.
 pub(crate) fn waits_for_next_write(empty: bool, waited: bool, synced_size: Option<u64>) -> bool {
     empty && !waited && synced_size.is_some_and(|s| s > 0)
+}
+
+/// An upload the server refused as stale (its copy is newer) takes the server's copy instead:
+/// fetched from where the server says it is (else where it was sent), written only over the
+/// local content that was sent, which is backed up first. Returns (remote path, replaces).
+pub(crate) fn stale_takes(
+    sent_to: &str,
+    server_has: Option<&str>,
+    sent: Checksum,
+) -> (String, Option<Checksum>) {
+    (server_has.unwrap_or(sent_to).to_owned(), Some(sent))
 }
 
 /// The files our downloads wrote, with the stamp each was left with, until the watcher's echo.

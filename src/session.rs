@@ -530,8 +530,8 @@ impl Session {
         }
     }
 
-    /// Carries out `actions`; transfers run several at a time when `parallel`, with "syncing N
-    /// of M" shown meanwhile.
+    /// Carries out `actions`; transfers run several at a time when `parallel`. While more than
+    /// one runs, "syncing N of M" is shown.
     fn execute(
         &mut self,
         actions: Vec<Action>,
@@ -547,7 +547,7 @@ impl Session {
             return Ok(());
         }
         let total = transfers.len() as u64;
-        let shown = parallel && total > 1;
+        let shown = total > 1;
         // A status write per file would cost more than a small file's transfer: about every 1%.
         let step = (total / 100).max(1);
         let ctx = self.ctx();

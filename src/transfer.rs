@@ -12,7 +12,7 @@ use hyperclay_protocol::{Checksum, Entry, RemotePath, Timestamp};
 use crate::local::{self, ReadOutcome, Snapshot, write};
 use crate::plan::{Key, LocalFile, RemoteFile};
 use crate::remote::{Remote, RemoteError};
-use crate::schedule::Stalled;
+use crate::schedule::{Stalled, stale_takes};
 use crate::state_store::Stamp;
 
 /// A planned action that moves a file; the others are bookkeeping the session does itself.
@@ -146,8 +146,9 @@ impl Ctx<'_> {
             },
             Err(RemoteError::Stale(entry)) => {
                 log::info!("stale {}: the server has a newer copy; taking it", l.path);
-                let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
-                self.download(key, &path, &l.path, Some(snap.checksum))
+                let server_has = entry.as_ref().map(|e| e.path.as_str());
+                let (path, replaces) = stale_takes(remote_path, server_has, snap.checksum);
+                self.download(key, &path, &l.path, replaces)
             }
             Err(RemoteError::Stalled(why)) => {
                 log::debug!("{}: {why}", l.path);

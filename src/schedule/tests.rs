@@ -159,6 +159,19 @@ fn folders_that_did_not_go_up_get_a_rescan_on_the_retry_schedule() {
 }
 
 #[test]
+fn a_stale_upload_takes_the_servers_copy_over_only_what_it_sent() {
+    let sent = Checksum::of(b"local");
+    assert_eq!(
+        stale_takes("a/x.html", Some("b/x.html"), sent),
+        ("b/x.html".to_owned(), Some(sent))
+    );
+    assert_eq!(
+        stale_takes("a/x.html", None, sent),
+        ("a/x.html".to_owned(), Some(sent))
+    );
+}
+
+#[test]
 fn only_the_exact_file_our_download_wrote_is_its_echo_and_only_once() {
     let stamp = Stamp {
         size: 3,
