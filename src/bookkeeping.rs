@@ -213,6 +213,7 @@ impl Book {
                 self.issues.tell(reporter, issues::failed(&path, &error));
                 reporter.update(|s| s.error = Some(user_error));
             }
+            FileFault::Gone => log::info!("skip {path}: no longer on the server"),
             FileFault::Issue => self.issues.tell(reporter, issues::failed(&path, &error)),
         }
         Ok(())

@@ -63,6 +63,9 @@ pub(crate) enum FileFault {
     /// The user must act (an app name another account owns): their error line says so, and the
     /// file is a failed sync issue.
     Tell(UserError),
+    /// The server no longer has the file (deleted since it was listed): its tombstone comes
+    /// with the next poll, so there is nothing to tell.
+    Gone,
     /// Only this file failed; it is a failed sync issue and nothing else changes.
     Issue,
 }
@@ -75,6 +78,7 @@ pub(crate) fn file_fault(e: &RemoteError) -> FileFault {
         | RemoteError::SubscriptionRequired => FileFault::EndSession,
         RemoteError::SiteLimit => FileFault::HeldBack,
         RemoteError::NameTaken => FileFault::Tell(UserError::NameTaken),
+        RemoteError::NotFound => FileFault::Gone,
         _ => FileFault::Issue,
     }
 }
@@ -128,7 +132,8 @@ mod tests {
             FileFault::EndSession
         );
         assert_eq!(file_fault(&RemoteError::SiteLimit), FileFault::HeldBack);
-        assert_eq!(file_fault(&RemoteError::NotFound), FileFault::Issue);
+        assert_eq!(file_fault(&RemoteError::NotFound), FileFault::Gone);
+        assert_eq!(file_fault(&RemoteError::TooLarge), FileFault::Issue);
         assert!(!call_retryable(&RemoteError::Unauthorized));
     }
 

@@ -24,6 +24,38 @@ pub(crate) enum Dropped {
     Collides(String),
 }
 
+/// What a poll's pages changed: the keys and folders to plan again, the paths deleted on the
+/// server, and the entries dropped (with why).
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) keys: BTreeSet<Key>,
+    pub(crate) folders: BTreeSet<String>,
+    pub(crate) gone: Vec<String>,
+    pub(crate) dropped: Vec<(String, Dropped)>,
+}
+
+impl Changes {
+    /// Notes what `entry` changes, and folds it into `files` and `folders` ([`take_entry`]).
+    pub(crate) fn take(
+        &mut self,
+        rules: &Rules,
+        files: &mut RemoteFiles,
+        folders: &mut BTreeSet<String>,
+        entry: Entry,
+    ) {
+        if entry.kind == EntryKind::Folder {
+            self.folders.insert(entry.path.clone());
+        } else {
+            self.keys.insert(key_of(&entry.path));
+        }
+        if entry.deleted {
+            self.gone.push(entry.path.clone());
+        }
+        self.dropped
+            .extend(take_entry(rules, files, folders, entry));
+    }
+}
+
 /// Folds one listing entry into the remote files and folders; returns the path and the reason
 /// when the entry is dropped for breaking a rule (ignored names are left out silently).
 pub(crate) fn take_entry(

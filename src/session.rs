@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use hyperclay_protocol::{EntryKind, Timestamp};
+use hyperclay_protocol::{RemotePath, Timestamp};
 
 use crate::bookkeeping::{Book, Prepared};
 use crate::config::EngineConfig;
@@ -29,7 +29,7 @@ use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::picture::Picture;
 use crate::plan::{Action, Key, LocalFile, key_of};
 use crate::remote::{Remote, RemoteError};
-use crate::remote_files::{RemoteFiles, take_entry};
+use crate::remote_files::{Changes, RemoteFiles, take_entry};
 use crate::report::Reporter;
 use crate::schedule::{self, Attempt, Echoes, Schedule, Stalls};
 use crate::state::Progress;
@@ -138,10 +138,8 @@ impl Session {
             watcher,
         };
         for (path, why) in dropped {
-            session
-                .book
-                .issues
-                .tell(reporter, issues::remote_dropped(&path, &why));
+            let told = issues::remote_dropped(&path, &why);
+            session.book.issues.tell(reporter, told);
         }
         session.reconcile_all(reporter)?;
         session.book.issues.settle_held_back(reporter);
@@ -439,26 +437,31 @@ impl Session {
             Ok(first) => first,
             Err(e) => return self.poll_failed(e),
         };
-        let (mut keys, mut folders, mut dropped) = (BTreeSet::new(), BTreeSet::new(), vec![]);
+        let mut changes = Changes::default();
         let (rules, picture, remote) = (&self.rules, &mut self.book.picture, &self.remote);
         let read = read_pages(
             Some(self.feed.cursor()),
             first,
             |at| remote.changes(at, None),
             |entry| {
-                if entry.kind == EntryKind::Folder {
-                    folders.insert(entry.path.clone());
-                } else {
-                    keys.insert(key_of(&entry.path));
-                }
-                let (files, remote_folders) = (&mut picture.remote, &mut picture.remote_folders);
-                dropped.extend(take_entry(rules, files, remote_folders, entry));
+                let (files, folders) = (&mut picture.remote, &mut picture.remote_folders);
+                changes.take(rules, files, folders, entry);
             },
         );
-        for (path, why) in dropped {
-            self.book
-                .issues
-                .tell(reporter, issues::remote_dropped(&path, &why));
+        for (path, why) in changes.dropped {
+            let told = issues::remote_dropped(&path, &why);
+            self.book.issues.tell(reporter, told);
+        }
+        // Deleted on the server with nothing of it here: an issue about fetching it is over (a
+        // local file's own issue stands).
+        for path in changes.gone {
+            let here = RemotePath::file(&path)
+                .ok()
+                .and_then(|rp| local::join_inside(&self.folder, &rp))
+                .is_some_and(|p| std::fs::symlink_metadata(p).is_ok());
+            if !here {
+                self.book.issues.resolved(reporter, &path);
+            }
         }
         let cursor = match read {
             Ok(cursor) => cursor,
@@ -467,12 +470,12 @@ impl Session {
         };
         self.book.schedule.poll_done();
         self.feed.moved_to(cursor);
-        if !folders.is_empty() {
-            let actions = self.folders().look(&folders);
+        if !changes.folders.is_empty() {
+            let actions = self.folders().look(&changes.folders);
             self.folders().execute(actions, reporter)?;
         }
-        if !keys.is_empty() {
-            let actions = self.book.picture.plan_keys(&keys);
+        if !changes.keys.is_empty() {
+            let actions = self.book.picture.plan_keys(&changes.keys);
             self.execute(actions, None, false, reporter)?;
         }
         reporter.update(|s| {
@@ -548,8 +551,9 @@ impl Session {
         }
         let total = transfers.len() as u64;
         let shown = total > 1;
-        // A status write per file would cost more than a small file's transfer: about every 1%.
-        let step = (total / 100).max(1);
+        // A status write (a flush) per file would cost more than a small file's transfer: the
+        // count moves about every 5%.
+        let step = (total / 20).max(1);
         let ctx = self.ctx();
         let outcomes = executor::run(&ctx, transfers, snap, parallel, &mut |done| {
             let done = done as u64;
