@@ -5,14 +5,9 @@
 
 use std::sync::mpsc::{self, Sender};
 
-use hyperclay_protocol::ChangesResponse;
-
 use crate::config::LONG_POLL_WAIT;
 use crate::event::Event;
-use crate::remote::{Remote, RemoteError};
-
-/// What a long-poll brought back: a page and its size, or why there was none.
-pub(crate) type WaitReply = Result<(ChangesResponse, u64), RemoteError>;
+use crate::remote::Remote;
 
 /// One waited request to make.
 struct Ask {

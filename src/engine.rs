@@ -3,7 +3,7 @@
 //! that thread with no lock held. It must never block a caller of [`EngineHandle::send`], and
 //! never log a token.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,14 @@ use hyperclay_protocol::Timestamp;
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
 use crate::config::EngineConfig;
 use crate::event::Event;
+use crate::fault::SessionEnd;
 use crate::lock::{DataDirLock, LockError};
 use crate::remote::{self, Remote};
 use crate::report::{Reporter, Shared, lock};
-use crate::session::{Session, SessionEnd};
+use crate::session::Session;
 use crate::settings::{self, Settings};
 use crate::state::{Command, EngineState, PendingLogin, UserError};
+use crate::token_slot::{StoreOpener, StoreWrite, TokenSlot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -28,26 +30,6 @@ pub enum EngineError {
     AlreadyRunning,
     #[error("cannot use the data folder: {0}")]
     DataDir(String),
-}
-
-/// Opens the token store for a home and a server URL. Its keyring probe may wait as long as the
-/// user takes to answer an unlock prompt.
-type StoreOpener = Arc<dyn Fn(&Path, &str) -> TokenStore + Send + Sync>;
-
-/// The token store as the control loop sees it: it opens off the loop, so a locked keyring's
-/// prompt never freezes commands or the tray.
-enum StoreSlot {
-    /// Not asked for yet (a token from the environment needs none until a login).
-    Closed,
-    /// Opening; the login change asked for meanwhile, applied once it is open.
-    Opening(Option<StoreWrite>),
-    Open(TokenStore),
-}
-
-/// A login change for the token store.
-enum StoreWrite {
-    Save(StoredToken),
-    Clear,
 }
 
 /// Sends commands to a running engine and reads its state. Cheap to clone, usable from any thread.
@@ -150,8 +132,12 @@ impl Engine {
                 let mut runner = Runner {
                     agent: remote::agent(),
                     token: None,
-                    store: StoreSlot::Closed,
-                    open_store,
+                    store: TokenSlot::new(
+                        open_store,
+                        config.home.clone(),
+                        config.server_url.clone(),
+                        tx.clone(),
+                    ),
                     config,
                     settings,
                     folder,
@@ -190,8 +176,7 @@ struct Runner {
     tx: Sender<Event>,
     agent: ureq::Agent,
     token: Option<String>,
-    store: StoreSlot,
-    open_store: StoreOpener,
+    store: TokenSlot,
     session: Option<Session>,
     /// When the next session attempt (or offline probe) is due.
     next_probe: Instant,
@@ -217,7 +202,7 @@ impl Runner {
                 self.token = Some(t);
                 self.refresh_on_use();
             }
-            None => self.begin_opening_store(),
+            None => self.store.begin_opening(),
         }
         loop {
             self.tick();
@@ -271,41 +256,10 @@ impl Runner {
         self.token.is_some() && self.settings.enabled
     }
 
-    /// Starts opening the token store on its own thread; [`Event::StoreOpened`] brings it back.
-    fn begin_opening_store(&mut self) {
-        if !matches!(self.store, StoreSlot::Closed) {
-            return;
-        }
-        self.store = StoreSlot::Opening(None);
-        let (home, url) = (self.config.home.clone(), self.config.server_url.clone());
-        let (open, tx) = (self.open_store.clone(), self.tx.clone());
-        let spawned = std::thread::Builder::new()
-            .name("token-store".into())
-            .spawn(move || {
-                let store = open(&home, &url);
-                let loaded = store.load();
-                let _ = tx.send(Event::StoreOpened(store, loaded));
-            });
-        if let Err(e) = spawned {
-            // No thread to spare: open it here rather than never.
-            log::warn!("cannot open the token store in the background: {e}");
-            let store = (self.open_store)(&self.config.home, &self.config.server_url);
-            let loaded = store.load();
-            self.store_opened(store, loaded);
-        }
-    }
-
     fn store_opened(&mut self, store: TokenStore, loaded: Result<Option<StoredToken>, AuthError>) {
-        let pending = match std::mem::replace(&mut self.store, StoreSlot::Closed) {
-            StoreSlot::Opening(pending) => pending,
-            _ => None,
-        };
-        self.store = StoreSlot::Open(store);
-        if let Some(write) = pending {
-            // A login or logout while the store was opening: newer than what it held.
-            self.write_store(write);
+        let Some(loaded) = self.store.opened(store, loaded) else {
             return;
-        }
+        };
         if self.config.token_override.is_some() {
             return;
         }
@@ -319,26 +273,6 @@ impl Runner {
             }
             Ok(None) => log::info!("Not logged in"),
             Err(e) => log::error!("Cannot read the stored login: {e}"),
-        }
-    }
-
-    /// Saves or forgets the login now, or as soon as the store is open (the last change wins).
-    fn write_store(&mut self, write: StoreWrite) {
-        match &mut self.store {
-            StoreSlot::Open(store) => {
-                let (result, what) = match &write {
-                    StoreWrite::Save(t) => (store.save(t), "store"),
-                    StoreWrite::Clear => (store.clear(), "forget"),
-                };
-                if let Err(e) = result {
-                    log::error!("Cannot {what} the login: {e}");
-                }
-            }
-            StoreSlot::Opening(pending) => *pending = Some(write),
-            StoreSlot::Closed => {
-                self.begin_opening_store();
-                self.write_store(write);
-            }
         }
     }
 
@@ -386,9 +320,9 @@ impl Runner {
                     self.next_probe = Instant::now();
                 }
             }
-            Event::Fs(signal) => {
+            Event::FsReady => {
                 if let Some(s) = &mut self.session {
-                    s.note(signal);
+                    s.take_signals();
                 }
             }
             Event::ChangesArrived(session, reply) => {
@@ -507,7 +441,7 @@ impl Runner {
         self.token = None;
         self.session = None;
         if self.config.token_override.is_none() {
-            self.write_store(StoreWrite::Clear);
+            self.store.write(StoreWrite::Clear);
         }
         self.reporter.update(|s| {
             s.account = None;
@@ -544,7 +478,7 @@ impl Runner {
             Ok(fresh) => {
                 log::info!("Login refreshed");
                 if self.config.token_override.is_none() {
-                    self.write_store(StoreWrite::Save(fresh.clone()));
+                    self.store.write(StoreWrite::Save(fresh.clone()));
                 }
                 self.token = Some(fresh.access_token);
                 true
@@ -606,7 +540,7 @@ impl Runner {
         match result {
             Ok(token) => {
                 log::info!("Logged in as {}", token.user.name);
-                self.write_store(StoreWrite::Save(token.clone()));
+                self.store.write(StoreWrite::Save(token.clone()));
                 let name = token.user.name.clone();
                 self.token = Some(token.access_token);
                 self.settings.enabled = true;
@@ -650,6 +584,7 @@ impl Runner {
 mod tests {
     use super::*;
     use hyperclay_protocol::User;
+    use std::path::Path;
     use std::time::Duration;
 
     /// Nothing listens here: a session attempt fails at once and the engine goes offline.

@@ -2,14 +2,18 @@
 //! logins and store openings, network changes and long-poll replies.
 
 use crate::auth::{AuthError, StoredToken, TokenStore};
-use crate::changes_wait::WaitReply;
+use crate::listing::Page;
+use crate::remote::RemoteError;
 use crate::state::Command;
-use crate::watch::FsSignal;
+
+/// What a long-poll brought back: a page and its size, or why there was none.
+pub(crate) type WaitReply = Result<Page, RemoteError>;
 
 /// What reaches the control loop.
 pub(crate) enum Event {
     Command(Command),
-    Fs(FsSignal),
+    /// The session's watcher has signals waiting in its inbox.
+    FsReady,
     LoginFinished(Result<StoredToken, AuthError>),
     /// The token store finished opening (on its own thread), with what it held then.
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),

@@ -4,26 +4,36 @@
 //! [`state::Command`]s) share everything through this library.
 
 pub mod auth;
+mod bookkeeping;
 mod changes_wait;
 pub mod config;
 pub mod data_dir;
 pub mod engine;
 mod event;
+mod executor;
+mod fault;
+mod feed;
 pub mod folder_guard;
+mod folders;
+mod issues;
 pub mod listing;
 pub mod local;
 pub mod lock;
 pub mod logging;
 pub mod memory;
 pub mod network;
+mod picture;
 pub mod plan;
 pub mod remote;
+mod remote_files;
 pub mod report;
+mod schedule;
 mod session;
 pub mod settings;
 pub mod signals;
 pub mod state;
 pub mod state_store;
 pub mod status_text;
+mod token_slot;
 mod transfer;
 pub mod watch;

@@ -2,11 +2,13 @@
 //! pages a server may send before `hasMore` ends, and a cursor that must move from page to page.
 //! A server that pages forever or repeats itself ends the session with a [`ListingError`]
 //! instead of growing the client without bound. It must never read the network itself: the
-//! session feeds it each page as it arrives.
+//! caller hands [`read_pages`] the call that fetches a page.
 
 use std::collections::HashSet;
 
-use hyperclay_protocol::ChangesResponse;
+use hyperclay_protocol::{ChangesResponse, Entry};
+
+use crate::remote::RemoteError;
 
 /// The most entries one listing may carry: far above any real folder (a 100,000-file listing
 /// is tested), low enough that the client's memory stays bounded.
@@ -73,10 +75,65 @@ impl ListingGuard {
     }
 }
 
+/// Why a listing stopped before its last page.
+#[derive(Debug)]
+pub enum PageError {
+    Remote(RemoteError),
+    Listing(ListingError),
+}
+
+/// A page and the size of its body, as the call that fetched it reports them.
+pub type Page = (ChangesResponse, u64);
+
+/// The one paging loop: reads pages after `cursor` (`None`: a full listing) until `hasMore`
+/// ends, each bounded by a [`ListingGuard`], handing every entry to `each`. `first` is a page
+/// already in hand (a long-poll's reply); `fetch` asks for the page after a cursor. Returns the
+/// cursor to go on from.
+pub fn read_pages(
+    cursor: Option<&str>,
+    mut first: Option<Page>,
+    mut fetch: impl FnMut(Option<&str>) -> Result<Page, RemoteError>,
+    mut each: impl FnMut(Entry),
+) -> Result<String, PageError> {
+    let mut guard = ListingGuard::new(cursor);
+    let mut at = cursor.map(str::to_owned);
+    loop {
+        let (page, bytes) = match first.take() {
+            Some(page) => page,
+            None => fetch(at.as_deref()).map_err(PageError::Remote)?,
+        };
+        guard.admit(&page, bytes).map_err(PageError::Listing)?;
+        page.entries.into_iter().for_each(&mut each);
+        if !page.has_more {
+            return Ok(page.cursor);
+        }
+        at = Some(page.cursor);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyperclay_protocol::{Entry, EntryKind, Timestamp};
+    use hyperclay_protocol::{EntryKind, Timestamp};
+
+    #[test]
+    fn pages_are_read_from_the_one_in_hand_until_has_more_ends() {
+        let mut asked = Vec::new();
+        let mut n = 0;
+        let end = read_pages(
+            Some("c0"),
+            Some((page("c1", true, 2), 10)),
+            |at| {
+                asked.push(at.map(str::to_owned));
+                Ok((page("c2", false, 1), 10))
+            },
+            |_| n += 1,
+        )
+        .unwrap();
+        assert_eq!(end, "c2");
+        assert_eq!(asked, [Some("c1".to_owned())]);
+        assert_eq!(n, 3);
+    }
 
     fn page(cursor: &str, has_more: bool, n: usize) -> ChangesResponse {
         let entry = Entry {

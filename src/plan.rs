@@ -12,13 +12,41 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hyperclay_protocol::{Checksum, Timestamp, app_name_of};
 
-/// What identifies one synced file on both sides: `app:<name>` or `file:<path>`.
-pub type Key = String;
+/// What identifies one synced file on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// An app, by its name: the same app wherever its file lives on either side.
+    App(String),
+    /// Any other file, by its folder-relative path.
+    File(String),
+}
+
+impl Key {
+    /// A key as its `Display` wrote it (how the sync state stores it); `None` for anything else.
+    pub fn parse(stored: &str) -> Option<Key> {
+        if let Some(name) = stored.strip_prefix("app:") {
+            return Some(Key::App(name.to_owned()));
+        }
+        stored
+            .strip_prefix("file:")
+            .map(|p| Key::File(p.to_owned()))
+    }
+}
+
+/// `app:<name>` or `file:<path>`: the form the sync state stores, read back by [`Key::parse`].
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::App(name) => write!(f, "app:{name}"),
+            Key::File(path) => write!(f, "file:{path}"),
+        }
+    }
+}
 
 pub fn key_of(path: &str) -> Key {
     match app_name_of(path) {
-        Some(name) => format!("app:{name}"),
-        None => format!("file:{path}"),
+        Some(name) => Key::App(name.to_owned()),
+        None => Key::File(path.to_owned()),
     }
 }
 
@@ -82,7 +110,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &Key {
         match self {
             Action::Record { key, .. }
             | Action::Upload { key, .. }

@@ -78,7 +78,7 @@ impl RemoteError {
     }
 }
 
-/// The waits before each retry: 1, 2, 3, 4, 5 s, then give up.
+/// The waits before each retry: 1, 2, 3, 4, 5 s, then give up (kept by `schedule::Schedule`).
 pub const RETRY_SCHEDULE: [Duration; 5] = [
     Duration::from_secs(1),
     Duration::from_secs(2),
@@ -86,27 +86,6 @@ pub const RETRY_SCHEDULE: [Duration; 5] = [
     Duration::from_secs(4),
     Duration::from_secs(5),
 ];
-
-/// Runs `call`, retrying retryable failures on [`RETRY_SCHEDULE`]. `sleep` does the waiting and
-/// returns false to abandon (shutdown); tests pass one that only counts.
-pub fn with_retries<T>(
-    mut call: impl FnMut() -> Result<T, RemoteError>,
-    sleep: &mut dyn FnMut(Duration) -> bool,
-) -> Result<T, RemoteError> {
-    let mut result = call();
-    for wait in RETRY_SCHEDULE {
-        match &result {
-            Err(e) if e.is_retryable() => {
-                if !sleep(wait) {
-                    break;
-                }
-                result = call();
-            }
-            _ => break,
-        }
-    }
-    result
-}
 
 /// A body must move at least this much within one stall window to count as alive.
 pub const STALL_MIN_BYTES: u64 = 1024;
@@ -436,66 +415,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_follow_the_schedule_then_stop() {
-        let mut calls = 0;
-        let mut waits = Vec::new();
-        let r: Result<(), _> = with_retries(
-            || {
-                calls += 1;
-                Err(RemoteError::Server {
-                    status: 500,
-                    message: String::new(),
-                })
-            },
-            &mut |d| {
-                waits.push(d.as_secs());
-                true
-            },
-        );
-        assert!(r.is_err());
-        assert_eq!(calls, 6);
-        assert_eq!(waits, [1, 2, 3, 4, 5]);
-    }
-
-    #[test]
-    fn client_errors_never_retry_and_success_stops_early() {
-        let mut calls = 0;
-        let r: Result<(), _> = with_retries(
-            || {
-                calls += 1;
-                Err(RemoteError::SiteLimit)
-            },
-            &mut |_| true,
-        );
-        assert_eq!(r, Err(RemoteError::SiteLimit));
-        assert_eq!(calls, 1);
-        let mut n = 0;
-        let ok = with_retries(
-            || {
-                n += 1;
-                if n < 3 {
-                    Err(RemoteError::Network("reset".into()))
-                } else {
-                    Ok(n)
-                }
-            },
-            &mut |_| true,
-        );
-        assert_eq!(ok, Ok(3));
-    }
-
-    #[test]
-    fn a_stall_is_never_retried() {
-        let mut calls = 0;
-        let r: Result<(), _> = with_retries(
-            || {
-                calls += 1;
-                Err(RemoteError::Stalled("slow".into()))
-            },
-            &mut |_| true,
-        );
-        assert!(matches!(r, Err(RemoteError::Stalled(_))));
-        assert_eq!(calls, 1);
+    fn only_trouble_that_may_pass_is_retryable() {
+        let server = RemoteError::Server {
+            status: 500,
+            message: String::new(),
+        };
+        assert!(server.is_retryable());
+        assert!(RemoteError::Network("reset".into()).is_retryable());
+        assert!(!RemoteError::SiteLimit.is_retryable());
+        assert!(!RemoteError::Stalled("slow".into()).is_retryable());
+        assert!(!RemoteError::Unauthorized.is_retryable());
     }
 
     const W: Duration = Duration::from_secs(10);
@@ -650,19 +579,5 @@ mod tests {
         let body = vec![b'x'; MAX_FILE_BYTES as usize];
         let r = quick_remote(&url).upload(&some_path(), &body, Timestamp::now());
         assert!(matches!(r, Err(RemoteError::Stalled(_))), "{r:?}");
-    }
-
-    #[test]
-    fn an_abandoned_wait_stops_retrying() {
-        let mut calls = 0;
-        let r: Result<(), _> = with_retries(
-            || {
-                calls += 1;
-                Err(RemoteError::Network("x".into()))
-            },
-            &mut |_| false,
-        );
-        assert!(r.is_err());
-        assert_eq!(calls, 1);
     }
 }

@@ -1,8 +1,8 @@
 //! What the engine tells the outside world: the shared state snapshot, its observer, the status
-//! file `hyperclay-sync status` reads, the sync issues report the tray and `status` point to, and
-//! which remote errors the user must see. The words themselves come from [`crate::status_text`].
+//! file `hyperclay-sync status` reads, the sync-issues list and its report (the file the tray
+//! and `status` point to). The words themselves come from [`crate::status_text`]; which errors
+//! the user must see is decided in [`crate::fault`].
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::remote::RemoteError;
 use crate::settings;
 use crate::state::{EngineState, Progress, SyncIssue, UserError};
 use crate::status_text::{self, Summary};
@@ -59,7 +58,6 @@ pub fn issues_report_file(home: &Path) -> PathBuf {
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
     observer: Box<dyn Fn(&EngineState) + Send + 'static>,
-    once: Once,
     status_file: PathBuf,
     issues_report: PathBuf,
     /// The issues the report file holds now; `None` until it is first written this run, so a
@@ -85,7 +83,6 @@ impl Reporter {
         Reporter {
             shared,
             observer,
-            once: Once::default(),
             status_file: status_file(home),
             issues_report: issues_report_file(home),
             reported: Mutex::new(None),
@@ -161,8 +158,6 @@ impl Reporter {
         }
     }
 
-    // Wired in by the session's bookkeeping; the lead removes this allow at the merge.
-    #[allow(dead_code)]
     /// Adds `issue` to the sync issues (replacing an older one for the same path). Logged at its
     /// first occurrence only, with `log_line` (the cause and the hint, for the log reader).
     pub(crate) fn issue(&self, issue: SyncIssue, log_line: &str) {
@@ -185,13 +180,11 @@ impl Reporter {
         }
     }
 
-    #[allow(dead_code)]
     /// `path` synced (or was removed): its issue, if any, is over.
     pub(crate) fn resolved(&self, path: &str) {
         self.update(|s| s.issues.retain(|i| i.path != path));
     }
 
-    #[allow(dead_code)]
     /// The progress of the work in hand; `None` once up to date.
     pub(crate) fn progress(&self, progress: Option<Progress>) {
         self.update(|s| s.progress = progress);
@@ -203,11 +196,6 @@ impl Reporter {
 
     pub(crate) fn shutdown_flag(&self) -> Arc<AtomicBool> {
         self.shared.shutdown.clone()
-    }
-
-    /// Remembers what was already logged, so a skipped file is reported once per run.
-    pub(crate) fn once(&self) -> &Once {
-        &self.once
     }
 
     pub(crate) fn shutting_down(&self) -> bool {
@@ -223,26 +211,6 @@ fn only_the_count_moved(before: &StatusFile, now: &StatusFile) -> bool {
             summary: now.summary.clone(),
             ..before.clone()
         } == *now
-}
-
-/// The remote error a session turns into a user-facing problem, if any.
-pub(crate) fn user_error(e: &RemoteError) -> Option<UserError> {
-    match e {
-        RemoteError::SiteLimit => Some(UserError::SiteLimit),
-        RemoteError::NameTaken => Some(UserError::NameTaken),
-        RemoteError::SubscriptionRequired => Some(UserError::SubscriptionRequired),
-        _ => None,
-    }
-}
-
-/// Paths the engine reported as skipped, so each is logged once per run.
-#[derive(Default)]
-pub(crate) struct Once(Mutex<HashMap<String, ()>>);
-
-impl Once {
-    pub(crate) fn first(&self, what: &str) -> bool {
-        lock(&self.0).insert(what.to_owned(), ()).is_none()
-    }
 }
 
 #[cfg(test)]

@@ -116,7 +116,11 @@ impl StateStore {
             "SELECT key, checksum, size, local_mtime, remote_modified, local_path, remote_path FROM base",
         )?;
         let rows = stmt.query_map([], |r| {
-            let key = r.get::<_, String>(0)?;
+            let stored = r.get::<_, String>(0)?;
+            let Some(key) = Key::parse(&stored) else {
+                log::warn!("Ignoring the sync state of {stored:?}: not a key this version knows");
+                return Ok(None);
+            };
             let text = r.get_ref(1)?.as_str()?;
             // Only ever written from a computed checksum; a row that is not one (edited by
             // hand, damaged) is left out: that file is then treated as never synced, so any
@@ -144,11 +148,11 @@ impl StateStore {
             .collect::<Result<_, _>>()?)
     }
 
-    pub fn put_base(&self, key: &str, r: &BaseRecord) -> Result<(), StoreError> {
+    pub fn put_base(&self, key: &Key, r: &BaseRecord) -> Result<(), StoreError> {
         self.db.execute(
             "INSERT OR REPLACE INTO base VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
-                key,
+                key.to_string(),
                 r.checksum.to_hex(),
                 i64::try_from(r.size).unwrap_or(i64::MAX),
                 r.local_mtime.as_millis(),
@@ -175,8 +179,9 @@ impl StateStore {
         Ok(())
     }
 
-    pub fn forget_base(&self, key: &str) -> Result<(), StoreError> {
-        self.db.execute("DELETE FROM base WHERE key = ?1", [key])?;
+    pub fn forget_base(&self, key: &Key) -> Result<(), StoreError> {
+        self.db
+            .execute("DELETE FROM base WHERE key = ?1", [key.to_string()])?;
         Ok(())
     }
 
@@ -297,6 +302,10 @@ fn hash_row(path: &str, stamp: Stamp, checksum: Checksum) -> impl rusqlite::Para
 mod tests {
     use super::*;
 
+    fn app(name: &str) -> Key {
+        Key::App(name.to_owned())
+    }
+
     const ALICE: Identity<'static> = Identity {
         server: "http://localhost:8080",
         account_id: "1",
@@ -317,7 +326,7 @@ mod tests {
         };
         {
             let mut s = StateStore::open(home.path(), folder, ALICE).unwrap();
-            s.put_base("app:x", &rec).unwrap();
+            s.put_base(&app("x"), &rec).unwrap();
             let mut h = HashMap::new();
             h.insert(
                 "x.html".to_string(),
@@ -343,7 +352,7 @@ mod tests {
             s.put_folder("c").unwrap();
         }
         let s = StateStore::open(home.path(), folder, ALICE).unwrap();
-        assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
+        assert_eq!(s.base().unwrap().get(&app("x")), Some(&rec));
         assert_eq!(s.hashes().unwrap()["x.html"].1, c);
         assert_eq!(s.meta("cursor").unwrap().as_deref(), Some("42"));
         assert_eq!(
@@ -352,7 +361,7 @@ mod tests {
         );
         s.forget_folder("c").unwrap();
         assert_eq!(s.folders().unwrap(), BTreeSet::from(["a/b".into()]));
-        s.forget_base("app:x").unwrap();
+        s.forget_base(&app("x")).unwrap();
         assert!(s.base().unwrap().is_empty());
         assert!(!state_file(home.path(), folder, ALICE).starts_with(folder));
     }
@@ -389,12 +398,12 @@ mod tests {
         }
         let s = StateStore::open(home.path(), folder, ALICE).unwrap();
         let base = s.base().unwrap();
-        assert_eq!(base.keys().collect::<Vec<_>>(), ["app:x"]);
-        assert_eq!(base["app:x"].checksum, Checksum::of(b"hello"));
+        assert_eq!(base.keys().collect::<Vec<_>>(), [&app("x")]);
+        assert_eq!(base[&app("x")].checksum, Checksum::of(b"hello"));
         let hashes = s.hashes().unwrap();
         assert_eq!(hashes.keys().collect::<Vec<_>>(), ["x.html"]);
         assert_eq!(hashes["x.html"].1, Checksum::of(b"hello"));
-        s.put_base("app:y", &base["app:x"]).unwrap();
+        s.put_base(&app("y"), &base[&app("x")]).unwrap();
         s.put_hash("y.html", hashes["x.html"].0, Checksum::of(b"hello"))
             .unwrap();
         let text = |sql: &str| -> String { s.db.query_row(sql, [], |r| r.get(0)).unwrap() };
@@ -419,7 +428,7 @@ mod tests {
         };
         StateStore::open(home.path(), folder, ALICE)
             .unwrap()
-            .put_base("app:x", &rec)
+            .put_base(&app("x"), &rec)
             .unwrap();
         let bob = Identity {
             account_id: "2",
@@ -440,7 +449,7 @@ mod tests {
             ..ALICE
         };
         let s = StateStore::open(home.path(), folder, same).unwrap();
-        assert_eq!(s.base().unwrap().get("app:x"), Some(&rec));
+        assert_eq!(s.base().unwrap().get(&app("x")), Some(&rec));
     }
 
     #[test]
@@ -466,7 +475,7 @@ mod tests {
             .unwrap();
         }
         let s = StateStore::open(home.path(), folder, ALICE).unwrap();
-        assert!(s.base().unwrap().contains_key("app:x"));
+        assert!(s.base().unwrap().contains_key(&app("x")));
         assert!(!old.exists());
         let bob = Identity {
             account_id: "2",

@@ -1,18 +1,35 @@
 //! One file's transfer in either direction, runnable on any thread: the careful read and upload
-//! (with the retry schedule, and `stale` turned into taking the server's copy), or the download
-//! through the local save process. It only reports what happened; the session applies it. It
-//! must never write outside the folder or replace a file the plan did not see.
+//! (`stale` turned into taking the server's copy), or the download through the local save
+//! process. One attempt each: retries are the session's schedule, so a failing file never holds
+//! up the engine. It only reports what happened; the session applies it. It must never write
+//! outside the folder or replace a file the plan did not see, and never sleep.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
 
 use hyperclay_protocol::{Checksum, Entry, RemotePath, Timestamp};
 
 use crate::local::{self, ReadOutcome, Snapshot, write};
-use crate::plan::{Action, Key, LocalFile, RemoteFile};
-use crate::remote::{Remote, RemoteError, with_retries};
+use crate::plan::{Key, LocalFile, RemoteFile};
+use crate::remote::{Remote, RemoteError};
+use crate::schedule::{Stalled, stale_takes};
 use crate::state_store::Stamp;
+
+/// A planned action that moves a file; the others are bookkeeping the session does itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Transfer {
+    Upload {
+        key: Key,
+        local: LocalFile,
+        remote_path: String,
+    },
+    Download {
+        key: Key,
+        remote: RemoteFile,
+        local_path: String,
+        replaces: Option<Checksum>,
+    },
+}
 
 /// What one transfer came to; applied to the session's state on the engine thread.
 pub(crate) enum Outcome {
@@ -34,10 +51,16 @@ pub(crate) enum Outcome {
     },
     /// The local file moved under us; look at it again.
     Replan(String),
-    Skipped(String, String),
+    /// Not transferred, for a reason that concerns this file alone (`why`).
+    Skipped { path: String, why: String },
     /// The folder refused the write (read-only, full disk, …): the user must be told.
     WriteRefused(String, String),
-    Failed(String, RemoteError),
+    /// The server refused or failed the one attempt; `fault::file_fault` says what it means.
+    Failed {
+        key: Key,
+        path: String,
+        error: RemoteError,
+    },
     /// A body stopped moving and was abandoned: it waits for `what` to change or for the next
     /// session, never for the retry schedule (it would only stall again).
     Stalled {
@@ -59,30 +82,16 @@ impl Outcome {
         )
     }
 
-    /// Takes a staged download's file out, to be published; the outcome then says it is in place.
-    pub(crate) fn take_staged(&mut self) -> Option<write::Staged> {
+    /// Takes a staged download's file out (with the local path it goes to), to be published;
+    /// the outcome then says it is in place.
+    pub(crate) fn take_staged(&mut self) -> Option<(String, write::Staged)> {
         match self {
-            Outcome::Downloaded { staged, .. } => staged.take(),
+            Outcome::Downloaded { staged, local, .. } => {
+                staged.take().map(|s| (local.path.clone(), s))
+            }
             _ => None,
         }
     }
-
-    /// The local path a download wrote (empty for other outcomes; only downloads are staged).
-    pub(crate) fn download_path(&self) -> &str {
-        match self {
-            Outcome::Downloaded { local, .. } => &local.path,
-            _ => "",
-        }
-    }
-}
-
-/// What a stalled transfer was moving; the same thing is not planned again this session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Stalled {
-    /// The server's copy, as listed.
-    Download(RemoteFile),
-    /// The local content, by checksum.
-    Upload(Checksum),
 }
 
 /// Everything a transfer needs, shareable across the transfer threads.
@@ -96,17 +105,6 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(crate) fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            if self.shutdown.load(Ordering::SeqCst) {
-                return false;
-            }
-            std::thread::sleep(left.min(Duration::from_millis(50)));
-        }
-        !self.shutdown.load(Ordering::SeqCst)
-    }
-
     /// The local mtime of `stamp` on the server's clock.
     pub(crate) fn server_time(&self, stamp: Stamp) -> Timestamp {
         Timestamp::from_millis(stamp.mtime_ns.div_euclid(1_000_000)).offset_by(self.offset_ms)
@@ -114,20 +112,20 @@ impl Ctx<'_> {
 
     fn upload(
         &self,
-        key: &str,
+        key: &Key,
         l: &LocalFile,
         remote_path: &str,
         snap: Option<Snapshot>,
     ) -> Outcome {
         let Ok(rp) = RemotePath::file(remote_path) else {
-            return Outcome::Skipped(l.path.clone(), "not a valid remote path".into());
+            return skipped(&l.path, "not a valid remote path");
         };
         let snap = match snap {
             Some(s) => s,
             None => match local::read_stable(self.folder, &self.folder.join(&l.path)) {
                 ReadOutcome::Ready(s) => s,
                 ReadOutcome::Moving => return Outcome::Replan(l.path.clone()),
-                _ => return Outcome::Skipped(l.path.clone(), "gone before upload".into()),
+                _ => return skipped(&l.path, "gone before upload"),
             },
         };
         // Never older than the plan's time for it: a change made after the last sync is sent
@@ -139,10 +137,7 @@ impl Ctx<'_> {
             mtime,
             checksum: snap.checksum,
         };
-        let result = with_retries(|| self.remote.upload(&rp, &snap.bytes, mtime), &mut |d| {
-            self.sleep(d)
-        });
-        match result {
+        match self.remote.upload(&rp, &snap.bytes, mtime) {
             Ok(put) => Outcome::Uploaded {
                 key: key.to_owned(),
                 local: sent,
@@ -151,8 +146,9 @@ impl Ctx<'_> {
             },
             Err(RemoteError::Stale(entry)) => {
                 log::info!("stale {}: the server has a newer copy; taking it", l.path);
-                let path = entry.map_or_else(|| remote_path.to_owned(), |e| e.path);
-                self.download(key, &path, &l.path, Some(snap.checksum))
+                let server_has = entry.as_ref().map(|e| e.path.as_str());
+                let (path, replaces) = stale_takes(remote_path, server_has, snap.checksum);
+                self.download(key, &path, &l.path, replaces)
             }
             Err(RemoteError::Stalled(why)) => {
                 log::debug!("{}: {why}", l.path);
@@ -162,23 +158,33 @@ impl Ctx<'_> {
                     what: Stalled::Upload(snap.checksum),
                 }
             }
-            Err(e) => Outcome::Failed(l.path.clone(), e),
+            Err(error) => Outcome::Failed {
+                key: key.clone(),
+                path: l.path.clone(),
+                error,
+            },
         }
     }
 
     fn download(
         &self,
-        key: &str,
+        key: &Key,
         remote_path: &str,
         local_path: &str,
         replaces: Option<Checksum>,
     ) -> Outcome {
         let (Ok(rp), Ok(lp)) = (RemotePath::file(remote_path), RemotePath::file(local_path)) else {
-            return Outcome::Skipped(remote_path.to_owned(), "not a valid path".into());
+            return skipped(remote_path, "not a valid path");
         };
-        let got = match with_retries(|| self.remote.download(&rp), &mut |d| self.sleep(d)) {
+        let got = match self.remote.download(&rp) {
             Ok(d) => d,
-            Err(e) => return Outcome::Failed(remote_path.to_owned(), e),
+            Err(error) => {
+                return Outcome::Failed {
+                    key: key.clone(),
+                    path: remote_path.to_owned(),
+                    error,
+                };
+            }
         };
         let mtime = got.modified_at.offset_by(-self.offset_ms).to_system_time();
         let written = if self.stage_new && replaces.is_none() {
@@ -214,25 +220,27 @@ impl Ctx<'_> {
             Err(e @ write::WriteError::Io { .. }) => {
                 Outcome::WriteRefused(local_path.to_owned(), e.to_string())
             }
-            Err(e) => Outcome::Skipped(local_path.to_owned(), e.to_string()),
+            Err(e) => skipped(local_path, &e.to_string()),
         }
     }
 
-    pub(crate) fn run(&self, action: &Action, snap: Option<Snapshot>) -> Outcome {
-        match action {
-            Action::Upload {
+    pub(crate) fn run(&self, transfer: &Transfer, snap: Option<Snapshot>) -> Outcome {
+        match transfer {
+            Transfer::Upload {
                 key,
                 local,
                 remote_path,
-                ..
             } => self.upload(key, local, remote_path, snap),
-            Action::Download {
+            Transfer::Download {
                 key,
                 remote,
                 local_path,
                 replaces,
             } => match self.download(key, &remote.path, local_path, *replaces) {
-                Outcome::Failed(_, RemoteError::Stalled(why)) => {
+                Outcome::Failed {
+                    error: RemoteError::Stalled(why),
+                    ..
+                } => {
                     log::debug!("{}: {why}", remote.path);
                     Outcome::Stalled {
                         key: key.clone(),
@@ -242,7 +250,13 @@ impl Ctx<'_> {
                 }
                 other => other,
             },
-            _ => Outcome::Skipped(String::new(), String::new()),
         }
+    }
+}
+
+fn skipped(path: &str, why: &str) -> Outcome {
+    Outcome::Skipped {
+        path: path.to_owned(),
+        why: why.to_owned(),
     }
 }

@@ -2,14 +2,20 @@
 //! the engine. It adds no delay of its own and never reads files: the engine does the careful
 //! read. On Linux a write is complete at close-after-write or rename-into; elsewhere only a
 //! modify event exists, so the engine waits for a short quiet time instead.
+//!
+//! Signals wait in a bounded [`Inbox`] (each one once), and the engine gets one wake-up when the
+//! inbox stops being empty: a burst of a million events holds at most [`MAX_WAITING`] paths,
+//! and past that one full rescan stands for all of them.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FsSignal {
     /// A writer finished with this path (closed it, or renamed it into place), or it went
     /// away: act now.
@@ -65,20 +71,73 @@ pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
     }
 }
 
-/// Watches `folder` recursively; every signal is wrapped by `wrap` and sent on `tx`.
+/// The most distinct signals that wait for the engine; past that the watcher keeps none and
+/// asks for one full rescan instead.
+pub const MAX_WAITING: usize = 4096;
+
+/// The signals the engine has not taken yet, shared by the watcher's thread and the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Inbox(Arc<Mutex<Waiting>>);
+
+#[derive(Debug, Default)]
+struct Waiting {
+    signals: Vec<FsSignal>,
+    seen: HashSet<FsSignal>,
+    /// Too many to keep: only a full rescan is safe.
+    overflowed: bool,
+}
+
+impl Inbox {
+    /// Keeps `signal` for the engine; true when the inbox was empty (the engine needs a wake-up).
+    pub fn put(&self, signal: FsSignal) -> bool {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let was_empty = w.signals.is_empty() && !w.overflowed;
+        if w.overflowed {
+            return false;
+        }
+        if signal == FsSignal::Rescan || w.signals.len() >= MAX_WAITING {
+            *w = Waiting {
+                overflowed: true,
+                ..Waiting::default()
+            };
+            return was_empty;
+        }
+        if w.seen.insert(signal.clone()) {
+            w.signals.push(signal);
+        }
+        was_empty
+    }
+
+    /// Everything waiting, oldest first; after an overflow, the one rescan.
+    pub fn take(&self) -> Vec<FsSignal> {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = std::mem::take(&mut *w);
+        if taken.overflowed {
+            return vec![FsSignal::Rescan];
+        }
+        taken.signals
+    }
+}
+
+/// Watches `folder` recursively; signals wait in the returned [`Inbox`], and `wake()` is sent on
+/// `tx` each time the inbox stops being empty.
 pub fn start<T: Send + 'static>(
     folder: &Path,
     tx: Sender<T>,
-    wrap: fn(FsSignal) -> T,
-) -> notify::Result<notify::RecommendedWatcher> {
+    wake: fn() -> T,
+) -> notify::Result<(notify::RecommendedWatcher, Inbox)> {
+    let inbox = Inbox::default();
+    let filled = inbox.clone();
     let mut watcher = notify::recommended_watcher(move |event| {
         for s in signals(event) {
-            // The engine is gone: nothing left to tell.
-            let _ = tx.send(wrap(s));
+            if filled.put(s) {
+                // The engine is gone: nothing left to tell.
+                let _ = tx.send(wake());
+            }
         }
     })?;
     watcher.watch(folder, RecursiveMode::Recursive)?;
-    Ok(watcher)
+    Ok((watcher, inbox))
 }
 
 #[cfg(test)]
@@ -87,16 +146,47 @@ mod tests {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    fn wait_for(rx: &mpsc::Receiver<FsSignal>, want: &FsSignal) -> bool {
+    fn wait_for(rx: &mpsc::Receiver<()>, inbox: &Inbox, want: &FsSignal) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(s) if &s == want => return true,
-                Ok(_) => {}
+                Ok(()) if inbox.take().contains(want) => return true,
+                Ok(()) => {}
                 Err(_) => return false,
             }
         }
         false
+    }
+
+    fn done(path: &str) -> FsSignal {
+        FsSignal::Done(PathBuf::from(path))
+    }
+
+    #[test]
+    fn a_signal_waits_once_and_wakes_the_engine_only_when_the_inbox_was_empty() {
+        let inbox = Inbox::default();
+        assert!(inbox.put(done("a")));
+        assert!(!inbox.put(done("b")));
+        assert!(!inbox.put(done("a")), "already waiting");
+        assert_eq!(inbox.take(), [done("a"), done("b")]);
+        assert!(inbox.take().is_empty());
+        assert!(inbox.put(done("c")), "empty again: a new wake-up");
+    }
+
+    #[test]
+    fn more_signals_than_the_inbox_holds_become_one_rescan() {
+        let inbox = Inbox::default();
+        let mut wakes = 0;
+        for i in 0..MAX_WAITING + 10 {
+            wakes += usize::from(inbox.put(done(&format!("f{i}"))));
+        }
+        assert_eq!(wakes, 1);
+        assert_eq!(inbox.take(), [FsSignal::Rescan]);
+        assert!(inbox.take().is_empty(), "the rescan is taken once");
+        // A watcher that lost events asks for the rescan the same way.
+        inbox.put(done("x"));
+        inbox.put(FsSignal::Rescan);
+        assert_eq!(inbox.take(), [FsSignal::Rescan]);
     }
 
     #[cfg(target_os = "linux")]
@@ -105,12 +195,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let (tx, rx) = mpsc::channel();
-        let _w = start(&root, tx, |s| s).unwrap();
+        let (_w, inbox) = start(&root, tx, || ()).unwrap();
         std::fs::write(root.join("a.html"), "x").unwrap();
-        assert!(wait_for(&rx, &FsSignal::Done(root.join("a.html"))));
+        assert!(wait_for(&rx, &inbox, &FsSignal::Done(root.join("a.html"))));
         std::fs::write(root.join(".b.tmp"), "y").unwrap();
         std::fs::rename(root.join(".b.tmp"), root.join("b.html")).unwrap();
-        assert!(wait_for(&rx, &FsSignal::Done(root.join("b.html"))));
+        assert!(wait_for(&rx, &inbox, &FsSignal::Done(root.join("b.html"))));
     }
 
     #[cfg(target_os = "linux")]
@@ -120,8 +210,8 @@ mod tests {
         let root = parent.path().canonicalize().unwrap().join("sync");
         std::fs::create_dir(&root).unwrap();
         let (tx, rx) = mpsc::channel();
-        let _w = start(&root, tx, |s| s).unwrap();
+        let (_w, inbox) = start(&root, tx, || ()).unwrap();
         std::fs::remove_dir(&root).unwrap();
-        assert!(wait_for(&rx, &FsSignal::Done(root.clone())));
+        assert!(wait_for(&rx, &inbox, &FsSignal::Done(root.clone())));
     }
 }

@@ -188,7 +188,8 @@ impl Soak {
             }
             84..=87 => {
                 // The connection drops under a few polls (the proxy answers 500 instead of
-                // reaching the server): the session ends and a new one reconciles both sides.
+                // reaching the server): each failed poll is retried at 1-5 s (past the last
+                // retry the session ends and a new one reconciles both sides).
                 let polls = "GET /api/local-sync/changes";
                 let seen = self.proxy.count("GET", "/api/local-sync/changes");
                 self.proxy.fail(polls, 500, "internal");

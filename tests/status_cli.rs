@@ -44,8 +44,6 @@ fn status_text(home: &Path, url: &str) -> String {
 }
 
 #[test]
-#[ignore = "needs the session to report skipped files as sync issues (task C1's wiring of \
-            Reporter::issue); the lead removes this at the merge"]
 fn a_skipped_file_is_listed_with_why_and_what_to_do_and_in_the_report() {
     let server = TestServer::start();
     let token = server.token("demo");

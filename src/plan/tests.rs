@@ -234,8 +234,12 @@ const PATHS: &[&str] = &[
     "notes.txt",
 ];
 
-fn same_key_paths(key: &str) -> Vec<&'static str> {
-    PATHS.iter().copied().filter(|p| key_of(p) == key).collect()
+fn same_key_paths(key: &Key) -> Vec<&'static str> {
+    PATHS
+        .iter()
+        .copied()
+        .filter(|p| key_of(p) == *key)
+        .collect()
 }
 
 fn arb_local() -> impl Strategy<Value = Local> {
