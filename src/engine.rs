@@ -99,8 +99,10 @@ impl Engine {
             .unwrap_or_else(EngineConfig::default_folder);
         let state = EngineState {
             account: None,
+            token_given: false,
             enabled: settings.enabled,
             online: false,
+            offline_cause: None,
             login: None,
             error: None,
             folder: folder.clone(),
@@ -200,6 +202,7 @@ impl Runner {
         match self.config.token_override.clone() {
             Some(t) => {
                 self.token = Some(t);
+                self.reporter.update(|s| s.token_given = true);
                 self.refresh_on_use();
             }
             None => self.store.begin_opening(),
@@ -395,11 +398,15 @@ impl Runner {
         match end {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;
+                let cause = format!("cannot reach {}: {why}", self.config.server_url);
                 if was_online || !self.offline_said {
-                    log::warn!("Offline: cannot reach {}: {why}", self.config.server_url);
+                    log::warn!("Offline: {cause}");
                     self.offline_said = true;
                 }
-                self.reporter.update(|s| s.online = false);
+                self.reporter.update(|s| {
+                    s.online = false;
+                    s.offline_cause = Some(cause);
+                });
             }
             SessionEnd::Unauthorized => {
                 log::warn!("The server refused the login (401): logged out");
@@ -445,6 +452,7 @@ impl Runner {
         }
         self.reporter.update(|s| {
             s.account = None;
+            s.token_given = false;
             s.online = false;
             s.error = why;
         });

@@ -289,8 +289,10 @@ mod tests {
     fn reporter(home: &std::path::Path) -> Reporter {
         let state = EngineState {
             account: None,
+            token_given: false,
             enabled: true,
             online: true,
+            offline_cause: None,
             login: None,
             error: None,
             folder: home.to_path_buf(),

@@ -97,6 +97,10 @@ impl Reporter {
             let mut s = lock(&self.shared.state);
             let before = s.clone();
             change(&mut s);
+            // Once the server answers, the cause of the last failure to reach it is no longer true.
+            if s.online {
+                s.offline_cause = None;
+            }
             (before, s.clone())
         };
         if before != after {
@@ -223,8 +227,10 @@ mod tests {
     fn reporter(home: &Path) -> Reporter {
         let state = EngineState {
             account: Some("alice".to_owned()),
+            token_given: false,
             enabled: true,
             online: true,
+            offline_cause: None,
             login: None,
             error: None,
             folder: PathBuf::from("/home/u/Hyperclay"),

@@ -106,10 +106,16 @@ pub struct PendingLogin {
 pub struct EngineState {
     /// The account's name while a token is held.
     pub account: Option<String>,
+    /// A token came from `HYPERCLAY_TOKEN`: logged in, though the account's name is known only
+    /// once the server answers.
+    pub token_given: bool,
     /// The user's switch: sync on or off. Remembered across restarts.
     pub enabled: bool,
     /// The server answered the last call (meaningful while enabled and logged in).
     pub online: bool,
+    /// Why the server could not be reached the last time it was tried ("cannot reach https://…:
+    /// connection refused"); `None` while online or before the first try.
+    pub offline_cause: Option<String>,
     /// A browser login in progress.
     pub login: Option<PendingLogin>,
     /// What blocks syncing, when anything does.

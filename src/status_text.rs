@@ -66,7 +66,7 @@ impl Summary {
 
     /// The summary of a running engine's state.
     pub fn of(s: &EngineState) -> Summary {
-        if !s.logged_in() {
+        if !s.logged_in() && !s.token_given {
             let reason = match (&s.error, &s.login) {
                 (Some(UserError::LoginRefused), _) => UserError::LoginRefused.message(),
                 (_, Some(_)) => WAITING_FOR_LOGIN.to_owned(),
@@ -87,10 +87,13 @@ impl Summary {
             return Summary::new(StateWord::Paused, Some(e.message()));
         }
         if !s.online {
-            let cause = s
-                .error
-                .as_ref()
-                .map_or_else(|| format!("cannot reach {}", s.server), UserError::message);
+            // An error the user must act on says more than the network's reason; before the
+            // first try there is no reason yet.
+            let cause = match (&s.error, &s.offline_cause) {
+                (Some(e), _) => e.message(),
+                (None, Some(cause)) => cause.clone(),
+                (None, None) => format!("cannot reach {}", s.server),
+            };
             return Summary::new(StateWord::Offline, Some(cause));
         }
         match s.progress {
@@ -250,8 +253,10 @@ mod tests {
     fn up_to_date() -> EngineState {
         EngineState {
             account: Some("alice".to_owned()),
+            token_given: false,
             enabled: true,
             online: true,
+            offline_cause: None,
             login: None,
             error: None,
             folder: PathBuf::from("/home/u/Hyperclay"),
@@ -312,6 +317,15 @@ mod tests {
             summary.line(),
             "Offline: cannot reach https://hyperclay.com"
         );
+        // With the network's reason once a try failed.
+        let s = EngineState {
+            offline_cause: Some("cannot reach https://hyperclay.com: connection refused".into()),
+            ..s
+        };
+        assert_eq!(
+            Summary::of(&s).line(),
+            "Offline: cannot reach https://hyperclay.com: connection refused"
+        );
         let s = EngineState {
             error: Some(UserError::Other(
                 "https://x is not a Hyperclay server".into(),
@@ -352,6 +366,7 @@ mod tests {
     fn logged_out_says_why() {
         let out = EngineState {
             account: None,
+            token_given: false,
             ..up_to_date()
         };
         assert_eq!(Summary::of(&out).line(), "Logged out");
@@ -390,6 +405,7 @@ mod tests {
         );
         let refused = Summary::of(&EngineState {
             account: None,
+            token_given: false,
             error: Some(UserError::LoginRefused),
             ..up_to_date()
         });

@@ -237,4 +237,16 @@ fn an_unreachable_server_is_said_at_once_with_its_address() {
             .contains("Offline: cannot reach http://127.0.0.1:9: ")
     });
     assert!(said, "{}", client.log());
+    // The status says the same, with the OS's reason, for as long as it holds.
+    let says_why = |status: &serde_json::Value| {
+        status["state"] == "offline"
+            && status["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("cannot reach http://127.0.0.1:9: ") && r.len() > 34)
+    };
+    assert!(
+        wait_until(DEADLINE, || says_why(&client.status())),
+        "{}",
+        client.status()
+    );
 }

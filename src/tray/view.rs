@@ -262,8 +262,10 @@ mod tests {
     fn logged_out() -> EngineState {
         EngineState {
             account: None,
+            token_given: false,
             enabled: false,
             online: true,
+            offline_cause: None,
             login: None,
             error: None,
             folder: PathBuf::from("/home/u/Hyperclay"),
@@ -278,6 +280,7 @@ mod tests {
     fn logged_in(enabled: bool) -> EngineState {
         EngineState {
             account: Some("alice".to_owned()),
+            token_given: false,
             enabled,
             ..logged_out()
         }
