@@ -6,7 +6,7 @@
 //! an app; and Start at login, switched from the menu, writes and removes a correctly quoted
 //! autostart entry under the test's HOME, for the binary's own path and for an AppImage.
 
-mod ui_support;
+use crate::ui_support;
 
 use hyperclay_server::test_support::TestServer;
 use ui_support::sni_host::*;

@@ -4,7 +4,7 @@
 //! then not pushed), back on (it is), and logs out from the menu (the token is revoked). Also
 //! starts it as `scripts/demo.sh` does, with `--folder`.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::time::{Duration, Instant};
 

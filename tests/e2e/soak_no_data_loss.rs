@@ -9,11 +9,9 @@
 //! --test soak_no_data_loss -- --nocapture`. Long run: `SOAK_STEPS=10000` (see
 //! docs/reliability.md).
 
-mod common;
-#[path = "common/hostile_server.rs"]
-mod hostile;
-#[path = "common/processes.rs"]
-mod processes;
+use crate::common;
+use crate::hostile;
+use crate::processes;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,7 +4,7 @@
 //! callback reaches the app, the token is stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
 //! the app stays logged out.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
