@@ -7,6 +7,7 @@
 // Its own binary, not a module of tests/e2e: it sets process-wide environment (see
 // `browserless_env`), which the other end-to-end tests must not share.
 #[path = "e2e/common/mod.rs"]
+#[allow(dead_code)] // the e2e helpers; this file needs a few
 mod common;
 
 use std::sync::{Arc, Mutex};
