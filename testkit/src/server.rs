@@ -25,14 +25,16 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `bin serve --listen 127.0.0.1:0 --data-dir DATA_DIR EXTRA…` (e.g. `--demo` for the
-    /// demo/demo paid and free/free unpaid accounts) and waits until it says where it listens.
-    /// Its stderr (the log) goes to `stderr`; pass `Stdio::piped()` and [`take_stderr`] to read it.
+    /// demo/demo paid and free/free unpaid accounts) with `env` added (e.g. `RUST_LOG`), and
+    /// waits until it says where it listens. Its stderr (the log) goes to `stderr`; pass
+    /// `Stdio::piped()` and [`take_stderr`] to read it.
     ///
     /// [`take_stderr`]: ServerProcess::take_stderr
     pub fn start(
         bin: &Path,
         data_dir: &Path,
         extra: &[&str],
+        env: &[(&str, &str)],
         stderr: Stdio,
     ) -> Result<ServerProcess, KitError> {
         let mut child = Command::new(bin)
@@ -41,6 +43,7 @@ impl ServerProcess {
             .arg(data_dir)
             .args(extra)
             .env_remove("HYPERCLAY_SERVER_DATA")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
