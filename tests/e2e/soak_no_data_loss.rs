@@ -6,7 +6,7 @@
 //! or the server's versions.
 //!
 //! Reproduce a run with its seed: `SOAK_SEED=1234 SOAK_STEPS=200 cargo test -p hyperclay-sync
-//! --test soak_no_data_loss -- --nocapture`. Long run: `SOAK_STEPS=10000` (see
+//! --test e2e soak_no_data_loss -- --nocapture`. Long run: `SOAK_STEPS=10000` (see
 //! docs/reliability.md).
 
 use crate::common;
