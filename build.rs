@@ -9,7 +9,12 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
     let env_file = Path::new(&dir).join(".env");
     let example = Path::new(&dir).join(".env.example");
-    println!("cargo:rerun-if-changed={}", env_file.display());
+    // Cargo counts a watched file that does not exist as always changed, which rebuilt the crate
+    // (and everything linking it) on every cargo command. So `.env` is watched only once it
+    // exists; after creating one, `touch build.rs` (docs in .env.example).
+    if env_file.exists() {
+        println!("cargo:rerun-if-changed={}", env_file.display());
+    }
     println!("cargo:rerun-if-changed={}", example.display());
 
     let text = fs::read_to_string(&env_file)

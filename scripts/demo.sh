@@ -9,7 +9,14 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh run
 
 export CARGO_TERM_COLOR=never
-cargo build --locked -p hyperclay-server -p hyperclay-sync
+# The same build as scripts/test.sh's (every target, its linker), so after the tests this is a
+# no-op: building only the two binaries would resolve their dependencies' features without the
+# tests' dev-dependencies and recompile about a hundred crates. mold is there once
+# `scripts/setup.sh test` has run; without it, the system linker.
+if command -v mold >/dev/null 2>&1; then
+  export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
+fi
+cargo build --locked --workspace --all-targets
 
 demo=${HYPERCLAY_DEMO_DIR:-$PWD/target/demo}
 listen=${HYPERCLAY_DEMO_LISTEN:-127.0.0.1:8787}

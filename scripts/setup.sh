@@ -2,13 +2,13 @@
 # Installs the Debian packages the project needs, only when some are missing.
 #   scripts/setup.sh run    packages to build and run the app and the server
 #   scripts/setup.sh test   those plus what the tests drive (real editors and tools, readelf, Xvfb, a tray host,
-#                           Chromium and its driver, ImageMagick, D-Bus)
+#                           Chromium and its driver, ImageMagick, D-Bus) and the mold linker scripts/test.sh uses
 # Run as root (CI, containers) it installs them itself; otherwise it uses sudo when it can, or
 # prints the one apt-get line to run.
 set -euo pipefail
 
 build_and_run=(pkg-config libgtk-3-dev libxdo-dev libayatana-appindicator3-1 ca-certificates)
-tests=(vim nano tmux python3 nodejs node-write-file-atomic git sed binutils gnome-keyring dbus-daemon desktop-file-utils icnsutils dpkg-dev xvfb xauth trayer xdotool imagemagick dbus dbus-x11 x11-utils chromium chromium-driver xdg-utils curl)
+tests=(vim nano tmux python3 nodejs node-write-file-atomic git sed binutils gnome-keyring dbus-daemon desktop-file-utils icnsutils dpkg-dev mold xvfb xauth trayer xdotool imagemagick dbus dbus-x11 x11-utils chromium chromium-driver xdg-utils curl)
 
 case "${1:-run}" in
   run) wanted=("${build_and_run[@]}") ;;

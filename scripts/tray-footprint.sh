@@ -5,7 +5,8 @@
 # The release tray (target/release/hyperclay-sync-tray) syncs 1,000 small apps with a local
 # reference server under a private Xvfb and session bus, then idles; /proc is sampled once a
 # second for SECONDS (default 30). Prints the RSS max and, at the end, anonymous, file-backed,
-# PSS and threads. Needs Xvfb, dbus-daemon, trayer and (for sni) haskell-gtk-sni-tray-utils.
+# PSS and threads. Needs Xvfb, dbus-daemon, trayer and (for sni) haskell-gtk-sni-tray-utils; the
+# screen comes from `cargo run -p xtask -- screen`.
 # It must never leave a process behind: everything it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,18 @@ server=target/release/hyperclay-server
 [ -x "$tray" ] || { echo "build it first: cargo build --release -p hyperclay-sync" >&2; exit 1; }
 [ -x "$server" ] || { echo "build the server first: cargo build -p hyperclay-server" >&2; exit 1; }
 
+# The screen rig (Xvfb, a session bus with no activation, the tray host) is the test kit's, started
+# the one way the UI tests and the bench start it: this script re-runs itself inside it.
+if [ -z "${TRAY_FOOTPRINT_ON_SCREEN:-}" ]; then
+  case $mode in
+    xembed) host=trayer ;;
+    sni) host=sni ;;
+    *) echo "unknown mode $mode" >&2; exit 1 ;;
+  esac
+  exec env TRAY_FOOTPRINT_ON_SCREEN=1 cargo run -q --locked -p xtask -- screen --tray "$host" -- \
+    "$PWD/scripts/tray-footprint.sh" "$@"
+fi
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -26,44 +39,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# A session bus with no service activation: nothing but what is started here runs on it.
-cat >"$work/bus.conf" <<'EOF'
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
-
-Xvfb -displayfd 1 -screen 0 640x360x24 -nolisten tcp >"$work/display" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/display" ] && break; sleep 0.1; done
-export DISPLAY=":$(head -n1 "$work/display")" NO_AT_BRIDGE=1
-dbus-daemon --config-file="$work/bus.conf" --nofork --print-address=1 >"$work/bus" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/bus" ] && break; sleep 0.1; done
-export DBUS_SESSION_BUS_ADDRESS=$(head -n1 "$work/bus")
-
-case $mode in
-  xembed)
-    trayer --edge top --align right --widthtype request --height 32 --SetDockType true \
-      --transparent false --expand true >/dev/null 2>&1 &
-    ;;
-  sni)
-    gtk-sni-tray-standalone --watcher --top --end --size 32 >/dev/null 2>&1 &
-    ;;
-  *) echo "unknown mode $mode" >&2; exit 1 ;;
-esac
-pids+=($!)
-sleep 2
 
 port=$((20000 + RANDOM % 20000))
 "$server" serve --data-dir "$work/server" --listen "127.0.0.1:$port" --demo >"$work/server.log" 2>&1 &

@@ -1,7 +1,7 @@
 //! `hyperclay-sync`: the command line (the engine headless, login, logout, status). With no
 //! subcommand it hands over to the tray app, `hyperclay-sync-tray` beside it. It must never
 //! reference the tray's crates (GTK, tao, tray-icon…): this binary stays free of the GUI stack, so
-//! `run --headless` maps none of it (tests/binaries.rs checks). Errors are reported with anyhow
+//! `run --headless` maps none of it (tests/e2e/binaries.rs checks). Errors are reported with anyhow
 //! here only; tokens never printed.
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,10 @@
 //! back into the handle, which would deadlock if it were called under the state lock. An unpaid
 //! account's refused login shows "Sync is for paid subscribers" until a login or logout.
 
+// Its own binary, not a module of tests/e2e: it sets process-wide environment (see
+// `browserless_env`), which the other end-to-end tests must not share.
+#[path = "e2e/common/mod.rs"]
+#[allow(dead_code)] // the e2e helpers; this file needs a few
 mod common;
 
 use std::sync::{Arc, Mutex};

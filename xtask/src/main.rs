@@ -3,6 +3,8 @@
 //! `target/bench/report.md` and `report.json`. Figures are distributions and ratios from one
 //! run; nothing here asserts a target. It must never touch anything outside its temp dirs and
 //! the report dir, and never stop a process it did not start.
+//! `cargo run -p xtask -- screen -- CMD…` runs a command on the test kit's screen rig, for
+//! scripts that measure the tray by hand (scripts/tray-footprint.sh).
 
 mod http;
 mod machine;
@@ -34,6 +36,21 @@ enum Task {
     /// Measure push and pull latency, poll cost, initial sync, start-up, footprint and server
     /// throughput against the real release binaries on loopback.
     Bench(BenchArgs),
+    /// Run a command on a private screen: Xvfb, a session bus with no activation and a system
+    /// tray (the rig the UI tests and the bench use), with DISPLAY, DBUS_SESSION_BUS_ADDRESS and
+    /// NO_AT_BRIDGE set for it; everything is stopped when the command exits.
+    Screen(ScreenArgs),
+}
+
+#[derive(clap::Args)]
+struct ScreenArgs {
+    /// The system tray: `trayer` (XEmbed) or `sni` (gtk-sni-tray-standalone with its own
+    /// StatusNotifierWatcher).
+    #[arg(long, default_value = "trayer")]
+    tray: String,
+    /// The command and its arguments.
+    #[arg(required = true, last = true)]
+    command: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -191,7 +208,36 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Task::Screen(args) => match screen(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("xtask screen: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn screen(args: &ScreenArgs) -> Result<ExitCode> {
+    use hyperclay_testkit::screen::{Screen, TrayHost};
+    let host = match args.tray.as_str() {
+        "trayer" => TrayHost::Trayer,
+        "sni" => TrayHost::SniWatcher,
+        other => bail!("--tray must be trayer or sni, not {other:?}"),
+    };
+    let screen = Screen::start(host)?;
+    let (program, rest) = args.command.split_first().context("no command given")?;
+    let status = screen
+        .cmd(program)
+        .args(rest)
+        .status()
+        .with_context(|| format!("running {program}"))?;
+    drop(screen);
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
 }
 
 fn workspace_root() -> PathBuf {

@@ -6,16 +6,19 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
+use hyperclay_testkit::client;
+use hyperclay_testkit::screen::Screen;
+use hyperclay_testkit::server::ServerProcess;
+pub use hyperclay_testkit::terminate;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const START_DEADLINE: Duration = Duration::from_secs(30);
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
 /// The password of every bench account (local, throwaway servers only).
 const PASSWORD: &str = "bench-password";
@@ -34,43 +37,29 @@ struct Log {
     change_polls: AtomicU64,
 }
 
-/// A running reference server on loopback with its own data dir.
+/// A running reference server on loopback with its own data dir (the kit's server process), its
+/// log parsed as it arrives.
 pub struct Server {
-    bin: PathBuf,
-    data_dir: PathBuf,
-    url: String,
-    child: Child,
-    // Held open: the server exits by itself when the bench dies and this pipe closes.
-    _stdin: ChildStdin,
+    process: ServerProcess,
     log: Arc<Log>,
 }
 
 impl Server {
     /// Starts `bin serve` on `127.0.0.1:0`; its stderr goes to `dir/server.log` as it is parsed.
     pub fn start(bin: &Path, dir: &Path) -> Result<Server> {
-        let data_dir = dir.join("data");
         std::fs::create_dir_all(dir)?;
-        let mut child = Command::new(bin)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--exit-on-stdin-eof",
-                "--data-dir",
-            ])
-            .arg(&data_dir)
-            .env_remove("HYPERCLAY_SERVER_DATA")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let stdin = child.stdin.take().context("server stdin")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let stderr = child.stderr.take().context("server stderr")?;
-        let log = Arc::new(Log::default());
         let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("server.log"))?);
+        let mut process = ServerProcess::start(
+            bin,
+            &dir.join("data"),
+            &[],
+            // The commit lines it parses are at info.
+            &[("RUST_LOG", "info")],
+            Stdio::piped(),
+        )
+        .with_context(|| format!("see {}", dir.display()))?;
+        let stderr = process.take_stderr().context("server stderr")?;
+        let log = Arc::new(Log::default());
         let reader_log = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
@@ -80,70 +69,25 @@ impl Server {
             }
             let _ = file.flush();
         });
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let first = rx.recv_timeout(START_DEADLINE);
-        let url = match first
-            .as_deref()
-            .ok()
-            .and_then(|l| l.strip_prefix("listening on "))
-        {
-            Some(url) => url.trim().to_owned(),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "the server did not say where it listens (see {})",
-                    dir.display()
-                );
-            }
-        };
-        Ok(Server {
-            bin: bin.to_owned(),
-            data_dir,
-            url,
-            child,
-            _stdin: stdin,
-            log,
-        })
+        Ok(Server { process, log })
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.process.url()
     }
 
     /// `127.0.0.1:PORT`, for raw connections.
     pub fn host_port(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        self.process.host_port()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Runs the admin CLI on this server's data dir.
     fn cli(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .env_remove("HYPERCLAY_SERVER_DATA")
-            .output()
-            .with_context(|| format!("running {}", self.bin.display()))?;
-        if !out.status.success() {
-            bail!(
-                "hyperclay-server {} failed: {}",
-                args.first().copied().unwrap_or(""),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(self.process.admin(args)?)
     }
 
     /// A paid account with room for any number of apps; returns a token for it.
@@ -238,20 +182,12 @@ fn commit_of(line: &str) -> Option<(String, SystemTime)> {
     ))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// How the client runs.
-#[derive(Debug, Clone)]
-pub enum Mode {
+pub enum Mode<'a> {
     /// `hyperclay-sync run --headless --folder F`.
     Headless,
-    /// `hyperclay-sync` (the tray) with these extra variables (DISPLAY, the session bus…).
-    Tray(Vec<(String, String)>),
+    /// `hyperclay-sync` (the tray) on this screen and its session bus.
+    Tray(&'a Screen),
 }
 
 /// The real sync client with its own home (config, state, log) and folder.
@@ -282,34 +218,24 @@ impl Client {
     }
 
     /// Starts it with the default poll interval; returns the moment of the spawn.
-    pub fn spawn(&mut self, mode: &Mode) -> Result<Instant> {
+    pub fn spawn(&mut self, mode: &Mode<'_>) -> Result<Instant> {
         if self.child.is_some() {
             bail!("the client is already running");
         }
         self.spawns += 1;
         let _ = std::fs::remove_file(self.status_path());
         let log = std::fs::File::create(self.stderr_path())?;
-        let mut cmd = Command::new(&self.bin);
-        match mode {
+        let mut cmd = match mode {
             Mode::Headless => {
-                cmd.args(["run", "--headless", "--folder"])
-                    .arg(&self.folder);
+                client::headless(&self.bin, &self.home, &self.url, &self.token, &self.folder)
             }
-            Mode::Tray(vars) => {
-                cmd.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            Mode::Tray(screen) => {
+                let mut cmd = client::command(&self.bin, &self.home, &self.url);
+                cmd.env("HYPERCLAY_TOKEN", &self.token).envs(screen.env());
+                cmd
             }
-        }
-        cmd.env("HYPERCLAY_SYNC_HOME", &self.home)
-            .env("HYPERCLAY_URL", &self.url)
-            .env("HYPERCLAY_TOKEN", &self.token)
-            .env_remove("HYPERCLAY_POLL_SECONDS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        if matches!(mode, Mode::Headless) {
-            // Headless never needs the desktop session; keep it off the tester's keyring.
-            cmd.env_remove("DBUS_SESSION_BUS_ADDRESS");
-        }
+        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let started = Instant::now();
         let child = cmd
             .spawn()
@@ -336,12 +262,7 @@ impl Client {
     pub fn wait_synced(&mut self, deadline: Duration) -> Result<Instant> {
         let end = Instant::now() + deadline;
         loop {
-            if let Some(s) = std::fs::read(self.status_path())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                && s["online"] == true
-                && !s["lastSync"].is_null()
-            {
+            if client::has_synced(&client::status(&self.home)) {
                 return Ok(Instant::now());
             }
             if let Some(child) = &mut self.child
@@ -376,7 +297,7 @@ impl Client {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        terminate(&mut child, STOP_DEADLINE)
+        Ok(terminate(&mut child, STOP_DEADLINE)?)
     }
 }
 
@@ -386,28 +307,6 @@ impl Drop for Client {
             let _ = terminate(&mut child, STOP_DEADLINE);
         }
     }
-}
-
-/// SIGTERM to our own child, then SIGKILL if it is still there after `grace`.
-pub fn terminate(child: &mut Child, grace: Duration) -> Result<()> {
-    if let Ok(Some(_)) = child.try_wait() {
-        return Ok(());
-    }
-    let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    let end = Instant::now() + grace;
-    while Instant::now() < end {
-        if let Ok(Some(_)) = child.try_wait() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    bail!("pid {pid} ignored SIGTERM for {grace:?} and was killed")
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -15,10 +14,12 @@ use serde_json::json;
 use super::{SYNC_DEADLINE, local_files, ms, seed};
 use crate::http::{Api, cursor_query, raw_get};
 use crate::machine::ProcSample;
-use crate::procs::{Client, Mode, Server, terminate};
+use crate::procs::{Client, Mode, Server};
 use crate::report::{Report, Verdict};
 use crate::stats::{self, Dist};
 use crate::{Bench, Phase, tree};
+use hyperclay_testkit::screen::{Screen, TrayHost};
+use hyperclay_testkit::wait;
 
 const SEED_THREADS: usize = 8;
 
@@ -404,138 +405,26 @@ fn binary_sizes(bench: &Bench, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Our own helper processes (X server, bus, panel), stopped in reverse order on drop.
-struct Helpers(Vec<Child>);
-
-impl Drop for Helpers {
-    fn drop(&mut self) {
-        while let Some(mut c) = self.0.pop() {
-            let _ = terminate(&mut c, Duration::from_secs(5));
-        }
-    }
-}
-
-/// The tray app, idle, with the same home and folder, under a private Xvfb with trayer as the
-/// tray host (docs: /work/shared/STACK-NOTES.md §3). Returns its footprint and whether its icon
-/// docked.
+/// The tray app, idle, with the same home and folder, on the kit's screen rig (a private Xvfb,
+/// session bus and trayer as the tray host; docs: /work/shared/STACK-NOTES.md §3). Returns its
+/// footprint and whether its icon docked.
 fn tray_footprint(
     bench: &Bench,
     client: &mut Client,
     server: &Server,
     n: usize,
 ) -> Result<(Footprint, bool)> {
-    for tool in ["Xvfb", "trayer", "dbus-daemon"] {
-        if !Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()?
-            .success()
-        {
-            bail!("{tool} is not installed (apt-get install xvfb trayer dbus)");
-        }
-    }
-    let display = (140..240)
-        .find(|d| {
-            !Path::new(&format!("/tmp/.X11-unix/X{d}")).exists()
-                && !Path::new(&format!("/tmp/.X{d}-lock")).exists()
-        })
-        .context("no free X display number")?;
-    let display = format!(":{display}");
-    let mut helpers = Helpers(Vec::new());
-    helpers.0.push(
-        Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "640x360x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting Xvfb")?,
-    );
-    let socket = format!("/tmp/.X11-unix/X{}", display.trim_start_matches(':'));
-    let end = Instant::now() + Duration::from_secs(10);
-    while !Path::new(&socket).exists() {
-        if Instant::now() > end {
-            bail!("Xvfb did not open {socket}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut bus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting dbus-daemon")?;
-    let mut address = String::new();
-    if let Some(out) = bus.stdout.take() {
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut address)?;
-    }
-    helpers.0.push(bus);
-    let address = address.trim().to_owned();
-    if address.is_empty() {
-        bail!("dbus-daemon printed no address");
-    }
-    helpers.0.push(
-        Command::new("trayer")
-            .args([
-                "--edge",
-                "top",
-                "--align",
-                "right",
-                "--widthtype",
-                "request",
-                "--height",
-                "32",
-                "--SetDockType",
-                "true",
-                "--transparent",
-                "false",
-                "--expand",
-                "true",
-            ])
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting trayer")?,
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    let vars = vec![
-        ("DISPLAY".to_owned(), display.clone()),
-        ("NO_AT_BRIDGE".to_owned(), "1".to_owned()),
-        ("DBUS_SESSION_BUS_ADDRESS".to_owned(), address),
-    ];
-    client.spawn(&Mode::Tray(vars))?;
+    let screen = Screen::start(TrayHost::Trayer)?;
+    client.spawn(&Mode::Tray(&screen))?;
     client.wait_synced(SYNC_DEADLINE)?;
-    let docked = {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let tree = Command::new("xwininfo")
-                .args(["-root", "-tree"])
-                .env("DISPLAY", &display)
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            if tree.contains("tray-icon tray app") {
-                break true;
-            }
-            if Instant::now() > end {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    let docked = wait::until(Duration::from_secs(10), || {
+        screen.window_tree().contains("tray-icon tray app")
+    });
     let pid = client.pid().context("the tray is not running")?;
     let f = footprint(pid, bench.sizes.idle_window, server)?;
     let local = local_files(&client.folder)?.len();
     client.stop()?;
-    drop(helpers);
+    drop(screen);
     if local != n {
         bail!("the tray's folder holds {local} files, not {n}");
     }

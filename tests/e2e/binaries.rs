@@ -244,7 +244,7 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // A clean stop on SIGTERM is tested with the tray on screen (tests/ui_tray.rs).
+    // A clean stop on SIGTERM is tested with the tray on screen (tests/ui/ui_tray.rs).
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -1,7 +1,6 @@
 //! Finding and killing the test's own child processes by a unique argument (the client's
 //! folder path), and reading their memory, for crash and soak tests. Only ever signals a pid
 //! whose command line carries the caller's unique argument.
-#![allow(dead_code)]
 
 /// Pids whose command line has `arg` as one of its arguments.
 pub fn pids_with_arg(arg: &str) -> Vec<u32> {

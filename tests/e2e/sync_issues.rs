@@ -3,7 +3,7 @@
 //! (through the fault-injecting proxy where a test needs failures) in real temp folders. Also:
 //! one file's retries never hold up another file's upload.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

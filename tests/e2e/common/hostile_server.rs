@@ -4,7 +4,6 @@
 //! listings, endless bodies, redirects. It records every request (method, target, whether it
 //! carried an Authorization header) so tests can check what the client asked for.
 //! One request per connection (`Connection: close`), one thread per connection.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -3,10 +3,8 @@
 //! route, oversize bodies (refused without buffering them) and HTTP request smuggling basics.
 //! Every case runs against a fresh local server; none of them needs another test's state.
 
-mod common;
-#[path = "oauth_flow/mod.rs"]
-#[allow(dead_code)]
-mod oauth_flow;
+use crate::common;
+use crate::oauth_flow;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

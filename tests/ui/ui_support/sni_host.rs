@@ -102,7 +102,6 @@ impl SniHost {
                 .expect("a proxy for the item")
         };
         SniItem {
-            service: service.clone(),
             item: proxy("/StatusNotifierItem", "org.kde.StatusNotifierItem"),
             menu: proxy("/MenuBar", "com.canonical.dbusmenu"),
         }
@@ -110,7 +109,6 @@ impl SniHost {
 }
 
 pub struct SniItem<'a> {
-    pub service: String,
     item: Proxy<'a>,
     menu: Proxy<'a>,
 }

@@ -3,9 +3,8 @@
 //! cases the sync app relies on. See `common` (and docs/protocol.md) for running it against
 //! another server with `HYPERCLAY_URL` + `HYPERCLAY_TOKEN`.
 
-mod common;
-mod device_flow;
-mod oauth_flow;
+use crate::common;
+use crate::oauth_flow;
 
 use common::*;
 use hyperclay_protocol::{

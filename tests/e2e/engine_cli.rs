@@ -1,7 +1,7 @@
 //! The command line around the engine: version, headless without a login, one engine per data
 //! dir, `status` from another process, and a graceful stop on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

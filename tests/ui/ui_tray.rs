@@ -4,7 +4,7 @@
 //! then not pushed), back on (it is), and logs out from the menu (the token is revoked). Also
 //! starts it as `scripts/demo.sh` does, with `--folder`.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ fn tray_shows_state_switches_sync_and_logs_out() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
     let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
@@ -149,7 +149,7 @@ fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
     // Not there yet, and with a space, as a user's folder may be.
@@ -216,7 +216,7 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
     let mut first = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
@@ -372,7 +372,7 @@ fn running_out_of_sites_shows_the_error_mark_and_the_message_line() {
     let url = server.url();
     server.add_user("capped", "capped", true, 1);
     let token = server.token("capped");
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
     std::fs::create_dir_all(dirs.folder()).unwrap();

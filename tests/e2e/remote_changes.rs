@@ -3,7 +3,7 @@
 //! long-polling gets the plain poll. The real `hyperclay-sync` binary against a real
 //! `hyperclay-server`, through a counting proxy.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hyperclay_protocol::Timestamp;

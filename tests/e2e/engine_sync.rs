@@ -1,7 +1,7 @@
 //! End to end: the real `hyperclay-sync` binary against a real `hyperclay-server`, in real temp
 //! folders. Each test is one scenario and waits on conditions, never on fixed sleeps.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hyperclay_protocol::Timestamp;

@@ -4,7 +4,7 @@
 //! installs them) and exact syscall patterns for the others. Each step asserts exactly which
 //! paths the server holds afterwards.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -8,7 +8,7 @@
 //! under the test's HOME (remembered by the engine), for the binary's own path and for an
 //! AppImage.
 
-mod ui_support;
+use crate::ui_support;
 
 use hyperclay_server::test_support::TestServer;
 use ui_support::sni_host::*;
@@ -33,7 +33,7 @@ fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
@@ -139,7 +139,7 @@ fn the_sni_tooltip_carries_the_exact_quota_message() {
     let url = server.url();
     server.add_user("capped", "capped", true, 1);
     let token = server.token("capped");
-    let screen = Screen::start();
+    let screen = start_screen();
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
@@ -174,7 +174,7 @@ fn a_file_not_synced_is_one_menu_line_that_opens_the_report() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     dirs.remember_sync_on();
@@ -352,7 +352,7 @@ fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     let apps = dirs.root().join("my apps");
@@ -376,7 +376,7 @@ fn start_at_login_from_an_appimage_registers_the_appimage() {
     let server = TestServer::start();
     let url = server.url();
     let token = server.token("demo");
-    let screen = Screen::start();
+    let screen = start_screen();
     let host = SniHost::start(screen.bus_address());
     let dirs = AppDirs::new();
     // An AppImage runs its binary from a temporary mount and says where the image is.

@@ -1,20 +1,20 @@
-//! A real screen for the tray tests: Xvfb, a session bus, the trayer system tray, the real
-//! `hyperclay-sync` binary, screenshots and clicks. Everything is started fresh per test and
-//! killed on drop. It installs nothing: the tools come from scripts/setup.sh.
+//! A real screen for the tray tests: the kit's screen rig (Xvfb, a session bus, the trayer system
+//! tray), the real `hyperclay-sync` binary, screenshots and clicks. Everything is started fresh
+//! per test and killed on drop. It installs nothing: the tools come from scripts/setup.sh.
 //! Waits are on conditions with deadlines, never fixed sleeps.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use hyperclay_testkit::screen::TrayHost;
+use hyperclay_testkit::{client, wait};
 
 pub mod sni_host;
 
 /// How long any single condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(20);
 
 /// The XEmbed fallback gives the icon's window this WM_CLASS, after the tray id (src/tray/app.rs).
 pub const ICON_WINDOW: &str = "tray-icon tray app hyperclay-sync";
@@ -24,22 +24,15 @@ pub const ICON_WINDOW: &str = "tray-icon tray app hyperclay-sync";
 pub fn wait_for<T>(
     what: &str,
     deadline: Duration,
-    mut check: impl FnMut() -> Option<T>,
+    check: impl FnMut() -> Option<T>,
     context: impl Fn() -> String,
 ) -> T {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        if Instant::now() > end {
-            panic!(
-                "timed out after {deadline:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        std::thread::sleep(POLL);
-    }
+    wait::until_some(deadline, wait::POLL, check).unwrap_or_else(|| {
+        panic!(
+            "timed out after {deadline:?} waiting for {what}\n{}",
+            context()
+        )
+    })
 }
 
 /// Where screenshots are kept: `target/ui-screenshots/` (a CI artefact).
@@ -52,159 +45,22 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-fn kill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// The screen rig (Xvfb, a private session bus, trayer) is the kit's; the tests add pixels and
+/// the pointer. Started through [`start_screen`], so every UI test gets the same rig.
+pub use hyperclay_testkit::screen::Screen;
+
+/// A screen with trayer as its system tray, up once trayer owns the tray selection.
+pub fn start_screen() -> Screen {
+    Screen::start(TrayHost::Trayer).unwrap_or_else(|e| panic!("the screen rig: {e}"))
 }
 
-/// The standard session bus, minus `<servicedir>`s (no activation).
-const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <keep_umask/>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#;
-
-/// An X screen with a session bus and a system tray on top.
-pub struct Screen {
-    pub display: String,
-    dir: tempfile::TempDir,
-    xvfb: Child,
-    dbus_address: String,
-    dbus_pid: Option<u32>,
-    trayer: Child,
-}
-
-impl Screen {
-    pub fn start() -> Screen {
-        // -displayfd picks a free display and prints its number once it accepts clients.
-        let mut xvfb = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "640x360x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb (apt-get install xvfb)");
-        let mut line = String::new();
-        BufReader::new(xvfb.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read Xvfb's display number");
-        let number: u32 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("Xvfb printed no display number: {line:?}"));
-        let display = format!(":{number}");
-
-        // A session bus of our own, tied to the X server so it goes away with it even if the
-        // test crashes. It starts no services on demand: D-Bus activation would start
-        // gnome-keyring, whose "Unlock Login Keyring" prompt would cover the screen and block the
-        // app's keyring probe; without it the app keeps its token in its 0600 file.
-        let dir = tempfile::Builder::new()
-            .prefix("hyperclay-ui-screen")
-            .tempdir()
-            .expect("a temp dir for the bus");
-        let bus_config = dir.path().join("session.conf");
-        std::fs::write(&bus_config, BUS_CONFIG).expect("write the bus config");
-        let out = Command::new("dbus-launch")
-            .args(["--sh-syntax", "--exit-with-x11"])
-            .arg(format!("--config-file={}", bus_config.display()))
-            .env("DISPLAY", &display)
-            .output()
-            .expect("run dbus-launch (apt-get install dbus-x11)");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .map(|v| v.trim_end_matches(';').trim_matches('\'').to_owned())
-        };
-        let dbus_address = value("DBUS_SESSION_BUS_ADDRESS")
-            .unwrap_or_else(|| panic!("no bus address from dbus-launch: {text}"));
-        let dbus_pid = value("DBUS_SESSION_BUS_PID").and_then(|p| p.parse().ok());
-
-        let trayer = Command::new("trayer")
-            .args([
-                "--edge",
-                "top",
-                "--align",
-                "right",
-                "--widthtype",
-                "request",
-                "--height",
-                "32",
-                "--SetDockType",
-                "true",
-                "--transparent",
-                "false",
-                "--expand",
-                "true",
-            ])
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &dbus_address)
-            .env("NO_AT_BRIDGE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start trayer (apt-get install trayer)");
-        let screen = Screen {
-            display,
-            dir,
-            xvfb,
-            dbus_address,
-            dbus_pid,
-            trayer,
-        };
-        // The tray is up once it owns the system-tray selection.
-        wait_for(
-            "trayer to own the system tray",
-            DEADLINE,
-            || screen.tray_selection_owned().then_some(()),
-            String::new,
-        );
-        screen
-    }
-
-    fn tray_selection_owned(&self) -> bool {
-        // xdotool cannot query selections; trayer's panel window is named "panel".
-        self.cmd("xwininfo")
-            .args(["-root", "-tree"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"panel\""))
-            .unwrap_or(false)
-    }
-
-    /// The screen's own session bus.
-    pub fn bus_address(&self) -> &str {
-        &self.dbus_address
-    }
-
+/// What the tray tests do on a screen: look at it and use the pointer and keyboard.
+pub trait ScreenTools {
     /// A command that talks to this screen and its bus (and no other).
-    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("DISPLAY", &self.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus_address)
-            .env("NO_AT_BRIDGE", "1");
-        cmd
-    }
+    fn cmd(&self, program: &str) -> Command;
 
     /// The whole screen, as pixels.
-    pub fn capture(&self) -> Image {
+    fn capture(&self) -> Image {
         let out = self
             .cmd("import")
             .args(["-window", "root", "png:-"])
@@ -219,7 +75,7 @@ impl Screen {
     }
 
     /// Captures the screen and keeps it as `target/ui-screenshots/<name>.png`.
-    pub fn screenshot(&self, name: &str) -> Image {
+    fn screenshot(&self, name: &str) -> Image {
         let image = self.capture();
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, &image.png).expect("write the screenshot");
@@ -227,7 +83,7 @@ impl Screen {
     }
 
     /// Where a window with this exact WM_CLASS is, in root coordinates, if it is mapped.
-    pub fn find_window(&self, name: &str) -> Option<Rect> {
+    fn find_window(&self, name: &str) -> Option<Rect> {
         let out = self
             .cmd("xdotool")
             .args(["search", "--onlyvisible", "--class", &format!("^{name}$")])
@@ -260,7 +116,7 @@ impl Screen {
         (rect.w > 0 && rect.h > 0).then_some(rect)
     }
 
-    pub fn click(&self, x: i32, y: i32) {
+    fn click(&self, x: i32, y: i32) {
         let status = self
             .cmd("xdotool")
             .args(["mousemove", &x.to_string(), &y.to_string(), "click", "1"])
@@ -270,22 +126,18 @@ impl Screen {
     }
 
     /// Moves the pointer out of the way (a hovered menu item is highlighted).
-    pub fn park_pointer(&self) {
+    fn park_pointer(&self) {
         let _ = self.cmd("xdotool").args(["mousemove", "5", "350"]).status();
     }
 
-    pub fn key(&self, key: &str) {
+    fn key(&self, key: &str) {
         let _ = self.cmd("xdotool").args(["key", key]).status();
     }
 }
 
-impl Drop for Screen {
-    fn drop(&mut self) {
-        kill(&mut self.trayer);
-        if let Some(pid) = self.dbus_pid {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
-        kill(&mut self.xvfb);
+impl ScreenTools for Screen {
+    fn cmd(&self, program: &str) -> Command {
+        Screen::cmd(self, program)
     }
 }
 
@@ -561,6 +413,19 @@ impl AppDirs {
     }
 }
 
+/// `program` set up as the kit starts every client (its data home and server, none of the
+/// tester's `HYPERCLAY_*`), and none of the tester's XDG dirs or browser either: the app must
+/// find its autostart entry and default folder under the test's HOME, and open no real browser.
+fn app_command(program: &Path, dirs: &AppDirs, server_url: &str) -> Command {
+    let mut cmd = client::command(program, &dirs.data(), server_url);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("XDG_") || key == "BROWSER" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 /// The real `hyperclay-sync` binary, started with no subcommand: it execs the tray app,
 /// `hyperclay-sync-tray`, in the same process.
 pub struct App {
@@ -582,9 +447,13 @@ impl App {
         args: &[&std::ffi::OsStr],
         env: &[(&str, &str)],
     ) -> App {
-        let mut cmd = screen.cmd(env!("CARGO_BIN_EXE_hyperclay-sync"));
-        cmd.args(args);
-        App::spawn(cmd, dirs, server_url, env)
+        let mut cmd = app_command(
+            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            dirs,
+            server_url,
+        );
+        cmd.envs(screen.env()).args(args);
+        App::spawn(cmd, dirs, env)
     }
 
     /// Another copy of a binary (the tray app copied to a path with a space, say), started
@@ -596,33 +465,32 @@ impl App {
         server_url: &str,
         env: &[(&str, &str)],
     ) -> App {
-        App::spawn(screen.cmd(program), dirs, server_url, env)
+        let mut cmd = app_command(program, dirs, server_url);
+        cmd.envs(screen.env());
+        App::spawn(cmd, dirs, env)
     }
 
     /// The app with no display at all (and no session bus).
     pub fn start_without_display(dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"));
+        let mut cmd = app_command(
+            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            dirs,
+            server_url,
+        );
         cmd.env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("DBUS_SESSION_BUS_ADDRESS");
-        App::spawn(cmd, dirs, server_url, env)
+        App::spawn(cmd, dirs, env)
     }
 
-    fn spawn(mut cmd: Command, dirs: &AppDirs, server_url: &str, env: &[(&str, &str)]) -> App {
+    fn spawn(mut cmd: Command, dirs: &AppDirs, env: &[(&str, &str)]) -> App {
         std::fs::create_dir_all(dirs.home()).expect("create HOME");
         let output = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dirs.output())
             .expect("open the app's output file");
-        for (key, _) in std::env::vars() {
-            if key.starts_with("HYPERCLAY_") || key.starts_with("XDG_") || key == "BROWSER" {
-                cmd.env_remove(key);
-            }
-        }
         cmd.env("HOME", dirs.home())
-            .env("HYPERCLAY_SYNC_HOME", dirs.data())
-            .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_POLL_SECONDS", "0.3")
             .env("BROWSER", "false")
             .envs(env.iter().copied())
@@ -662,22 +530,15 @@ impl App {
 
     /// Waits for the app to exit by itself; `None` if it is still running at the deadline.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
-        let end = Instant::now() + deadline;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > end {
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
+        wait::until_some(deadline, wait::POLL, || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        kill(&mut self.child);
+        hyperclay_testkit::kill(&mut self.child);
     }
 }
 

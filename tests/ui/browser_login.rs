@@ -4,7 +4,7 @@
 //! callback reaches the app, the token is stored and the icon turns green. An unpaid account ends on the "paid subscribers" page and
 //! the app stays logged out.
 
-mod ui_support;
+use crate::ui_support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -196,7 +196,7 @@ fn start_login(screen: &Screen, app: &App, icon: Rect, url_file: &Path) -> Strin
 fn browser_login_turns_sync_on_and_the_token_is_kept() {
     let server = TestServer::start();
     let url = server.url();
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     let (wrapper, url_file) = browser_wrapper(&dirs);
     let wrapper = wrapper.to_string_lossy().into_owned();
@@ -278,7 +278,7 @@ fn browser_login_turns_sync_on_and_the_token_is_kept() {
 fn unpaid_account_sees_the_paid_page_and_stays_logged_out() {
     let server = TestServer::start();
     let url = server.url();
-    let screen = Screen::start();
+    let screen = start_screen();
     let dirs = AppDirs::new();
     let (wrapper, url_file) = browser_wrapper(&dirs);
     let wrapper = wrapper.to_string_lossy().into_owned();

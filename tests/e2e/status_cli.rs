@@ -2,7 +2,7 @@
 //! and line the tray shows too, the sync issues with why and what to do, and the report file
 //! they point to.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! an older version had left wider before the engine started.
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

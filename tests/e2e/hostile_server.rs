@@ -7,9 +7,8 @@
 //! The sync folder sits seven levels deep inside a private sandbox, so any `..` escape lands
 //! in the sandbox where the test can see it.
 
-mod common;
-#[path = "common/hostile_server.rs"]
-mod hostile;
+use crate::common;
+use crate::hostile;
 
 use std::path::Path;
 use std::time::Duration;

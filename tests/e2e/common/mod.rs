@@ -2,33 +2,21 @@
 //! process (killed on drop, its log shown when a test fails), condition waits with a deadline,
 //! direct calls to the server as another client would make them, and a request-counting,
 //! fault-injecting HTTP proxy.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[allow(unused_imports)]
 pub use hyperclay_server::test_support::{ServerOptions, TestServer};
+use hyperclay_testkit::client;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Polls `cond` every 20 ms until it holds; false when `deadline` passes first.
-pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use hyperclay_testkit::wait::until as wait_until;
 
 /// A running `hyperclay-sync run --headless` with its own home and folder.
 pub struct Client {
@@ -90,19 +78,19 @@ impl Client {
     pub fn spawn_polling_every(&mut self, seconds: &str) {
         let log = std::fs::File::create(self.home.path().join("stderr.log")).unwrap();
         let _ = std::fs::remove_file(self.home.path().join("status.json"));
-        let child = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
-            .args(["run", "--headless", "--folder"])
-            .arg(&self.folder)
-            .env("HYPERCLAY_SYNC_HOME", self.home.path())
-            .env("HYPERCLAY_URL", &self.url)
-            .env("HYPERCLAY_TOKEN", &self.token)
-            .env("HYPERCLAY_POLL_SECONDS", seconds)
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = client::headless(
+            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            self.home.path(),
+            &self.url,
+            &self.token,
+            &self.folder,
+        )
+        .env("HYPERCLAY_POLL_SECONDS", seconds)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
         self.child = Some(child);
     }
 
@@ -116,38 +104,19 @@ impl Client {
     /// SIGTERM and wait, as a user's logout or shutdown would.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            #[cfg(unix)]
-            {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &child.id().to_string()])
-                    .status();
-                let end = Instant::now() + DEADLINE;
-                while Instant::now() < end {
-                    if let Ok(Some(_)) = child.try_wait() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            // A client that ignores SIGTERM is killed; the tests that care check its exit.
+            let _ = hyperclay_testkit::terminate(&mut child, DEADLINE);
         }
     }
 
     pub fn status(&self) -> serde_json::Value {
-        std::fs::read(self.home.path().join("status.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or(serde_json::Value::Null)
+        client::status(self.home.path())
     }
 
     /// Waits until the first session finished.
     pub fn wait_synced(&self) {
         assert!(
-            wait_until(DEADLINE, || {
-                let s = self.status();
-                s["online"] == true && !s["lastSync"].is_null()
-            }),
+            wait_until(DEADLINE, || client::has_synced(&self.status())),
             "the client never finished a session"
         );
     }

@@ -37,8 +37,11 @@ fn in_private_session(name: &str, setup: &str) {
         p
     };
     let exe = std::env::current_exe().expect("the test binary");
-    let script =
-        format!("{setup}\nexec \"$0\" {name} --exact --ignored --nocapture --test-threads=1");
+    // The harness names a test by its module path without the crate: `auth_keyring::name`.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let script = format!(
+        "{setup}\nexec \"$0\" {module}::{name} --exact --ignored --nocapture --test-threads=1"
+    );
     let out = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", &script])
         .arg(&exe)

@@ -3,11 +3,9 @@
 //! case each file holds a whole version (old or new, never a mix or a prefix), nothing known is
 //! lost, stray temp files never get uploaded, and refusals are logged without endless retries.
 
-mod common;
-#[path = "common/hostile_server.rs"]
-mod hostile;
-#[path = "common/processes.rs"]
-mod processes;
+use crate::common;
+use crate::hostile;
+use crate::processes;
 
 use std::io::Write;
 use std::net::TcpStream;
