@@ -387,14 +387,14 @@ fn running_out_of_sites_shows_the_error_mark_and_the_message_line() {
         IconColour::has_error_mark,
     );
     screen.screenshot("tray-error");
-    // Sync: On, "You've run out of sites…", Logout | Start at login, Choose folder…,
-    // Open sync folder, Open log file | Quit.
+    // Sync: On, "You've run out of sites…", "1 file not synced" (the app held back, which opens
+    // the report), Logout | Start at login, Choose folder…, Open sync folder, Open log file | Quit.
     let (menu, _) = open_menu(&screen, &app, icon);
     screen.screenshot("tray-menu-error");
-    assert_eq!(menu.items.len(), 8, "menu with the error line: {menu:?}");
+    assert_eq!(menu.items.len(), 9, "menu with the error line: {menu:?}");
     assert_eq!(
         menu.separators_before,
-        [3, 7],
+        [4, 8],
         "menu with the error line: {menu:?}"
     );
     assert_eq!(
