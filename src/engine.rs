@@ -97,21 +97,12 @@ impl Engine {
             .clone()
             .or_else(|| settings.folder.clone())
             .unwrap_or_else(EngineConfig::default_folder);
-        let state = EngineState {
-            account: None,
-            token_given: false,
-            enabled: settings.enabled,
-            online: false,
-            offline_cause: None,
-            login: None,
-            error: None,
-            folder: folder.clone(),
-            server: config.server_url.clone(),
-            last_sync: None,
-            log_file: crate::logging::log_file(&config.home),
-            issues: Vec::new(),
-            progress: None,
-        };
+        let state = EngineState::starting(
+            config.server_url.clone(),
+            folder.clone(),
+            crate::logging::log_file(&config.home),
+            settings.enabled,
+        );
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             shutdown: Arc::new(AtomicBool::new(false)),

@@ -278,35 +278,17 @@ pub(crate) fn conflict(path: &str, backup: String) -> Told {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use super::*;
-    use crate::report::Shared;
     use crate::state::EngineState;
 
     fn reporter(home: &std::path::Path) -> Reporter {
         let state = EngineState {
-            account: None,
-            token_given: false,
-            enabled: true,
             online: true,
-            offline_cause: None,
-            login: None,
-            error: None,
-            folder: home.to_path_buf(),
-            server: String::new(),
-            last_sync: None,
-            log_file: home.join("log"),
-            issues: Vec::new(),
-            progress: None,
+            ..EngineState::starting(String::new(), home.to_path_buf(), home.join("log"), true)
         };
-        let shared = Arc::new(Shared {
-            state: Mutex::new(state),
-            shutdown: Arc::new(AtomicBool::new(false)),
-        });
-        Reporter::new(shared, Box::new(|_| {}), home)
+        Reporter::detached(state, home)
     }
 
     fn app(name: &str) -> Key {

@@ -91,6 +91,16 @@ impl Reporter {
         }
     }
 
+    /// A reporter over `state` alone, with no observer: for tests of what reports.
+    #[cfg(test)]
+    pub(crate) fn detached(state: EngineState, home: &Path) -> Reporter {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        });
+        Reporter::new(shared, Box::new(|_| {}), home)
+    }
+
     /// Changes the state; observers and the status file hear of it only if it really changed.
     pub(crate) fn update(&self, change: impl FnOnce(&mut EngineState)) {
         let (before, after) = {
@@ -227,24 +237,16 @@ mod tests {
     fn reporter(home: &Path) -> Reporter {
         let state = EngineState {
             account: Some("alice".to_owned()),
-            token_given: false,
             enabled: true,
             online: true,
-            offline_cause: None,
-            login: None,
-            error: None,
-            folder: PathBuf::from("/home/u/Hyperclay"),
-            server: "https://hyperclay.com".to_owned(),
-            last_sync: None,
-            log_file: PathBuf::from("/l/sync.log"),
-            issues: Vec::new(),
-            progress: None,
+            ..EngineState::starting(
+                "https://hyperclay.com".to_owned(),
+                PathBuf::from("/home/u/Hyperclay"),
+                PathBuf::from("/l/sync.log"),
+                true,
+            )
         };
-        let shared = Arc::new(Shared {
-            state: Mutex::new(state),
-            shutdown: Arc::new(AtomicBool::new(false)),
-        });
-        Reporter::new(shared, Box::new(|_| {}), home)
+        Reporter::detached(state, home)
     }
 
     fn status(home: &Path) -> StatusFile {

@@ -135,6 +135,25 @@ pub struct EngineState {
 }
 
 impl EngineState {
+    /// An engine's state before anything happened: no login, not online, no error, no issues.
+    pub fn starting(server: String, folder: PathBuf, log_file: PathBuf, enabled: bool) -> Self {
+        EngineState {
+            account: None,
+            token_given: false,
+            enabled,
+            online: false,
+            offline_cause: None,
+            login: None,
+            error: None,
+            folder,
+            server,
+            last_sync: None,
+            log_file,
+            issues: Vec::new(),
+            progress: None,
+        }
+    }
+
     pub fn logged_in(&self) -> bool {
         self.account.is_some()
     }

@@ -253,18 +253,13 @@ mod tests {
     fn up_to_date() -> EngineState {
         EngineState {
             account: Some("alice".to_owned()),
-            token_given: false,
-            enabled: true,
             online: true,
-            offline_cause: None,
-            login: None,
-            error: None,
-            folder: PathBuf::from("/home/u/Hyperclay"),
-            server: "https://hyperclay.com".to_owned(),
-            last_sync: None,
-            log_file: PathBuf::from("/l/sync.log"),
-            issues: Vec::new(),
-            progress: None,
+            ..EngineState::starting(
+                "https://hyperclay.com".to_owned(),
+                PathBuf::from("/home/u/Hyperclay"),
+                PathBuf::from("/l/sync.log"),
+                true,
+            )
         }
     }
 

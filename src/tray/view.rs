@@ -261,19 +261,13 @@ mod tests {
 
     fn logged_out() -> EngineState {
         EngineState {
-            account: None,
-            token_given: false,
-            enabled: false,
             online: true,
-            offline_cause: None,
-            login: None,
-            error: None,
-            folder: PathBuf::from("/home/u/Hyperclay"),
-            server: "https://hyperclay.com".to_owned(),
-            last_sync: None,
-            log_file: PathBuf::from("/home/u/.local/share/hyperclay-sync/logs/sync.log"),
-            issues: Vec::new(),
-            progress: None,
+            ..EngineState::starting(
+                "https://hyperclay.com".to_owned(),
+                PathBuf::from("/home/u/Hyperclay"),
+                PathBuf::from("/home/u/.local/share/hyperclay-sync/logs/sync.log"),
+                false,
+            )
         }
     }
 
