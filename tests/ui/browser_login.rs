@@ -409,10 +409,13 @@ fn an_app_page_cannot_log_the_visitor_in_or_save_over_their_apps() {
         "the bait app's script to finish",
         DEADLINE,
         || {
+            // The marker is the paragraph's text, not the script's own string literal, so this
+            // waits for the script to have run.
             let source = browser.source();
-            source
-                .contains("done: ")
-                .then(|| source[source.find("done: ").unwrap_or(0)..].to_owned())
+            let marker = "<p id=\"out\">done: ";
+            let at = source.find(marker)?;
+            let rest = &source[at + marker.len()..];
+            Some(rest[..rest.find("</p>").unwrap_or(rest.len())].to_owned())
         },
         || browser.source(),
     );
