@@ -200,6 +200,7 @@ impl Runner {
         }
         loop {
             self.tick();
+            self.reporter.flush();
             if self.reporter.shutting_down() {
                 break;
             }

@@ -3,6 +3,7 @@
 //! and `status` point to). The words themselves come from [`crate::status_text`]; which errors
 //! the user must see is decided in [`crate::fault`].
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,10 +69,30 @@ pub(crate) struct Reporter {
     /// How often a change of the progress count alone is written (each write is two fsyncs, and
     /// a first sync of 3,000 files counts 3,000 times); anything else is written at once.
     progress_every: Duration,
+    /// When the state was last published, and whether issue changes have come since that are
+    /// not published yet.
+    published: Mutex<Published>,
+    /// How often changes of the sync issues alone are published. They come in bursts (a folder
+    /// of 5,000 misnamed files is 5,000 issues in one scan), and each publish rewrites the
+    /// status file and the whole report: one per issue made a scan quadratic. The state holds
+    /// each at once; the files and observers hear of them within this time, or at the engine's
+    /// next [`Reporter::flush`], before it waits.
+    issues_every: Duration,
+    /// The paths the sync issues list holds, so telling one more of thousands is not a search
+    /// of the list. Locked only while the state is.
+    listed: Mutex<HashSet<String>>,
+}
+
+#[derive(Default)]
+struct Published {
+    at: Option<Instant>,
+    pending: bool,
 }
 
 /// See [`Reporter::progress_every`]: often enough for `status` run by hand.
 const PROGRESS_WRITE_EVERY: Duration = Duration::from_millis(500);
+/// See [`Reporter::issues_every`].
+const ISSUES_PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
 impl Reporter {
     /// Reports for the engine of data folder `home`, into `shared` and to `observer`.
@@ -80,6 +101,11 @@ impl Reporter {
         observer: Box<dyn Fn(&EngineState) + Send + 'static>,
         home: &Path,
     ) -> Reporter {
+        let listed = lock(&shared.state)
+            .issues
+            .iter()
+            .map(|i| i.path.clone())
+            .collect();
         Reporter {
             shared,
             observer,
@@ -88,6 +114,9 @@ impl Reporter {
             reported: Mutex::new(None),
             written: Mutex::new(None),
             progress_every: PROGRESS_WRITE_EVERY,
+            published: Mutex::new(Published::default()),
+            issues_every: ISSUES_PUBLISH_EVERY,
+            listed: Mutex::new(listed),
         }
     }
 
@@ -107,6 +136,9 @@ impl Reporter {
             let mut s = lock(&self.shared.state);
             let before = s.clone();
             change(&mut s);
+            if s.issues != before.issues {
+                *lock(&self.listed) = s.issues.iter().map(|i| i.path.clone()).collect();
+            }
             // Once the server answers, the cause of the last failure to reach it is no longer true.
             if s.online {
                 s.offline_cause = None;
@@ -136,6 +168,35 @@ impl Reporter {
         self.write_issues_report(s);
         self.write_status_file(file);
         (self.observer)(s);
+        *lock(&self.published) = Published {
+            at: Some(Instant::now()),
+            pending: false,
+        };
+    }
+
+    /// Publishes the issue changes held back by [`Reporter::issues_every`], if any: the engine
+    /// calls it before it waits, so nothing it knows stays unsaid while it sleeps.
+    pub(crate) fn flush(&self) {
+        let pending = lock(&self.published).pending;
+        if pending {
+            self.publish(&self.state());
+        }
+    }
+
+    /// The sync issues changed: published now unless they were moments ago (see
+    /// [`Reporter::issues_every`]).
+    fn issues_changed(&self) {
+        let due = {
+            let mut published = lock(&self.published);
+            let due = published
+                .at
+                .is_none_or(|at| at.elapsed() >= self.issues_every);
+            published.pending = !due;
+            due
+        };
+        if due {
+            self.publish(&self.state());
+        }
     }
 
     fn write_status_file(&self, file: StatusFile) {
@@ -175,28 +236,44 @@ impl Reporter {
     /// Adds `issue` to the sync issues (replacing an older one for the same path). Logged at its
     /// first occurrence only, with `log_line` (the cause and the hint, for the log reader).
     pub(crate) fn issue(&self, issue: SyncIssue, log_line: &str) {
-        let mut first = false;
-        self.update(
-            |s| match s.issues.iter_mut().find(|i| i.path == issue.path) {
-                Some(known) if *known == issue => {}
-                Some(known) => {
-                    first = true;
-                    *known = issue;
+        let first = {
+            let mut s = lock(&self.shared.state);
+            if lock(&self.listed).insert(issue.path.clone()) {
+                s.issues.push(issue);
+                true
+            } else {
+                match s.issues.iter_mut().find(|i| i.path == issue.path) {
+                    Some(known) if *known == issue => false,
+                    Some(known) => {
+                        *known = issue;
+                        true
+                    }
+                    None => {
+                        s.issues.push(issue);
+                        true
+                    }
                 }
-                None => {
-                    first = true;
-                    s.issues.push(issue);
-                }
-            },
-        );
+            }
+        };
         if first {
             log::warn!("{log_line}");
+            self.issues_changed();
         }
     }
 
     /// `path` synced (or was removed): its issue, if any, is over.
     pub(crate) fn resolved(&self, path: &str) {
-        self.update(|s| s.issues.retain(|i| i.path != path));
+        let changed = {
+            let mut s = lock(&self.shared.state);
+            let listed = lock(&self.listed).remove(path);
+            if listed {
+                s.issues.retain(|i| i.path != path);
+            }
+            listed
+        };
+        if changed {
+            self.issues_changed();
+        }
     }
 
     /// The progress of the work in hand; `None` once up to date.
@@ -336,6 +413,48 @@ mod tests {
         assert_eq!(status(home.path()).summary.line(), "Syncing 2 of 3");
         reporter.progress(None);
         assert_eq!(status(home.path()).summary.line(), "Up to date");
+    }
+
+    #[test]
+    fn a_burst_of_issues_is_published_once_and_flushed_whole() {
+        let home = tempfile::tempdir().unwrap();
+        let mut reporter = reporter(home.path());
+        // Never again within this test's life, so the rule is checked without timing.
+        reporter.issues_every = Duration::MAX;
+        let skipped = |i: usize| SyncIssue {
+            path: format!("Bad Folder/f{i}.txt"),
+            kind: IssueKind::Skipped {
+                reason: "a folder name with a space".to_owned(),
+                hint: "rename the folder".to_owned(),
+            },
+        };
+        for i in 0..1000 {
+            reporter.issue(skipped(i), "skipped");
+        }
+        assert_eq!(reporter.state().issues.len(), 1000, "the state holds each");
+        assert_eq!(status(home.path()).issues, [skipped(0)], "only the first");
+        let report = std::fs::read_to_string(issues_report_file(home.path())).unwrap();
+        assert!(report.contains("1 file not synced."), "{report}");
+
+        reporter.flush();
+        assert_eq!(status(home.path()).issues.len(), 1000);
+        let report = std::fs::read_to_string(issues_report_file(home.path())).unwrap();
+        assert!(report.contains("1,000 files not synced."), "{report}");
+
+        // Any other change publishes at once, with the issues held back.
+        reporter.resolved("Bad Folder/f0.txt");
+        assert_eq!(status(home.path()).issues.len(), 1000);
+        reporter.update(|s| s.online = false);
+        assert_eq!(status(home.path()).issues.len(), 999);
+        let modified = || {
+            std::fs::metadata(status_file(home.path()))
+                .unwrap()
+                .modified()
+                .unwrap()
+        };
+        let written = modified();
+        reporter.flush();
+        assert_eq!(modified(), written, "nothing held back, nothing written");
     }
 
     #[test]
