@@ -55,7 +55,7 @@ fn unreachable(outcome: &Outcome) -> bool {
     matches!(
         outcome,
         Outcome::Failed {
-            error: RemoteError::Unreachable(_),
+            error: RemoteError::Unreachable(_) | RemoteError::NothingListening(_),
             ..
         }
     )

@@ -23,7 +23,9 @@ pub(crate) enum SessionEnd {
 /// A session-wide call (status, a listing page, a poll) failed for good: how the session ends.
 pub(crate) fn session_end(e: RemoteError) -> SessionEnd {
     match e {
-        RemoteError::Unreachable(m) | RemoteError::Network(m) => SessionEnd::Offline(m),
+        RemoteError::Unreachable(m)
+        | RemoteError::NothingListening(m)
+        | RemoteError::Network(m) => SessionEnd::Offline(m),
         RemoteError::Server { status, message } => {
             SessionEnd::Offline(format!("server error {status}: {message}"))
         }
@@ -44,9 +46,11 @@ pub(crate) fn listing_end(e: PageError) -> SessionEnd {
 }
 
 /// Is a failed session-wide call worth another try on the retry schedule before the session is
-/// given up? Only trouble that may pass by itself is.
+/// given up? Only trouble that may pass by itself is: a server restarting (its host refuses the
+/// connection) too, so a restart costs neither "offline" nor a full listing. A host that cannot
+/// be reached at all means no network, where the seed wants no retries.
 pub(crate) fn call_retryable(e: &RemoteError) -> bool {
-    e.is_retryable()
+    e.is_retryable() || matches!(e, RemoteError::NothingListening(_))
 }
 
 /// What one file's failed transfer means.
@@ -74,6 +78,7 @@ pub(crate) fn file_fault(e: &RemoteError) -> FileFault {
     match e {
         RemoteError::Network(_) | RemoteError::Server { .. } => FileFault::Retry,
         RemoteError::Unreachable(_)
+        | RemoteError::NothingListening(_)
         | RemoteError::Unauthorized
         | RemoteError::SubscriptionRequired => FileFault::EndSession,
         RemoteError::SiteLimit => FileFault::HeldBack,
@@ -135,6 +140,14 @@ mod tests {
         assert_eq!(file_fault(&RemoteError::NotFound), FileFault::Gone);
         assert_eq!(file_fault(&RemoteError::TooLarge), FileFault::Issue);
         assert!(!call_retryable(&RemoteError::Unauthorized));
+        // A restarting server is worth a poll's retries, a machine without a network is not;
+        // a transfer that meets either ends the session.
+        let restarting = RemoteError::NothingListening("connection refused".into());
+        assert!(call_retryable(&restarting));
+        assert_eq!(file_fault(&restarting), FileFault::EndSession);
+        let no_network = RemoteError::Unreachable("no route to host".into());
+        assert!(!call_retryable(&no_network));
+        assert_eq!(file_fault(&no_network), FileFault::EndSession);
     }
 
     #[test]

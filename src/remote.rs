@@ -36,6 +36,11 @@ pub enum RemoteError {
     /// The server could not be reached at all: the engine goes offline.
     #[error("cannot reach the server: {0}")]
     Unreachable(String),
+    /// The server's host answered that nothing listens on the port: the network works, and the
+    /// server is most likely restarting. A session-wide call (a poll) is worth the retry
+    /// schedule; a transfer still ends the session like [`RemoteError::Unreachable`].
+    #[error("cannot reach the server: {0}")]
+    NothingListening(String),
     /// The connection broke or timed out mid-call: worth a retry.
     #[error("network trouble: {0}")]
     Network(String),
@@ -330,12 +335,10 @@ fn transport(e: ureq::Error) -> RemoteError {
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             RemoteError::Unreachable(e.to_string())
         }
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
-            ) =>
-        {
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            RemoteError::NothingListening(io.to_string())
+        }
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
             RemoteError::Unreachable(io.to_string())
         }
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {

@@ -269,6 +269,40 @@ fn server_errors_are_retried_on_the_schedule_then_given_up() {
         == Some("<p>y</p>")));
 }
 
+/// A server restarting refuses connections for a few seconds: the polls meeting it are retried
+/// on the schedule, so the session lives on (no "offline", no full listing) and a save made
+/// meanwhile goes up once the server is back.
+#[test]
+fn a_server_restart_costs_neither_offline_nor_the_session() {
+    let mut server = TestServer::start();
+    let token = server.token("demo");
+    let client = Client::start(&server.url(), &token);
+    client.wait_synced();
+    let sessions = |log: &str| log.matches("Session started").count();
+    let before = sessions(&client.log());
+    assert!(before >= 1, "{}", client.log());
+
+    server.stop();
+    // Down long enough for polls to meet a refused connection (one 0.2 s apart at most, and
+    // the first retry comes 1 s after the first failure), well within the 15 s of retries.
+    assert!(wait_until(DEADLINE, || client
+        .log()
+        .contains("Connection refused")));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    server.restart();
+    let api = Api::new(&server.url(), &token);
+    api.marker("after-restart");
+    assert!(wait_until(DEADLINE, || client
+        .read("after-restart.html")
+        .is_some()));
+
+    let log = client.log();
+    assert!(log.contains("trying again"), "{log}");
+    assert!(!log.contains("Offline:"), "{log}");
+    assert_eq!(sessions(&log), before, "a new session began: {log}");
+    assert_eq!(client.status()["online"], true);
+}
+
 #[test]
 fn editor_save_patterns_end_with_the_last_content_and_no_partial_version() {
     use std::io::Write;
