@@ -18,7 +18,6 @@ pub mod password;
 pub mod save;
 pub mod serve;
 pub mod store;
-pub mod test_support;
 pub mod token;
 
 pub use clock::Clock;

@@ -1,5 +1,6 @@
 //! The test kit: the processes the end-to-end tests and the benchmark (xtask) drive, started one
-//! way for both. The reference server (`server`), the sync client (`client`), the screen rig of
+//! way for both. The reference server (`server`, and `test_server` for the tests' temp-dir
+//! server with its admin helpers), the sync client (`client`), the screen rig of
 //! Xvfb, a private session bus and a tray host (`screen`), and waits on conditions with a
 //! deadline (`wait`). It only ever signals or kills processes it started itself, never prints a
 //! token, and installs nothing: the tools come from scripts/setup.sh.
@@ -7,7 +8,10 @@
 pub mod client;
 pub mod screen;
 pub mod server;
+pub mod test_server;
 pub mod wait;
+
+pub use test_server::{ServerOptions, TestServer};
 
 use std::process::Child;
 use std::time::Duration;

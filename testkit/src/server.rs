@@ -24,21 +24,23 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `bin serve --listen 127.0.0.1:0 --data-dir DATA_DIR EXTRA…` (e.g. `--demo` for the
-    /// demo/demo paid and free/free unpaid accounts) with `env` added (e.g. `RUST_LOG`), and
-    /// waits until it says where it listens. Its stderr (the log) goes to `stderr`; pass
-    /// `Stdio::piped()` and [`take_stderr`] to read it.
+    /// Starts `bin serve --listen 127.0.0.1:PORT --data-dir DATA_DIR EXTRA…` (`port` 0 for a
+    /// free one; `--demo` in `extra` for the demo/demo paid and free/free unpaid accounts) with
+    /// `env` added (e.g. `RUST_LOG`), and waits until it says where it listens. Its stderr (the
+    /// log) goes to `stderr`; pass `Stdio::piped()` and [`take_stderr`] to read it.
     ///
     /// [`take_stderr`]: ServerProcess::take_stderr
     pub fn start(
         bin: &Path,
         data_dir: &Path,
+        port: u16,
         extra: &[&str],
         env: &[(&str, &str)],
         stderr: Stdio,
     ) -> Result<ServerProcess, KitError> {
         let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--exit-on-stdin-eof"])
+            .args(["serve", "--exit-on-stdin-eof", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
@@ -102,6 +104,14 @@ impl ServerProcess {
     /// `127.0.0.1:PORT`, for raw connections.
     pub fn host_port(&self) -> &str {
         self.url.trim_start_matches("http://")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.host_port()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn pid(&self) -> u32 {

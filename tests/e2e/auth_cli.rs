@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hyperclay_protocol::{Timestamp, User};
-use hyperclay_server::test_support::TestServer;
 use hyperclay_sync::auth::{StoredToken, TokenStore, revoke};
+use hyperclay_testkit::TestServer;
 
 /// Plays the browser: $1 is the authorize URL. Signs in as $LOGIN_USER/$LOGIN_PASSWORD (with the
 /// login form's cookie and CSRF token), allows Sync on the consent page, follows the server to

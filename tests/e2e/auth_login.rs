@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use hyperclay_protocol::StatusResponse;
 use hyperclay_protocol::Timestamp;
-use hyperclay_server::test_support::TestServer;
 use hyperclay_sync::auth::{
     AuthError, PendingLogin, StoredToken, USER_AGENT, needs_refresh, refresh, revoke,
 };
+use hyperclay_testkit::TestServer;
 
 /// Generous: the whole flow takes milliseconds; this only bounds a broken run.
 const WAIT: Duration = Duration::from_secs(20);

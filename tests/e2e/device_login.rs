@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hyperclay_server::test_support::{ServerOptions, TestServer};
+use hyperclay_testkit::{ServerOptions, TestServer};
 
 /// How long any one step may take on a loaded machine; a real run takes a second or two.
 const STEP: Duration = Duration::from_secs(60);

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyperclay_server::test_support::TestServer;
+use hyperclay_testkit::TestServer;
 use ui_support::*;
 
 /// chromedriver on a free port plus one Chromium session; both end on drop.

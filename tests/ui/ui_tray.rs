@@ -8,7 +8,7 @@ use crate::ui_support;
 
 use std::time::{Duration, Instant};
 
-use hyperclay_server::test_support::TestServer;
+use hyperclay_testkit::TestServer;
 use ui_support::*;
 
 /// Has the server got `path`?

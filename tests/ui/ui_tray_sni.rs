@@ -10,7 +10,7 @@
 
 use crate::ui_support;
 
-use hyperclay_server::test_support::TestServer;
+use hyperclay_testkit::TestServer;
 use ui_support::sni_host::*;
 use ui_support::*;
 

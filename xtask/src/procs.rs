@@ -52,6 +52,7 @@ impl Server {
         let mut process = ServerProcess::start(
             bin,
             &dir.join("data"),
+            0,
             &[],
             // The commit lines it parses are at info.
             &[("RUST_LOG", "info")],

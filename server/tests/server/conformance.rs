@@ -11,7 +11,7 @@ use hyperclay_protocol::{
     ChangesResponse, Entry, EntryKind, ErrorCode, MAX_FILE_BYTES, PutResponse, StatusResponse,
     Timestamp, TokenResponse, VersionsResponse, sha256_hex,
 };
-use hyperclay_server::test_support::ServerOptions;
+use hyperclay_testkit::ServerOptions;
 
 const T1: &str = "2026-01-01T10:00:00.000Z";
 const T2: &str = "2026-01-02T10:00:00.000Z";

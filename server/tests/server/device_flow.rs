@@ -8,7 +8,7 @@ use std::time::Duration;
 use hyperclay_protocol::{
     DEVICE_CODE_GRANT, DeviceCodeResponse, ErrorCode, StatusResponse, TokenResponse,
 };
-use hyperclay_server::test_support::ServerOptions;
+use hyperclay_testkit::ServerOptions;
 
 use crate::common::*;
 use crate::oauth_flow::{cookie_of, hidden, hidden_fields, login_cookie};

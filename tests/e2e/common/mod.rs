@@ -10,9 +10,9 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-#[allow(unused_imports)]
-pub use hyperclay_server::test_support::{ServerOptions, TestServer};
 use hyperclay_testkit::client;
+#[allow(unused_imports)]
+pub use hyperclay_testkit::{ServerOptions, TestServer};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use hyperclay_protocol::{ErrorBody, ErrorCode, RemotePath, Timestamp};
-use hyperclay_server::test_support::{ServerOptions, TestServer};
+use hyperclay_testkit::{ServerOptions, TestServer};
 use serde::de::DeserializeOwned;
 
 pub const MIB: usize = 1024 * 1024;

@@ -1,15 +1,13 @@
-//! Test support: start a real `hyperclay-server` process in a fresh temp data dir and drive its
-//! admin CLI. Used by this crate's conformance suite and by the app's end-to-end tests (as a
-//! dev-dependency), so it is public API. It panics on failure: it only ever runs inside tests.
+//! The reference server as the tests use it: a [`ServerProcess`] in a fresh temp data dir, with
+//! the server's options as fields, a restart on the same port, and its admin command line
+//! (accounts, tokens, deletions) as methods. It panics on failure, with the server's log: it
+//! only ever runs inside tests, where a panic is the report.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
-/// How long a server may take to print its `listening on` line.
-const START_DEADLINE: Duration = Duration::from_secs(30);
+use crate::server::{self, ServerProcess};
 
 /// The server binary: `$HYPERCLAY_SERVER_BIN`, else `hyperclay-server` in the target dir of the
 /// running test executable (`target/debug/deps/x` → `target/debug/hyperclay-server`).
@@ -50,6 +48,26 @@ pub struct ServerOptions {
     pub device_interval_secs: Option<u64>,
 }
 
+impl ServerOptions {
+    /// The `serve` arguments these options stand for.
+    fn args(&self) -> Vec<String> {
+        let mut args = vec![format!("--clock-skew-ms={}", self.clock_skew_ms)];
+        if self.demo {
+            args.push("--demo".into());
+        }
+        if self.no_long_poll {
+            args.push("--no-long-poll".into());
+        }
+        if let Some(secs) = self.device_lifetime_secs {
+            args.push(format!("--device-lifetime-secs={secs}"));
+        }
+        if let Some(secs) = self.device_interval_secs {
+            args.push(format!("--device-interval-secs={secs}"));
+        }
+        args
+    }
+}
+
 /// A running server on `127.0.0.1` with its own temp data dir, killed on drop.
 pub struct TestServer {
     root: tempfile::TempDir,
@@ -57,7 +75,7 @@ pub struct TestServer {
     bin: PathBuf,
     opts: ServerOptions,
     port: u16,
-    child: Option<Child>,
+    process: Option<ServerProcess>,
 }
 
 impl TestServer {
@@ -92,16 +110,12 @@ impl TestServer {
             bin,
             opts,
             port: 0,
-            child: None,
+            process: None,
         };
-        server.spawn(0);
-        server
-    }
-
-    fn spawn(&mut self, port: u16) {
-        if let Err(why) = self.try_spawn(port) {
-            panic!("{why}; the server's log:\n{}", self.log());
+        if let Err(why) = server.try_spawn(0) {
+            panic!("{why}; the server's log:\n{}", server.log());
         }
+        server
     }
 
     fn try_spawn(&mut self, port: u16) -> Result<(), String> {
@@ -110,69 +124,20 @@ impl TestServer {
             .append(true)
             .open(self.log_path())
             .map_err(|e| format!("opening the server log: {e}"))?;
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg(format!("--clock-skew-ms={}", self.opts.clock_skew_ms))
-            // The server exits when this pipe closes, so a test process that dies without
-            // running destructors leaves no server behind.
-            .arg("--exit-on-stdin-eof")
-            .env_remove("HYPERCLAY_SERVER_DATA")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log));
-        if self.opts.demo {
-            cmd.arg("--demo");
-        }
-        if self.opts.no_long_poll {
-            cmd.arg("--no-long-poll");
-        }
-        if let Some(secs) = self.opts.device_lifetime_secs {
-            cmd.arg(format!("--device-lifetime-secs={secs}"));
-        }
-        if let Some(secs) = self.opts.device_interval_secs {
-            cmd.arg(format!("--device-interval-secs={secs}"));
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", self.bin.display()))?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let first = rx.recv_timeout(START_DEADLINE);
-        let port = first
-            .as_deref()
-            .ok()
-            .and_then(|line| line.strip_prefix("listening on http://"))
-            .and_then(|addr| addr.rsplit(':').next())
-            .and_then(|p| p.parse::<u16>().ok());
-        match port {
-            Some(port) => {
-                self.port = port;
-                self.child = Some(child);
-                Ok(())
-            }
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(match first {
-                    Ok(line) => format!("unexpected first line from the server: {line:?}"),
-                    Err(_) => {
-                        format!("the server did not print its address within {START_DEADLINE:?}")
-                    }
-                })
-            }
-        }
+        let args = self.opts.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let process = ServerProcess::start(
+            &self.bin,
+            &self.data_dir,
+            port,
+            &args,
+            &[],
+            Stdio::from(log),
+        )
+        .map_err(|e| e.to_string())?;
+        self.port = process.port();
+        self.process = Some(process);
+        Ok(())
     }
 
     fn log_path(&self) -> PathBuf {
@@ -198,10 +163,7 @@ impl TestServer {
 
     /// Kills the server and waits for it to exit. The data dir stays.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process = None;
     }
 
     /// Stops and starts again on the same data dir and the same port.
@@ -209,11 +171,11 @@ impl TestServer {
         self.stop();
         let port = self.port;
         // The port was ours a moment ago; if something else grabbed it meanwhile, retry.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match self.try_spawn(port) {
                 Ok(()) => return,
-                Err(why) if std::time::Instant::now() > deadline => {
+                Err(why) if Instant::now() > deadline => {
                     panic!(
                         "restarting on port {port}: {why}; the server's log:\n{}",
                         self.log()
@@ -227,20 +189,7 @@ impl TestServer {
     /// Runs the server binary with `args` and `--data-dir`; returns stdout, panics with
     /// stderr on failure.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .env_remove("HYPERCLAY_SERVER_DATA")
-            .output()
-            .unwrap_or_else(|e| panic!("running {}: {e}", self.bin.display()));
-        assert!(
-            out.status.success(),
-            "hyperclay-server {args:?} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        server::admin(&self.bin, &self.data_dir, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn add_user(&self, name: &str, password: &str, paid: bool, site_limit: u32) {
@@ -276,11 +225,5 @@ impl TestServer {
     /// Deletes `path` of `account` as the platform's UI would (a tombstone in `/changes`).
     pub fn rm(&self, account: &str, path: &str) {
         self.cli(&["rm", account, path]);
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
