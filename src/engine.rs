@@ -15,7 +15,7 @@ use hyperclay_protocol::Timestamp;
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
 use crate::config::EngineConfig;
 use crate::event::Event;
-use crate::fault::SessionEnd;
+use crate::fault::{self, SessionEnd};
 use crate::lock::{DataDirLock, LockError};
 use crate::remote::{self, Remote};
 use crate::report::{Reporter, Shared, lock};
@@ -390,7 +390,7 @@ impl Runner {
         match end {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;
-                let cause = format!("cannot reach {}: {why}", self.config.server_url);
+                let cause = fault::offline_cause(&self.config.server_url, &why);
                 if was_online || !self.offline_said {
                     log::warn!("Offline: {cause}");
                     self.offline_said = true;

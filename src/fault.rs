@@ -22,18 +22,34 @@ pub(crate) enum SessionEnd {
 
 /// A session-wide call (status, a listing page, a poll) failed for good: how the session ends.
 pub(crate) fn session_end(e: RemoteError) -> SessionEnd {
+    if let Some(why) = unreachable_because(&e) {
+        return SessionEnd::Offline(why);
+    }
     match e {
-        RemoteError::Unreachable(m)
-        | RemoteError::NothingListening(m)
-        | RemoteError::Network(m) => SessionEnd::Offline(m),
-        RemoteError::Server { status, message } => {
-            SessionEnd::Offline(format!("server error {status}: {message}"))
-        }
         RemoteError::Unauthorized => SessionEnd::Unauthorized,
         RemoteError::SubscriptionRequired => SessionEnd::SubscriptionRequired,
         RemoteError::CursorExpired => SessionEnd::Restart("the cursor expired".into()),
         other => SessionEnd::Failed(other.to_string()),
     }
+}
+
+/// Why the server could not be reached, when that is what `e` says: the network's or the
+/// server's words, for the offline line.
+pub(crate) fn unreachable_because(e: &RemoteError) -> Option<String> {
+    match e {
+        RemoteError::Unreachable(m)
+        | RemoteError::NothingListening(m)
+        | RemoteError::Network(m) => Some(m.clone()),
+        RemoteError::Server { status, message } => {
+            Some(format!("server error {status}: {message}"))
+        }
+        _ => None,
+    }
+}
+
+/// The offline line's cause: "cannot reach https://hyperclay.com: connection refused".
+pub(crate) fn offline_cause(server: &str, why: &str) -> String {
+    format!("cannot reach {server}: {why}")
 }
 
 /// A listing that failed: the remote's error as above; one the server would not end stops the

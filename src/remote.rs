@@ -165,6 +165,11 @@ impl Remote {
         format!("Bearer {}", self.token)
     }
 
+    /// The server's address, as the user gave it (without the API's prefix).
+    pub fn server_url(&self) -> &str {
+        self.base.strip_suffix(API_PREFIX).unwrap_or(&self.base)
+    }
+
     /// `GET /status`, with the clock offset (server − local, ms) measured from the midpoint.
     pub fn status(&self) -> Result<(StatusResponse, i64), RemoteError> {
         let sent = Timestamp::now();

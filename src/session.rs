@@ -435,7 +435,7 @@ impl Session {
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         let first = match self.feed.take(Instant::now()) {
             Ok(first) => first,
-            Err(e) => return self.poll_failed(e),
+            Err(e) => return self.poll_failed(e, reporter),
         };
         let mut changes = Changes::default();
         let (rules, picture, remote) = (&self.rules, &mut self.book.picture, &self.remote);
@@ -465,7 +465,7 @@ impl Session {
         }
         let cursor = match read {
             Ok(cursor) => cursor,
-            Err(PageError::Remote(e)) => return self.poll_failed(e),
+            Err(PageError::Remote(e)) => return self.poll_failed(e, reporter),
             Err(e) => return Err(listing_end(e)),
         };
         self.book.schedule.poll_done();
@@ -489,13 +489,25 @@ impl Session {
     /// A poll failed: trouble that may pass is tried again on the retry schedule (other files
     /// go on meanwhile); the session ends once the last retry failed too, or at once for
     /// anything else.
-    fn poll_failed(&mut self, e: RemoteError) -> Result<(), SessionEnd> {
+    /// A poll failed: retried on the schedule while the trouble may pass, the session given up
+    /// after the last retry. Meanwhile the user sees the truth at once: offline, with the cause,
+    /// and that it is being tried again (a retry that gets through puts them back online).
+    fn poll_failed(&mut self, e: RemoteError, reporter: &Reporter) -> Result<(), SessionEnd> {
         if !fault::call_retryable(&e) {
             return Err(session_end(e));
         }
-        match self.book.schedule.poll_failed(Instant::now()) {
-            Attempt::RetryAt(_) => {
-                log::info!("A poll failed ({e}); trying again shortly");
+        let now = Instant::now();
+        match self.book.schedule.poll_failed(now) {
+            Attempt::RetryAt(at) => {
+                let wait = at.saturating_duration_since(now).as_secs_f32().round();
+                log::info!("A poll failed ({e}); trying again in {wait} s");
+                if let Some(why) = fault::unreachable_because(&e) {
+                    let cause = fault::offline_cause(self.remote.server_url(), &why);
+                    reporter.update(|s| {
+                        s.online = false;
+                        s.offline_cause = Some(format!("{cause}; trying again"));
+                    });
+                }
                 Ok(())
             }
             Attempt::GiveUp => Err(session_end(e)),

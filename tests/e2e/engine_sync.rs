@@ -214,7 +214,12 @@ fn offline_makes_no_requests_and_reconnecting_reconciles_both_ways() {
     assert!(wait_until(DEADLINE, || api.get("a.html").is_some()));
 
     server.stop();
+    // Offline at once (with the cause), and the session given up after the poll's retries
+    // (1 + 2 + 3 + 4 + 5 s): from then on, only probes.
     assert!(wait_until(DEADLINE, || client.status()["online"] == false));
+    assert!(wait_until(std::time::Duration::from_secs(40), || client
+        .log()
+        .contains("Offline:")));
     let total = |p: &Proxy| p.seen.lock().unwrap().len();
     let (all_before, probes_before) = (total(&proxy), proxy.count("GET", "/api/local-sync/status"));
     client.write("made-offline.html", "<p>offline</p>");
@@ -284,10 +289,22 @@ fn a_server_restart_costs_neither_offline_nor_the_session() {
 
     server.stop();
     // Down long enough for polls to meet a refused connection (one 0.2 s apart at most, and
-    // the first retry comes 1 s after the first failure), well within the 15 s of retries.
+    // the first retry comes 1 s after the first failure), well within the 15 s of retries;
+    // meanwhile the status says so.
     assert!(wait_until(DEADLINE, || client
         .log()
         .contains("Connection refused")));
+    let said = |status: &serde_json::Value| {
+        let reason = status["reason"].as_str().unwrap_or_default();
+        status["state"] == "offline"
+            && reason.starts_with(&format!("cannot reach {}: ", server.url()))
+            && reason.ends_with("; trying again")
+    };
+    assert!(
+        wait_until(DEADLINE, || said(&client.status())),
+        "{}",
+        client.status()
+    );
     std::thread::sleep(std::time::Duration::from_secs(2));
     server.restart();
     let api = Api::new(&server.url(), &token);
@@ -300,7 +317,9 @@ fn a_server_restart_costs_neither_offline_nor_the_session() {
     assert!(log.contains("trying again"), "{log}");
     assert!(!log.contains("Offline:"), "{log}");
     assert_eq!(sessions(&log), before, "a new session began: {log}");
-    assert_eq!(client.status()["online"], true);
+    let status = client.status();
+    assert_eq!(status["online"], true, "{status}");
+    assert_eq!(status["state"], "upToDate", "{status}");
 }
 
 #[test]
