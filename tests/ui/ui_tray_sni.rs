@@ -30,12 +30,14 @@ fn on_server(url: &str, token: &str, path: &str) -> bool {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
-    let server = TestServer::start();
-    let url = server.url();
-    let token = server.token("demo");
-    let screen = start_screen();
+    let Stage {
+        server: _server,
+        url,
+        token,
+        screen,
+        dirs,
+    } = Stage::demo();
     let host = SniHost::start(screen.bus_address());
-    let dirs = AppDirs::new();
     dirs.remember_sync_on();
     let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
 
@@ -171,12 +173,14 @@ fn the_sni_tooltip_carries_the_exact_quota_message() {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn a_file_not_synced_is_one_menu_line_that_opens_the_report() {
-    let server = TestServer::start();
-    let url = server.url();
-    let token = server.token("demo");
-    let screen = start_screen();
+    let Stage {
+        server: _server,
+        url,
+        token,
+        screen,
+        dirs,
+    } = Stage::demo();
     let host = SniHost::start(screen.bus_address());
-    let dirs = AppDirs::new();
     dirs.remember_sync_on();
     std::fs::create_dir_all(dirs.folder()).unwrap();
     // The seed's own app name is not a valid site name: it is skipped, not uploaded.
@@ -306,6 +310,21 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
             .find(|l| l.label == "Start at login")
             .expect("a Start at login item")
     };
+    // Each click writes or removes the entry, ticks or unticks the item, and is remembered.
+    let ticked = |on: bool| {
+        let what = if on { "ticked" } else { "unticked" };
+        wait_for(
+            &format!("Start at login {what} and remembered"),
+            DEADLINE,
+            || {
+                let settings = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
+                (line(item).checked == Some(on)
+                    && settings.contains(&format!("\"startAtLogin\": {on}")))
+                .then_some(())
+            },
+            || app.output(),
+        );
+    };
     let start = line(item);
     assert_eq!(start.checked, Some(false));
     item.click_menu(start.id);
@@ -315,16 +334,7 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
         || std::fs::read_to_string(&entry).ok(),
         || app.output(),
     );
-    wait_for(
-        "Start at login ticked and remembered",
-        DEADLINE,
-        || {
-            let settings = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
-            (line(item).checked == Some(true) && settings.contains("\"startAtLogin\": true"))
-                .then_some(())
-        },
-        || app.output(),
-    );
+    ticked(true);
 
     item.click_menu(line(item).id);
     wait_for(
@@ -333,28 +343,21 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
         || (!entry.exists()).then_some(()),
         || app.output(),
     );
-    wait_for(
-        "Start at login unticked and remembered",
-        DEADLINE,
-        || {
-            let settings = std::fs::read_to_string(dirs.data().join("settings.json")).ok()?;
-            (line(item).checked == Some(false) && settings.contains("\"startAtLogin\": false"))
-                .then_some(())
-        },
-        || app.output(),
-    );
+    ticked(false);
     text
 }
 
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
-    let server = TestServer::start();
-    let url = server.url();
-    let token = server.token("demo");
-    let screen = start_screen();
+    let Stage {
+        server: _server,
+        url,
+        token,
+        screen,
+        dirs,
+    } = Stage::demo();
     let host = SniHost::start(screen.bus_address());
-    let dirs = AppDirs::new();
     let apps = dirs.root().join("my apps");
     std::fs::create_dir_all(&apps).unwrap();
     let tray = apps.join("hyperclay-sync-tray");
@@ -373,12 +376,14 @@ fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn start_at_login_from_an_appimage_registers_the_appimage() {
-    let server = TestServer::start();
-    let url = server.url();
-    let token = server.token("demo");
-    let screen = start_screen();
+    let Stage {
+        server: _server,
+        url,
+        token,
+        screen,
+        dirs,
+    } = Stage::demo();
     let host = SniHost::start(screen.bus_address());
-    let dirs = AppDirs::new();
     // An AppImage runs its binary from a temporary mount and says where the image is.
     let appimage = dirs.home().join("Apps/Hyperclay Sync $1.AppImage");
     let app = App::start(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use hyperclay_testkit::TestServer;
 use hyperclay_testkit::screen::TrayHost;
 use hyperclay_testkit::{client, wait};
 
@@ -368,6 +369,29 @@ impl MenuLayout {
     pub fn item_centre(&self, i: usize) -> (i32, i32) {
         let (top, bottom, _) = self.items[i];
         (self.rect.x + self.rect.w / 2, (top + bottom) / 2)
+    }
+}
+
+/// What most tray tests start from: the reference server with its demo account and a token for
+/// it, a screen with trayer, and a fresh HOME for the app.
+pub struct Stage {
+    pub server: TestServer,
+    pub url: String,
+    pub token: String,
+    pub screen: Screen,
+    pub dirs: AppDirs,
+}
+
+impl Stage {
+    pub fn demo() -> Stage {
+        let server = TestServer::start();
+        Stage {
+            url: server.url(),
+            token: server.token("demo"),
+            server,
+            screen: start_screen(),
+            dirs: AppDirs::new(),
+        }
     }
 }
 
