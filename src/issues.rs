@@ -68,6 +68,23 @@ impl Issues {
         }
     }
 
+    /// `path` is gone from the folder (deleted, or renamed or moved away): its issue is over,
+    /// and so is every issue inside it when it was a folder (moving a folder away reports the
+    /// folder alone, not each file in it).
+    pub(crate) fn gone(&mut self, reporter: &Reporter, path: &str) {
+        let inside = format!("{path}/");
+        let under: Vec<String> = self
+            .told
+            .keys()
+            .filter(|p| p.starts_with(&inside))
+            .cloned()
+            .collect();
+        for p in under {
+            self.resolved(reporter, &p);
+        }
+        self.resolved(reporter, path);
+    }
+
     /// `path` was read and found as last synced (our own download's echo, or a save without
     /// changes): an issue that kept it unsynced is over; a settled conflict stays on the list.
     pub(crate) fn unchanged(&mut self, reporter: &Reporter, path: &str) {
@@ -315,6 +332,23 @@ mod tests {
         assert_eq!(r.state().error, None);
         assert!(r.state().issues.is_empty());
         assert_eq!(issues.next_quota_check(), None);
+    }
+
+    #[test]
+    fn a_folder_gone_takes_the_issues_inside_it_and_no_others() {
+        let home = tempfile::tempdir().unwrap();
+        let r = reporter(home.path());
+        let mut issues = Issues::default();
+        for path in [
+            "Bad Folder/a.txt",
+            "Bad Folder/deep/b.txt",
+            "Bad Folder2/c.txt",
+        ] {
+            issues.tell(&r, name_breaks_rules(path, "a space in a folder name"));
+        }
+        issues.gone(&r, "Bad Folder");
+        let paths: Vec<String> = r.state().issues.into_iter().map(|i| i.path).collect();
+        assert_eq!(paths, ["Bad Folder2/c.txt"]);
     }
 
     #[test]

@@ -362,7 +362,7 @@ impl Session {
                         .book
                         .issues
                         .tell(reporter, issues::name_breaks_rules(rel, &why)),
-                    Err(_) => self.book.issues.resolved(reporter, rel),
+                    Err(_) => self.book.issues.gone(reporter, rel),
                 }
                 return Ok(());
             }
@@ -379,7 +379,7 @@ impl Session {
             ReadOutcome::Gone => {
                 // The whole folder going away is not the user deleting this file.
                 self.check_folder()?;
-                self.book.issues.resolved(reporter, rel);
+                self.book.issues.gone(reporter, rel);
                 // Deletions never propagate (the base keeps the file "deleted here"), but a remote
                 // edit the session already knows about must now come down.
                 if self.book.picture.local_gone(rel) {

@@ -151,6 +151,54 @@ fn a_name_the_rules_refuse_is_a_skipped_issue_with_a_hint_until_it_is_renamed() 
     assert!(engine.state().issues.is_empty());
 }
 
+/// Moving a folder out of the sync folder reports the folder alone, not each file in it: the
+/// issues of the files inside go with it.
+#[test]
+fn a_folder_moved_away_takes_the_issues_of_its_files_with_it() {
+    let server = TestServer::start();
+    let token = server.token("demo");
+    let engine = Running::start(
+        &server.url(),
+        &token,
+        &[
+            ("My Stuff/a.txt", "a"),
+            ("My Stuff/deep/b.txt", "b"),
+            ("My Stuffing/c.txt", "c"),
+        ],
+    );
+    assert!(wait_until(DEADLINE, || engine.synced()));
+    let listed = || -> Vec<String> {
+        let mut paths: Vec<String> = engine.state().issues.into_iter().map(|i| i.path).collect();
+        paths.sort();
+        paths
+    };
+    // The folders are skipped too, each with its own issue.
+    assert_eq!(
+        listed(),
+        [
+            "My Stuff",
+            "My Stuff/a.txt",
+            "My Stuff/deep",
+            "My Stuff/deep/b.txt",
+            "My Stuffing",
+            "My Stuffing/c.txt"
+        ]
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::rename(
+        engine.folder.join("My Stuff"),
+        elsewhere.path().join("My Stuff"),
+    )
+    .unwrap();
+    assert!(
+        wait_until(DEADLINE, || listed()
+            == ["My Stuffing", "My Stuffing/c.txt"]),
+        "{:?}",
+        listed()
+    );
+}
+
 #[test]
 fn an_app_over_the_quota_is_held_back_until_a_site_frees_and_the_line_stays_until_then() {
     let server = TestServer::start();
