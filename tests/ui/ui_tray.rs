@@ -39,13 +39,7 @@ fn ticks(menu: &MenuLayout) -> (bool, bool) {
 #[test]
 #[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
 fn tray_shows_state_switches_sync_and_logs_out() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     dirs.remember_sync_on();
     let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
 
@@ -148,13 +142,7 @@ fn tray_shows_state_switches_sync_and_logs_out() {
 #[test]
 #[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
 fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     dirs.remember_sync_on();
     // Not there yet, and with a space, as a user's folder may be.
     let given = dirs.root().join("demo folder").join("apps");
@@ -217,13 +205,7 @@ fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
 #[test]
 #[ignore = "needs Xvfb + trayer (+ chromium): run by scripts/test.sh"]
 fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     dirs.remember_sync_on();
     let mut first = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
     let (icon, _) = wait_for_icon(

@@ -30,13 +30,7 @@ fn on_server(url: &str, token: &str, path: &str) -> bool {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn left_click_on_the_sni_item_switches_sync_and_the_tooltip_follows() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     let host = SniHost::start(screen.bus_address());
     dirs.remember_sync_on();
     let mut app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
@@ -173,13 +167,7 @@ fn the_sni_tooltip_carries_the_exact_quota_message() {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn a_file_not_synced_is_one_menu_line_that_opens_the_report() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     let host = SniHost::start(screen.bus_address());
     dirs.remember_sync_on();
     std::fs::create_dir_all(dirs.folder()).unwrap();
@@ -328,10 +316,16 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
     let start = line(item);
     assert_eq!(start.checked, Some(false));
     item.click_menu(start.id);
+    // The entry is written in place (auto-launch's doing): wait until it has its Exec line,
+    // not just until the file exists.
     let text = wait_for(
         "the autostart entry to appear",
         DEADLINE,
-        || std::fs::read_to_string(&entry).ok(),
+        || {
+            std::fs::read_to_string(&entry)
+                .ok()
+                .filter(|t| t.lines().any(|l| l.starts_with("Exec=")))
+        },
         || app.output(),
     );
     ticked(true);
@@ -350,13 +344,7 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     let host = SniHost::start(screen.bus_address());
     let apps = dirs.root().join("my apps");
     std::fs::create_dir_all(&apps).unwrap();
@@ -376,13 +364,7 @@ fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
 #[test]
 #[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
 fn start_at_login_from_an_appimage_registers_the_appimage() {
-    let Stage {
-        server: _server,
-        url,
-        token,
-        screen,
-        dirs,
-    } = Stage::demo();
+    let (_server, url, token, screen, dirs) = demo_stage();
     let host = SniHost::start(screen.bus_address());
     // An AppImage runs its binary from a temporary mount and says where the image is.
     let appimage = dirs.home().join("Apps/Hyperclay Sync $1.AppImage");

@@ -372,27 +372,13 @@ impl MenuLayout {
     }
 }
 
-/// What most tray tests start from: the reference server with its demo account and a token for
-/// it, a screen with trayer, and a fresh HOME for the app.
-pub struct Stage {
-    pub server: TestServer,
-    pub url: String,
-    pub token: String,
-    pub screen: Screen,
-    pub dirs: AppDirs,
-}
-
-impl Stage {
-    pub fn demo() -> Stage {
-        let server = TestServer::start();
-        Stage {
-            url: server.url(),
-            token: server.token("demo"),
-            server,
-            screen: start_screen(),
-            dirs: AppDirs::new(),
-        }
-    }
+/// What most tray tests start from, as `(server, url, token, screen, dirs)`: the reference
+/// server with its demo account, its URL and a token for `demo`, a screen with trayer, and a
+/// fresh HOME for the app. Keep the server bound (`_server`) for as long as the test runs.
+pub fn demo_stage() -> (TestServer, String, String, Screen, AppDirs) {
+    let server = TestServer::start();
+    let (url, token) = (server.url(), server.token("demo"));
+    (server, url, token, start_screen(), AppDirs::new())
 }
 
 /// A fresh HOME and data home for one app, kept across restarts of the app in a test.
