@@ -239,12 +239,7 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
     let (x, y) = menu.item_centre(2);
     screen.click(x, y);
     let entry = dirs.home().join(".config/autostart/hyperclay-sync.desktop");
-    let text = wait_for(
-        "the autostart entry",
-        DEADLINE,
-        || std::fs::read_to_string(&entry).ok(),
-        || first.output(),
-    );
+    let text = wait_for_autostart_entry(&entry, || first.output());
     // The app was started as `hyperclay-sync`, which execs the tray binary: that is what a login
     // should start.
     let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync-tray"));

@@ -316,18 +316,7 @@ fn toggle_start_at_login(item: &SniItem<'_>, dirs: &AppDirs, app: &App) -> Strin
     let start = line(item);
     assert_eq!(start.checked, Some(false));
     item.click_menu(start.id);
-    // The entry is written in place (auto-launch's doing): wait until it has its Exec line,
-    // not just until the file exists.
-    let text = wait_for(
-        "the autostart entry to appear",
-        DEADLINE,
-        || {
-            std::fs::read_to_string(&entry)
-                .ok()
-                .filter(|t| t.lines().any(|l| l.starts_with("Exec=")))
-        },
-        || app.output(),
-    );
+    let text = wait_for_autostart_entry(&entry, || app.output());
     ticked(true);
 
     item.click_menu(line(item).id);

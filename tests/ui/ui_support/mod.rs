@@ -372,6 +372,21 @@ impl MenuLayout {
     }
 }
 
+/// The autostart entry at `entry` once it is whole. auto-launch writes it in place, so the file
+/// can exist and still be empty: wait for its Exec line, not just for the file.
+pub fn wait_for_autostart_entry(entry: &Path, context: impl Fn() -> String) -> String {
+    wait_for(
+        "the autostart entry to appear",
+        DEADLINE,
+        || {
+            std::fs::read_to_string(entry)
+                .ok()
+                .filter(|t| t.lines().any(|l| l.starts_with("Exec=")))
+        },
+        context,
+    )
+}
+
 /// What most tray tests start from, as `(server, url, token, screen, dirs)`: the reference
 /// server with its demo account, its URL and a token for `demo`, a screen with trayer, and a
 /// fresh HOME for the app. Keep the server bound (`_server`) for as long as the test runs.
