@@ -57,11 +57,21 @@ impl Issues {
     /// `path` synced or is gone: its issue, if it had one, is over, and an app held back there
     /// is no longer waiting for a site.
     pub(crate) fn resolved(&mut self, reporter: &Reporter, path: &str) {
-        if self.told.remove(path).is_some() {
-            reporter.resolved(path);
+        self.resolved_all(reporter, &HashSet::from([path]));
+    }
+
+    /// [`Issues::resolved`] for many paths at once: one pass over the list, however many.
+    fn resolved_all(&mut self, reporter: &Reporter, paths: &HashSet<&str>) {
+        let told: HashSet<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| self.told.remove(*p).is_some())
+            .collect();
+        if !told.is_empty() {
+            reporter.resolved_all(&told);
         }
         let held = self.held_back.len();
-        self.held_back.retain(|_, p| p != path);
+        self.held_back.retain(|_, p| !paths.contains(p.as_str()));
         if held > 0 && self.held_back.is_empty() {
             self.next_quota_check = None;
             clear(reporter, Cleared::NothingHeldBack);
@@ -79,10 +89,9 @@ impl Issues {
             .filter(|p| p.starts_with(&inside))
             .cloned()
             .collect();
-        for p in under {
-            self.resolved(reporter, &p);
-        }
-        self.resolved(reporter, path);
+        let mut paths: HashSet<&str> = under.iter().map(String::as_str).collect();
+        paths.insert(path);
+        self.resolved_all(reporter, &paths);
     }
 
     /// `path` was read and found as last synced (our own download's echo, or a save without

@@ -261,15 +261,20 @@ impl Reporter {
         }
     }
 
-    /// `path` synced (or was removed): its issue, if any, is over.
-    pub(crate) fn resolved(&self, path: &str) {
+    /// Every path of `paths` synced (or was removed): their issues, if any, are over. One pass
+    /// over the list, however many paths.
+    pub(crate) fn resolved_all(&self, paths: &HashSet<&str>) {
         let changed = {
             let mut s = lock(&self.shared.state);
-            let listed = lock(&self.listed).remove(path);
-            if listed {
-                s.issues.retain(|i| i.path != path);
+            let mut listed = lock(&self.listed);
+            let mut changed = false;
+            for p in paths {
+                changed |= listed.remove(*p);
             }
-            listed
+            if changed {
+                s.issues.retain(|i| !paths.contains(i.path.as_str()));
+            }
+            changed
         };
         if changed {
             self.issues_changed();
@@ -380,7 +385,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
 
-        reporter.resolved("Hello World.html");
+        reporter.resolved_all(&HashSet::from(["Hello World.html"]));
         reporter.progress(None);
         let file = status(home.path());
         assert!(file.issues.is_empty());
@@ -442,7 +447,7 @@ mod tests {
         assert!(report.contains("1,000 files not synced."), "{report}");
 
         // Any other change publishes at once, with the issues held back.
-        reporter.resolved("Bad Folder/f0.txt");
+        reporter.resolved_all(&HashSet::from(["Bad Folder/f0.txt"]));
         assert_eq!(status(home.path()).issues.len(), 1000);
         reporter.update(|s| s.online = false);
         assert_eq!(status(home.path()).issues.len(), 999);
