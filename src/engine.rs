@@ -387,6 +387,8 @@ impl Runner {
 
     fn session_ended(&mut self, end: SessionEnd) {
         self.session = None;
+        // Whatever was in hand (a start's comparing, a batch's count) stopped with it.
+        self.reporter.update(|s| s.progress = None);
         match end {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;

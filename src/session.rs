@@ -67,9 +67,11 @@ impl Session {
         if status.plan != "paid" {
             return Err(SessionEnd::SubscriptionRequired);
         }
+        // Online, and not up to date yet: nothing has been compared.
         reporter.update(|s| {
             s.account = Some(status.user.name.clone());
             s.online = true;
+            s.progress = Some(Progress::LOOKING);
         });
         issues::clear(reporter, Cleared::SessionStarted);
         log::info!(
@@ -143,7 +145,10 @@ impl Session {
         }
         session.reconcile_all(reporter)?;
         session.book.issues.settle_held_back(reporter);
-        reporter.update(|s| s.last_sync = Some(Timestamp::now()));
+        reporter.update(|s| {
+            s.last_sync = Some(Timestamp::now());
+            s.progress = None;
+        });
         session.feed.start_waiting(&session.remote, events);
         Ok(session)
     }

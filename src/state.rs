@@ -94,6 +94,12 @@ pub struct Progress {
     pub total: u64,
 }
 
+impl Progress {
+    /// Both sides are being read and compared: what there is to do is not counted yet (a
+    /// session's start: the listing, the scan, the plan).
+    pub const LOOKING: Progress = Progress { done: 0, total: 0 };
+}
+
 /// A login that is waiting for the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLogin {

@@ -133,6 +133,7 @@ impl Summary {
         let reason = self.reason.as_deref().unwrap_or_default();
         match self.state {
             StateWord::Syncing => match self.progress {
+                Some(p) if p == Progress::LOOKING => "Syncing: looking for changes".to_owned(),
                 Some(p) => format!("Syncing {} of {}", thousands(p.done), thousands(p.total)),
                 None => "Syncing".to_owned(),
             },
@@ -280,6 +281,17 @@ mod tests {
                 backup: "sites-versions/notes/2026-11-30-10-00-00.html".to_owned(),
             },
         }
+    }
+
+    #[test]
+    fn a_session_comparing_both_sides_is_syncing_not_up_to_date() {
+        let s = EngineState {
+            progress: Some(Progress::LOOKING),
+            ..up_to_date()
+        };
+        let summary = Summary::of(&s);
+        assert_eq!(summary.state, StateWord::Syncing);
+        assert_eq!(summary.line(), "Syncing: looking for changes");
     }
 
     #[test]

@@ -432,6 +432,39 @@ fn a_hundred_thousand_entry_listing_is_handled() {
     assert_eq!(rig.inside().len(), 5, "{:?}", rig.inside());
 }
 
+/// While a session reads and compares both sides (here a listing that trickles in for seconds),
+/// the status says "syncing", never "up to date": nothing has been compared yet.
+#[test]
+fn the_status_says_syncing_while_a_session_reads_the_listing() {
+    let entries: Vec<serde_json::Value> = (0..4_000)
+        .map(|i| {
+            json!({"path": format!("gone{i}.txt"), "kind": "upload", "deleted": true,
+                   "modifiedAt": modified_at()})
+        })
+        .collect();
+    let listing = serde_json::to_vec(&changes(entries, "c1")).unwrap();
+    assert!(listing.len() > 3 * 64 * 1024, "four pieces at least");
+    let mut script = Script::serving(&[]);
+    script.full = Reply::json(&changes(vec![], "c1")).with_body(Body::Slow {
+        bytes: listing,
+        pause_ms: 1_000,
+    });
+    let rig = Rig::start(script, |_, _| {});
+    let mut during = serde_json::Value::Null;
+    assert!(wait_until(DEADLINE, || {
+        during = rig.client.status();
+        during["online"] == true
+    }));
+    assert_eq!(during["state"], "syncing", "{during}");
+    assert_eq!(
+        during["progress"],
+        json!({"done": 0, "total": 0}),
+        "{during}"
+    );
+    assert!(wait_until(DEADLINE, || rig.client.status()["state"] == "upToDate"));
+    assert!(rig.client.status()["lastSync"].is_string());
+}
+
 #[test]
 fn an_endless_body_never_leaves_a_partial_file_and_other_files_still_arrive() {
     let t = tag();
