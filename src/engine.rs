@@ -140,6 +140,7 @@ impl Engine {
                     next_probe: Instant::now(),
                     next_refresh_on_use: Instant::now(),
                     offline_said: false,
+                    retrying_said: 0,
                     login_running: false,
                     _lock: data_lock,
                 };
@@ -178,6 +179,8 @@ struct Runner {
     /// The current spell offline was logged already (the first failure is always said, even
     /// before the first success, e.g. a server URL that never answers).
     offline_said: bool,
+    /// The count of files waiting for a retry, as last put into the state.
+    retrying_said: usize,
     login_running: bool,
     _lock: DataDirLock,
 }
@@ -380,15 +383,27 @@ impl Runner {
                 })
             }
         };
-        if let Err(end) = outcome {
-            self.session_ended(end);
+        match outcome {
+            Err(end) => self.session_ended(end),
+            Ok(()) => {
+                // Files waiting for their next try are work in hand; said only when it changes.
+                let retrying = self.session.as_ref().map_or(0, Session::retries_pending);
+                if retrying != self.retrying_said {
+                    self.retrying_said = retrying;
+                    self.reporter.update(|s| s.retrying = retrying);
+                }
+            }
         }
     }
 
     fn session_ended(&mut self, end: SessionEnd) {
         self.session = None;
-        // Whatever was in hand (a start's comparing, a batch's count) stopped with it.
-        self.reporter.update(|s| s.progress = None);
+        // Whatever was in hand (a start's comparing, a batch's count, retries) stopped with it.
+        self.retrying_said = 0;
+        self.reporter.update(|s| {
+            s.progress = None;
+            s.retrying = 0;
+        });
         match end {
             SessionEnd::Offline(why) => {
                 let was_online = self.reporter.state().online;

@@ -108,6 +108,11 @@ impl Schedule {
         self.rescan_at = Some(now + QUIET);
     }
 
+    /// How many files wait for another try of their transfer.
+    pub(crate) fn retries_pending(&self) -> usize {
+        self.retries.len()
+    }
+
     /// True once when a rescan is due.
     pub(crate) fn take_rescan(&mut self, now: Instant) -> bool {
         if self.rescan_at.is_some_and(|at| at <= now) {

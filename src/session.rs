@@ -170,6 +170,11 @@ impl Session {
 
     /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
     /// bring work.
+    /// How many files wait for another try of their transfer: work still in hand.
+    pub(crate) fn retries_pending(&self) -> usize {
+        self.book.schedule.retries_pending()
+    }
+
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let now = Instant::now();
         let feed = match self.book.schedule.poll_waiting(now) {

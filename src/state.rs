@@ -138,6 +138,8 @@ pub struct EngineState {
     pub issues: Vec<SyncIssue>,
     /// Set while a batch of transfers is in hand; `None` when up to date.
     pub progress: Option<Progress>,
+    /// Files whose transfer failed and waits for its next try (1–5 s apart): not up to date.
+    pub retrying: usize,
 }
 
 impl EngineState {
@@ -157,6 +159,7 @@ impl EngineState {
             log_file,
             issues: Vec::new(),
             progress: None,
+            retrying: 0,
         }
     }
 

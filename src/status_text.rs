@@ -96,13 +96,17 @@ impl Summary {
             };
             return Summary::new(StateWord::Offline, Some(cause));
         }
-        match s.progress {
-            Some(p) => Summary {
+        match (s.progress, s.retrying) {
+            (Some(p), _) => Summary {
                 state: StateWord::Syncing,
                 reason: None,
                 progress: Some(p),
             },
-            None => Summary::new(StateWord::UpToDate, None),
+            (None, 0) => Summary::new(StateWord::UpToDate, None),
+            (None, n) => Summary::new(
+                StateWord::Syncing,
+                Some(format!("{} to try again", count(n, "file", "files"))),
+            ),
         }
     }
 
@@ -135,7 +139,8 @@ impl Summary {
             StateWord::Syncing => match self.progress {
                 Some(p) if p == Progress::LOOKING => "Syncing: looking for changes".to_owned(),
                 Some(p) => format!("Syncing {} of {}", thousands(p.done), thousands(p.total)),
-                None => "Syncing".to_owned(),
+                None if reason.is_empty() => "Syncing".to_owned(),
+                None => format!("Syncing: {reason}"),
             },
             StateWord::UpToDate => "Up to date".to_owned(),
             StateWord::Paused if reason == SWITCHED_OFF => "Off".to_owned(),
@@ -281,6 +286,22 @@ mod tests {
                 backup: "sites-versions/notes/2026-11-30-10-00-00.html".to_owned(),
             },
         }
+    }
+
+    #[test]
+    fn a_file_waiting_for_its_next_try_is_syncing_not_up_to_date() {
+        let s = EngineState {
+            retrying: 2,
+            ..up_to_date()
+        };
+        let summary = Summary::of(&s);
+        assert_eq!(summary.state, StateWord::Syncing);
+        assert_eq!(summary.line(), "Syncing: 2 files to try again");
+        let one = EngineState {
+            retrying: 1,
+            ..up_to_date()
+        };
+        assert_eq!(Summary::of(&one).line(), "Syncing: 1 file to try again");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use hyperclay_protocol::Timestamp;
 use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::{Engine, EngineHandle};
 use hyperclay_sync::state::{Command, EngineState, IssueKind, Progress};
+use hyperclay_sync::status_text::Summary;
 
 const SITE_LIMIT: &str = "You've run out of sites. We can't sync any more sites.";
 
@@ -255,6 +256,13 @@ fn a_file_whose_uploads_fail_does_not_hold_up_another_and_fails_as_an_issue() {
         "fast.html waited for slow.html's retries"
     );
     assert!(engine.issue("slow.html").is_none(), "not given up yet");
+    // Meanwhile the line is not "Up to date": a file waits for its next try.
+    let line = || Summary::of(&engine.state()).line();
+    assert!(
+        wait_until(DEADLINE, || line() == "Syncing: 1 file to try again"),
+        "{}",
+        line()
+    );
 
     // After the last retry it is a failed issue, and the next change of the file syncs it.
     assert!(wait_until(Duration::from_secs(40), || matches!(
@@ -262,6 +270,11 @@ fn a_file_whose_uploads_fail_does_not_hold_up_another_and_fails_as_an_issue() {
         Some(IssueKind::Failed { .. })
     )));
     assert_eq!(proxy.count("PUT", "/api/local-sync/files/slow.html"), 6);
+    assert!(
+        wait_until(DEADLINE, || line() == "Up to date"),
+        "{}",
+        line()
+    );
     proxy.heal();
     engine.write("slow.html", "<p>slow again</p>");
     assert!(wait_until(DEADLINE, || api.get("slow.html").as_deref()
