@@ -45,6 +45,19 @@ pub fn marked(folder: &Path) -> bool {
     std::fs::symlink_metadata(folder.join(MARKER)).is_ok_and(|m| m.is_file())
 }
 
+/// Checks, during a session, that `folder` is still the marked one it started with: a folder
+/// that went away (or a drive unmounted) must not look like files the user deleted.
+pub fn still_marked(folder: &Path) -> Result<(), GuardError> {
+    if marked(folder) {
+        return Ok(());
+    }
+    Err(if folder.is_dir() {
+        GuardError::Unmarked(folder.to_path_buf())
+    } else {
+        GuardError::Missing(folder.to_path_buf())
+    })
+}
+
 /// Checks `folder` before a session uses it. On the folder's first use (no marker ever placed)
 /// it is created if need be and marked; afterwards only a marked folder passes.
 pub fn check(home: &Path, folder: &Path) -> Result<(), GuardError> {

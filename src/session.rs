@@ -20,7 +20,7 @@ use crate::event::{Event, WaitReply};
 use crate::executor;
 use crate::fault::{self, Cleared, SessionEnd, listing_end, session_end};
 use crate::feed::Feed;
-use crate::folder_guard::{self, GuardError};
+use crate::folder_guard;
 use crate::folders::Folders;
 use crate::issues::{self, Issues};
 use crate::listing::{PageError, read_pages};
@@ -168,13 +168,13 @@ impl Session {
             || (self.feed.due(now) && !self.book.schedule.poll_waiting(now))
     }
 
-    /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
-    /// bring work.
     /// How many files wait for another try of their transfer: work still in hand.
     pub(crate) fn retries_pending(&self) -> usize {
         self.book.schedule.retries_pending()
     }
 
+    /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
+    /// bring work.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let now = Instant::now();
         let feed = match self.book.schedule.poll_waiting(now) {
@@ -259,15 +259,7 @@ impl Session {
     }
 
     fn check_folder(&self) -> Result<(), SessionEnd> {
-        if folder_guard::marked(&self.folder) {
-            return Ok(());
-        }
-        let why = if self.folder.is_dir() {
-            GuardError::Unmarked(self.folder.clone())
-        } else {
-            GuardError::Missing(self.folder.clone())
-        };
-        Err(SessionEnd::FolderUnavailable(why))
+        folder_guard::still_marked(&self.folder).map_err(SessionEnd::FolderUnavailable)
     }
 
     fn ctx(&self) -> Ctx<'_> {
