@@ -9,6 +9,8 @@
 #[path = "e2e/common/mod.rs"]
 #[allow(dead_code)] // the e2e helpers; this file needs a few
 mod common;
+#[path = "e2e/common/web.rs"]
+mod web;
 
 use std::sync::{Arc, Mutex};
 
@@ -16,136 +18,18 @@ use common::*;
 use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::Engine;
 use hyperclay_sync::state::{Command, EngineState, UserError};
+use web::{Browser, link};
 
-struct Browser {
-    agent: ureq::Agent,
-    cookie: Option<String>,
-}
-
-struct Reply {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        Browser {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .new_agent(),
-            cookie: None,
-        }
-    }
-
-    fn reply(&mut self, mut resp: ureq::http::Response<ureq::Body>) -> Reply {
-        if let Some(set) = resp
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-        {
-            self.cookie = set.split(';').next().map(str::to_owned);
-        }
-        Reply {
-            status: resp.status().as_u16(),
-            location: resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: resp.body_mut().read_to_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&mut self, url: &str) -> Reply {
-        let mut req = self.agent.get(url);
-        if let Some(c) = &self.cookie {
-            req = req.header("Cookie", c);
-        }
-        let r = req.call().unwrap();
-        self.reply(r)
-    }
-
-    /// Opens the authorize URL, signs in, and follows the server's redirect to the app.
-    fn log_in(&mut self, server: &str, authorize_url: &str, user: &str, password: &str) {
-        let page = self.get(authorize_url);
-        assert_eq!(page.status, 200, "{}", page.body);
-        let next = field(&page.body, "next");
-        let csrf = field(&page.body, "csrf");
-        let mut req = self.agent.post(format!("{server}/login"));
-        if let Some(c) = &self.cookie {
-            req = req.header("Cookie", c);
-        }
-        let r = req
-            .send_form([
-                ("username", user),
-                ("password", password),
-                ("next", next.as_str()),
-                ("csrf", csrf.as_str()),
-            ])
-            .unwrap();
-        let after = self.reply(r);
-        assert_eq!(after.status, 303, "{}", after.body);
-        let back = after.location.unwrap();
-        let back = if back.starts_with("http") {
-            back
-        } else {
-            format!("{server}{back}")
-        };
-        let mut redirect = self.get(&back);
-        if redirect.body.contains("id=\"allow\"") {
-            // The consent page: allow Sync.
-            let names = [
-                "redirect_uri",
-                "state",
-                "code_challenge",
-                "code_challenge_method",
-                "csrf",
-            ];
-            let values = names.map(|name| field(&redirect.body, name));
-            let mut form: Vec<(&str, &str)> = names
-                .iter()
-                .zip(values.iter())
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect();
-            form.push(("decision", "allow"));
-            let mut req = self
-                .agent
-                .post(format!("{server}/api/local-sync/authorize"));
-            if let Some(c) = &self.cookie {
-                req = req.header("Cookie", c);
-            }
-            let r = req.send_form(form).unwrap();
-            redirect = self.reply(r);
-        }
-        if let Some(callback) = redirect.location {
-            self.get(&callback);
-        } else if let Some(at) = redirect.body.find("id=\"continue\" href=\"") {
-            // The unpaid page: its link goes back to the app with the OAuth error.
-            let rest = &redirect.body[at + "id=\"continue\" href=\"".len()..];
-            let callback = unescape(&rest[..rest.find('"').unwrap()]);
-            self.get(&callback);
-        }
-    }
-}
-
-/// The value of the first `<input ... name="NAME" value="...">` of a page.
-fn field(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no field {name} in {html}"));
-    let value = html[at..].split("value=\"").nth(1).unwrap();
-    unescape(&value[..value.find('"').unwrap()])
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// Opens the authorize URL as a browser would, signs in, allows Sync, and follows the server
+/// back to the app: its redirect (paid), or the "paid subscribers" page's link (unpaid).
+fn log_in(server: &str, authorize_url: &str, user: &str, password: &str) {
+    let mut browser = Browser::new();
+    let last = browser.sign_in(server, authorize_url, user, password);
+    let callback = match last.location {
+        Some(callback) => callback,
+        None => link(&last.body, "continue"),
+    };
+    browser.get(&callback);
 }
 
 /// Both tests need the same environment; it is set once, before either starts an engine.
@@ -208,7 +92,7 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     handle.send(Command::Login);
     assert!(wait_until(DEADLINE, || handle.state().login.is_some()));
     let url = handle.state().login.unwrap().url;
-    Browser::new().log_in(&server.url(), &url, "demo", "demo");
+    log_in(&server.url(), &url, "demo", "demo");
     assert!(wait_until(DEADLINE, || {
         let s = handle.state();
         s.account.as_deref() == Some("demo") && s.enabled && s.login.is_none()
@@ -256,7 +140,7 @@ fn an_unpaid_login_shows_why_until_the_next_login_or_logout() {
         handle.send(Command::Login);
         assert!(wait_until(DEADLINE, || handle.state().login.is_some()));
         let url = handle.state().login.unwrap().url;
-        Browser::new().log_in(&server.url(), &url, user, password);
+        log_in(&server.url(), &url, user, password);
     };
 
     log_in_as("unpaid", "unpaid-pw");

@@ -14,13 +14,16 @@
 //!      `tests/engine_login.rs` is.
 //!
 //! Shared helpers: `common` (client process, waits, direct server calls, proxy), `hostile`
-//! (a scripted hostile server) and `processes` (finding and killing the test's children).
+//! (a scripted hostile server), `processes` (finding and killing the test's children) and `web`
+//! (the login tests' browser, played over HTTP).
 
 mod common;
 #[path = "common/hostile_server.rs"]
 mod hostile;
 #[path = "common/processes.rs"]
 mod processes;
+#[path = "common/web.rs"]
+mod web;
 
 mod auth_cli;
 mod auth_keyring;
