@@ -127,7 +127,13 @@ impl Screen {
                 .stderr(Stdio::null()),
             "apt-get install xvfb",
         )?;
-        let number = first_line(&mut xvfb, "Xvfb")?;
+        let number = match first_line(&mut xvfb, "Xvfb") {
+            Ok(number) => number,
+            Err(e) => {
+                crate::kill(&mut xvfb);
+                return Err(e);
+            }
+        };
         drop(turn);
         if number.parse::<u32>().is_err() {
             crate::kill(&mut xvfb);
