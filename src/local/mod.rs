@@ -2,7 +2,9 @@
 //! with its hash cache, careful reads for uploads, and (in [`write`]) the Hyperclay Local save
 //! process for writes. Nothing here may write outside the folder or follow a symlink out of it.
 
+pub mod folder_guard;
 pub mod ignore;
+pub mod watch;
 pub mod write;
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,7 +14,7 @@ use std::time::UNIX_EPOCH;
 
 use hyperclay_protocol::{Checksum, MAX_FILE_BYTES, RemotePath};
 
-use crate::state_store::Stamp;
+use crate::home::state_store::Stamp;
 
 /// The folder where local backups live; never synced.
 pub const VERSIONS_DIR: &str = "sites-versions";

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use hyperclay_sync::auth::TokenStore;
-use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::{Engine, EngineError, EngineHandle};
-use hyperclay_sync::report::issues_report_file;
-use hyperclay_sync::settings;
-use hyperclay_sync::state::{Command, EngineState};
+use hyperclay_sync::home::config::EngineConfig;
+use hyperclay_sync::home::settings;
+use hyperclay_sync::status::report::issues_report_file;
+use hyperclay_sync::status::state::{Command, EngineState};
 use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
 use tray_icon::menu::{MenuEvent, MenuId};

@@ -39,7 +39,7 @@ pub fn open_in_background(path: PathBuf, create_dir: bool) {
 pub fn on_stop_signal(then: impl FnOnce() + Send + 'static) {
     let spawned = std::thread::Builder::new()
         .name("stop-signals".into())
-        .spawn(move || match hyperclay_sync::signals::wait_for_stop() {
+        .spawn(move || match hyperclay_sync::os::signals::wait_for_stop() {
             Ok(()) => {
                 log::info!("stop signal received: quitting");
                 then();

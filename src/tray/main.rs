@@ -34,8 +34,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hyperclay_sync::config::{EngineConfig, VERSION};
-use hyperclay_sync::{local, settings};
+use hyperclay_sync::home::config::{EngineConfig, VERSION};
+use hyperclay_sync::home::settings;
+use hyperclay_sync::local;
 
 /// `hyperclay-sync` with no command execs this with its own arguments, so both accept the same
 /// ones: `--folder` (as `run --headless --folder` means it), `--version` and `--help`, which

@@ -2,8 +2,8 @@
 //! A pure function of its inputs, so every state is unit-tested; it must never touch the
 //! platform (no tray, no menu objects, no I/O).
 
-use hyperclay_sync::state::EngineState;
-use hyperclay_sync::status_text::{Summary, issues_line};
+use hyperclay_sync::status::state::EngineState;
+use hyperclay_sync::status::text::{Summary, issues_line};
 
 /// Which of the three icons to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,7 +255,7 @@ impl TrayView {
 mod tests {
     use std::path::PathBuf;
 
-    use hyperclay_sync::state::{IssueKind, PendingLogin, Progress, SyncIssue, UserError};
+    use hyperclay_sync::status::state::{IssueKind, PendingLogin, Progress, SyncIssue, UserError};
 
     use super::*;
 

@@ -228,7 +228,7 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
     let mut seen = None;
     while std::time::Instant::now() < deadline {
         let folder = given.canonicalize().ok();
-        let remembered = hyperclay_sync::settings::load(&home)
+        let remembered = hyperclay_sync::home::settings::load(&home)
             .ok()
             .and_then(|s| s.folder);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -252,7 +252,7 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         seen.is_some(),
         "{} was not created, remembered and synced; settings: {:?}; log:\n{text}",
         given.display(),
-        hyperclay_sync::settings::load(&home)
+        hyperclay_sync::home::settings::load(&home)
     );
     assert!(
         !dir.path().join("Hyperclay").exists(),

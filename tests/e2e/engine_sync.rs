@@ -457,10 +457,10 @@ fn a_token_older_than_a_day_is_refreshed() {
 
 #[test]
 fn a_day_old_token_is_refreshed_on_use_while_sync_is_off() {
-    use hyperclay_sync::config::EngineConfig;
     use hyperclay_sync::engine::Engine;
-    use hyperclay_sync::settings::{self, Settings};
-    use hyperclay_sync::state::Command;
+    use hyperclay_sync::home::config::EngineConfig;
+    use hyperclay_sync::home::settings::{self, Settings};
+    use hyperclay_sync::status::state::Command;
 
     let server = TestServer::start();
     let proxy = Proxy::start(&server.url());

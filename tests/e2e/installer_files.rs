@@ -300,7 +300,7 @@ fn uninstall_text_names_what_the_app_really_leaves_behind() {
 #[cfg(target_os = "linux")]
 #[test]
 fn uninstall_text_names_the_engines_linux_data_folder() {
-    let config = hyperclay_sync::config::EngineConfig::from_vars(|_| None)
+    let config = hyperclay_sync::home::config::EngineConfig::from_vars(|_| None)
         .expect("the engine finds a data folder without any variable");
     let name = config
         .home

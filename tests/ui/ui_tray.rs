@@ -176,7 +176,7 @@ fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
     );
 
     // Remembered in the settings, and what `status` reports.
-    let settings = hyperclay_sync::settings::load(&dirs.data()).expect("read the settings");
+    let settings = hyperclay_sync::home::settings::load(&dirs.data()).expect("read the settings");
     assert_eq!(settings.folder.as_deref(), Some(folder.as_path()));
     assert!(settings.enabled, "sync switched off: {settings:?}");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))

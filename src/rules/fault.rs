@@ -3,10 +3,10 @@
 //! line, or stays a sync issue of the one file it concerns. It must never do I/O or log: callers
 //! act on the verdict.
 
-use crate::folder_guard::GuardError;
-use crate::listing::PageError;
+use crate::local::folder_guard::GuardError;
 use crate::remote::RemoteError;
-use crate::state::UserError;
+use crate::remote::listing::PageError;
+use crate::status::state::UserError;
 
 /// Why a session stopped; the engine decides from it what to try next.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use hyperclay_protocol::{Checksum, Entry, EntryKind, RemotePath, collision_key};
 
 use crate::local::Verdict;
 use crate::local::ignore::Rules;
-use crate::plan::{Key, LocalFile, RemoteFile, key_of};
+use crate::rules::plan::{Key, LocalFile, RemoteFile, key_of};
 
 /// Why a listing entry was left out of the picture (and is not synced).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 
 use std::sync::mpsc::{self, Sender};
 
-use crate::config::LONG_POLL_WAIT;
-use crate::event::Event;
+use crate::engine::event::Event;
+use crate::home::config::LONG_POLL_WAIT;
 use crate::remote::Remote;
 
 /// One waited request to make.

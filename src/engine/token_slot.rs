@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
 use crate::auth::{AuthError, StoredToken, TokenStore};
-use crate::event::Event;
+use crate::engine::event::Event;
 
 /// Opens the token store for a home and a server URL.
 pub(crate) type StoreOpener = Arc<dyn Fn(&Path, &str) -> TokenStore + Send + Sync>;

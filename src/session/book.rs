@@ -6,14 +6,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::fault::{self, FileFault, SessionEnd, session_end};
-use crate::issues::{self, Issues};
-use crate::picture::Picture;
-use crate::plan::{Action, Key};
 use crate::remote::RemoteError;
-use crate::report::Reporter;
-use crate::schedule::{self, Attempt, Echoes, Schedule, Stalls};
-use crate::transfer::{Outcome, Transfer};
+use crate::rules::fault::{self, FileFault, SessionEnd, session_end};
+use crate::rules::plan::{Action, Key};
+use crate::rules::schedule::{self, Attempt, Echoes, Schedule, Stalls};
+use crate::session::issues::{self, Issues};
+use crate::session::picture::Picture;
+use crate::session::transfer::{Outcome, Transfer};
+use crate::status::report::Reporter;
 
 pub(crate) struct Book {
     pub(crate) picture: Picture,

@@ -9,7 +9,7 @@ use std::sync::{Mutex, mpsc};
 
 use crate::local::{self, Snapshot, write};
 use crate::remote::RemoteError;
-use crate::transfer::{Ctx, Outcome, Transfer};
+use crate::session::transfer::{Ctx, Outcome, Transfer};
 
 /// Transfers at once when running in parallel.
 const PARALLEL_TRANSFERS: usize = 4;

@@ -2,9 +2,9 @@
 //! logins and store openings, network changes and long-poll replies.
 
 use crate::auth::{AuthError, StoredToken, TokenStore};
-use crate::listing::Page;
 use crate::remote::RemoteError;
-use crate::state::Command;
+use crate::remote::listing::Page;
+use crate::status::state::Command;
 
 /// What a long-poll brought back: a page and its size, or why there was none.
 pub(crate) type WaitReply = Result<Page, RemoteError>;

@@ -21,8 +21,8 @@ pub enum LockError {
 impl DataDirLock {
     pub fn acquire(home: &Path) -> Result<DataDirLock, LockError> {
         let io = |e| LockError::Io(home.display().to_string(), e);
-        crate::data_dir::create_private_dir(home).map_err(io)?;
-        let file = crate::data_dir::private_options()
+        crate::home::data_dir::create_private_dir(home).map_err(io)?;
+        let file = crate::home::data_dir::private_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -31,7 +31,7 @@ impl DataDirLock {
         match file.try_lock() {
             Ok(()) => {
                 // Only the engine that holds the lock tightens, so two never race over modes.
-                crate::data_dir::tighten(home).map_err(io)?;
+                crate::home::data_dir::tighten(home).map_err(io)?;
                 Ok(DataDirLock { _file: file })
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held),

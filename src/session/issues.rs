@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use crate::fault::{self, Cleared};
-use crate::plan::Key;
 use crate::remote::RemoteError;
-use crate::remote_files::Dropped;
-use crate::report::Reporter;
-use crate::state::{IssueKind, SyncIssue, UserError};
+use crate::rules::fault::{self, Cleared};
+use crate::rules::plan::Key;
+use crate::session::remote_files::Dropped;
+use crate::status::report::Reporter;
+use crate::status::state::{IssueKind, SyncIssue, UserError};
 
 /// Takes off the user's error line whatever `moment` makes untrue.
 pub(crate) fn clear(reporter: &Reporter, moment: Cleared) {
@@ -307,7 +307,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::state::EngineState;
+    use crate::status::state::EngineState;
 
     fn reporter(home: &std::path::Path) -> Reporter {
         let state = EngineState {

@@ -5,6 +5,16 @@
 //! is queued. It must never write outside the folder, never delete anything remotely, and never
 //! overwrite a local file without a backup.
 
+mod book;
+mod changes_wait;
+mod executor;
+mod feed;
+mod folders;
+mod issues;
+mod picture;
+mod remote_files;
+mod transfer;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,28 +24,27 @@ use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{RemotePath, Timestamp};
 
-use crate::bookkeeping::{Book, Prepared};
-use crate::config::EngineConfig;
-use crate::event::{Event, WaitReply};
-use crate::executor;
-use crate::fault::{self, Cleared, SessionEnd, listing_end, session_end};
-use crate::feed::Feed;
-use crate::folder_guard;
-use crate::folders::Folders;
-use crate::issues::{self, Issues};
-use crate::listing::{PageError, read_pages};
+use crate::engine::event::{Event, WaitReply};
+use crate::home::config::EngineConfig;
+use crate::home::state_store::{Identity, StateStore};
+use crate::local::folder_guard;
 use crate::local::ignore::{IGNORE_FILE, Rules};
+use crate::local::watch::{FsSignal, Inbox};
 use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
-use crate::picture::Picture;
-use crate::plan::{Action, Key, LocalFile, key_of};
+use crate::remote::listing::{PageError, read_pages};
 use crate::remote::{Remote, RemoteError};
-use crate::remote_files::{Changes, RemoteFiles, take_entry};
-use crate::report::Reporter;
-use crate::schedule::{self, Attempt, Echoes, Schedule, Stalls};
-use crate::state::Progress;
-use crate::state_store::{Identity, StateStore};
-use crate::transfer::Ctx;
-use crate::watch::{FsSignal, Inbox};
+use crate::rules::fault::{self, Cleared, SessionEnd, listing_end, session_end};
+use crate::rules::plan::{Action, Key, LocalFile, key_of};
+use crate::rules::schedule::{self, Attempt, Echoes, Schedule, Stalls};
+use crate::session::book::{Book, Prepared};
+use crate::session::feed::Feed;
+use crate::session::folders::Folders;
+use crate::session::picture::Picture;
+use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
+use crate::session::transfer::Ctx;
+use crate::status::report::Reporter;
+use crate::status::state::Progress;
+use issues::Issues;
 
 pub(crate) struct Session {
     remote: Remote,
@@ -98,13 +107,13 @@ impl Session {
             server: &config.server_url,
             account_id: &status.user.id,
         };
-        let failed = |e: crate::state_store::StoreError| SessionEnd::Failed(e.to_string());
+        let failed = |e: crate::home::state_store::StoreError| SessionEnd::Failed(e.to_string());
         let store = StateStore::open(&config.home, &folder, who).map_err(failed)?;
         let base = store.base().map_err(failed)?;
         let base_folders = store.folders().map_err(failed)?;
         let events = tx.clone();
         // Watch before scanning: a save during the scan must not be missed.
-        let watcher = match crate::watch::start(&folder, tx, || Event::FsReady) {
+        let watcher = match crate::local::watch::start(&folder, tx, || Event::FsReady) {
             Ok(w) => Some(w),
             Err(e) => {
                 log::error!(
@@ -278,7 +287,7 @@ impl Session {
         // The listing, the scan, the hash cache and the transfers are done with (all dropped
         // by now); the idle engine keeps only the snapshots, so the rest goes back to the system.
         self.book.picture.store.release_memory();
-        crate::memory::give_back();
+        crate::os::memory::give_back();
         done
     }
 

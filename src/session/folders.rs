@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use hyperclay_protocol::RemotePath;
 
-use crate::bookkeeping::Book;
-use crate::fault::{self, FileFault, SessionEnd, session_end};
-use crate::issues;
 use crate::local::ignore::Rules;
 use crate::local::{self, Verdict, write};
-use crate::plan::FolderAction;
 use crate::remote::{Remote, RemoteError};
-use crate::report::Reporter;
-use crate::schedule::Attempt;
+use crate::rules::fault::{self, FileFault, SessionEnd, session_end};
+use crate::rules::plan::FolderAction;
+use crate::rules::schedule::Attempt;
+use crate::session::book::Book;
+use crate::session::issues;
+use crate::status::report::Reporter;
 
 /// What the folder work of a session borrows from it.
 pub(crate) struct Folders<'a> {

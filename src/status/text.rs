@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::{EngineState, IssueKind, Progress, SyncIssue, UserError};
+use crate::status::state::{EngineState, IssueKind, Progress, SyncIssue, UserError};
 
 /// The one word that says where sync stands, for people and scripts (`status --json`'s `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +252,7 @@ pub fn issues_report(folder: &str, issues: &[SyncIssue]) -> String {
 mod tests {
     use std::path::PathBuf;
 
-    use crate::state::PendingLogin;
+    use crate::status::state::PendingLogin;
 
     use super::*;
 

@@ -3,6 +3,9 @@
 //! that thread with no lock held. It must never block a caller of [`EngineHandle::send`], and
 //! never log a token.
 
+pub(crate) mod event;
+mod token_slot;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -13,16 +16,16 @@ use std::time::Instant;
 use hyperclay_protocol::Timestamp;
 
 use crate::auth::{self, AuthError, StoredToken, TokenStore};
-use crate::config::EngineConfig;
-use crate::event::Event;
-use crate::fault::{self, SessionEnd};
-use crate::lock::{DataDirLock, LockError};
+use crate::engine::event::Event;
+use crate::engine::token_slot::{StoreOpener, StoreWrite, TokenSlot};
+use crate::home::config::EngineConfig;
+use crate::home::lock::{DataDirLock, LockError};
+use crate::home::settings::{self, Settings};
 use crate::remote::{self, Remote};
-use crate::report::{Reporter, Shared, lock};
+use crate::rules::fault::{self, SessionEnd};
 use crate::session::Session;
-use crate::settings::{self, Settings};
-use crate::state::{Command, EngineState, PendingLogin, UserError};
-use crate::token_slot::{StoreOpener, StoreWrite, TokenSlot};
+use crate::status::report::{Reporter, Shared, lock};
+use crate::status::state::{Command, EngineState, PendingLogin, UserError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -77,7 +80,7 @@ impl Engine {
             LockError::Held => EngineError::AlreadyRunning,
             other => EngineError::DataDir(other.to_string()),
         })?;
-        if let Err(e) = crate::logging::init(&config.home, false) {
+        if let Err(e) = crate::home::logging::init(&config.home, false) {
             return Err(EngineError::DataDir(format!("cannot open the log: {e}")));
         }
         let mut settings = settings::load(&config.home).unwrap_or_else(|e| {
@@ -100,7 +103,7 @@ impl Engine {
         let state = EngineState::starting(
             config.server_url.clone(),
             folder.clone(),
-            crate::logging::log_file(&config.home),
+            crate::home::logging::log_file(&config.home),
             settings.enabled,
         );
         let shared = Arc::new(Shared {
@@ -109,7 +112,7 @@ impl Engine {
         });
         let (tx, rx) = mpsc::channel();
         let network_tx = tx.clone();
-        if let Err(e) = crate::network::watch(move || {
+        if let Err(e) = crate::os::network::watch(move || {
             let _ = network_tx.send(Event::NetworkUp);
         }) {
             log::warn!("cannot watch the network ({e}); reconnecting waits for the next probe");
@@ -299,7 +302,7 @@ impl Runner {
                 self.end_session("the sync folder changed");
                 // Chosen by the user: set up afresh even if it lost its marker (their way to
                 // start over in a folder that was replaced).
-                crate::folder_guard::forget(&self.config.home, &folder);
+                crate::local::folder_guard::forget(&self.config.home, &folder);
                 self.folder = folder.clone();
                 self.next_probe = Instant::now();
                 self.reporter.update(|s| s.folder = folder);
@@ -634,7 +637,7 @@ mod tests {
             server_url: NOWHERE.into(),
             token_override: None,
             poll_interval: Duration::from_millis(200),
-            stall_window: crate::config::DEFAULT_STALL_WINDOW,
+            stall_window: crate::home::config::DEFAULT_STALL_WINDOW,
             folder: Some(folder.to_path_buf()),
         };
         Engine::start_with(config, Box::new(|_| {}), opener).unwrap()

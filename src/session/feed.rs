@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use crate::changes_wait::ChangesWait;
-use crate::event::{Event, WaitReply};
-use crate::listing::Page;
+use crate::engine::event::{Event, WaitReply};
+use crate::remote::listing::Page;
 use crate::remote::{Remote, RemoteError};
+use crate::session::changes_wait::ChangesWait;
 
 /// Numbers sessions, so a long-poll reply that outlived its session is recognised and dropped.
 static SESSIONS: AtomicU64 = AtomicU64::new(0);

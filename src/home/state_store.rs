@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hyperclay_protocol::{Checksum, Timestamp, sha256_hex};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::plan::{BaseRecord, Key};
+use crate::rules::plan::{BaseRecord, Key};
 
 #[derive(Debug, thiserror::Error)]
 #[error("the sync state database failed: {0}")]
@@ -86,12 +86,12 @@ impl StateStore {
         let path = state_file(home, folder, who);
         if let Some(dir) = path.parent() {
             // A missing dir surfaces as the open error below, with the path.
-            let _ = crate::data_dir::create_private_dir(dir);
+            let _ = crate::home::data_dir::create_private_dir(dir);
         }
         adopt_unbound_state(home, folder, &path);
         // Created 0600 before SQLite opens it (unless taken over just above): SQLite gives the
         // -wal and -shm files the same mode. A failure surfaces as the open error below.
-        let _ = crate::data_dir::create_private_file(&path);
+        let _ = crate::home::data_dir::create_private_file(&path);
         let db = Connection::open(&path)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;

@@ -57,7 +57,7 @@ pub fn init_with(
     }
     let path = log_file(home);
     if let Some(dir) = path.parent() {
-        crate::data_dir::create_private_dir(dir)?;
+        crate::home::data_dir::create_private_dir(dir)?;
     }
     let config = ConfigBuilder::new()
         .set_time_format_rfc3339()
@@ -72,7 +72,7 @@ pub fn init_with(
         Compression::None,
         // Every log file, rotated ones included (a rotation renames), is created 0600.
         Some(
-            crate::data_dir::private_options()
+            crate::home::data_dir::private_options()
                 .read(true)
                 .create(true)
                 .append(true)

@@ -1,7 +1,7 @@
 //! What the engine tells the outside world: the shared state snapshot, its observer, the status
 //! file `hyperclay-sync status` reads, the sync-issues list and its report (the file the tray
-//! and `status` point to). The words themselves come from [`crate::status_text`]; which errors
-//! the user must see is decided in [`crate::fault`].
+//! and `status` point to). The words themselves come from [`crate::status::text`]; which errors
+//! the user must see is decided in [`crate::rules::fault`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::settings;
-use crate::state::{EngineState, Progress, SyncIssue, UserError};
-use crate::status_text::{self, Summary};
+use crate::home::settings;
+use crate::status::state::{EngineState, Progress, SyncIssue, UserError};
+use crate::status::text::{self, Summary};
 
 /// The state the engine thread writes and every handle reads.
 pub(crate) struct Shared {
@@ -223,7 +223,7 @@ impl Reporter {
         if reported.as_ref() == Some(&s.issues) {
             return;
         }
-        let text = status_text::issues_report(&s.folder.display().to_string(), &s.issues);
+        let text = text::issues_report(&s.folder.display().to_string(), &s.issues);
         match settings::write_atomically(&self.issues_report, text.as_bytes()) {
             Ok(()) => *reported = Some(s.issues.clone()),
             Err(e) => log::warn!(
@@ -311,8 +311,8 @@ fn only_the_count_moved(before: &StatusFile, now: &StatusFile) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::IssueKind;
-    use crate::status_text::StateWord;
+    use crate::status::state::IssueKind;
+    use crate::status::text::StateWord;
 
     use super::*;
 
@@ -405,7 +405,7 @@ mod tests {
         reporter.progress(Some(Progress { done: 2, total: 3 }));
         assert_eq!(status(home.path()).summary.line(), "Syncing 1 of 3");
         assert_eq!(
-            crate::status_text::Summary::of(&reporter.state()).line(),
+            crate::status::text::Summary::of(&reporter.state()).line(),
             "Syncing 2 of 3",
             "the observers and the state are current"
         );

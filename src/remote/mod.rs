@@ -4,6 +4,8 @@
 //! what the server announced, never wait on a body that has stopped moving, and never log a
 //! token.
 
+pub mod listing;
+
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ use hyperclay_protocol::{
 };
 use ureq::http::Response;
 
-use crate::config::{DEFAULT_STALL_WINDOW, LONG_POLL_MARGIN};
+use crate::home::config::{DEFAULT_STALL_WINDOW, LONG_POLL_MARGIN};
 
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
 

@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hyperclay_protocol::{Checksum, Entry, collision_key};
 
-use crate::plan::{self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of};
-use crate::remote_files::{RemoteFiles, local_collisions};
-use crate::state_store::{Stamp, StateStore};
+use crate::home::state_store::{Stamp, StateStore};
+use crate::rules::plan::{
+    self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of,
+};
+use crate::session::remote_files::{RemoteFiles, local_collisions};
 
 pub(crate) struct Picture {
     pub(crate) store: StateStore,

@@ -97,7 +97,7 @@ pub fn adopt(home: &Path, folder: &Path) -> Result<(), GuardError> {
         std::fs::write(folder.join(MARKER), MARKER_TEXT).map_err(setup)?;
     }
     // In the engine's home, so private like everything there (folders 0700, files 0600).
-    crate::data_dir::write_private(&record(home, folder), folder.to_string_lossy().as_bytes())
+    crate::home::data_dir::write_private(&record(home, folder), folder.to_string_lossy().as_bytes())
         .map_err(setup)
 }
 

@@ -6,7 +6,7 @@ use hyperclay_protocol::{Checksum, Timestamp};
 use proptest::prelude::*;
 
 use super::*;
-use crate::plan::LocalFile;
+use crate::rules::plan::LocalFile;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{Checksum, Timestamp};
 
-use crate::plan::{Action, Key, RemoteFile};
+use crate::home::state_store::Stamp;
 use crate::remote::RETRY_SCHEDULE;
-use crate::state_store::Stamp;
+use crate::rules::plan::{Action, Key, RemoteFile};
 
 /// A file that just became empty is usually mid-save (truncate, then write): wait this long for
 /// its next write before believing it.

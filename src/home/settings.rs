@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::lock::{DataDirLock, LockError};
+use crate::home::lock::{DataDirLock, LockError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -67,7 +67,7 @@ pub fn save(home: &Path, settings: &Settings) -> Result<(), SettingsError> {
 }
 
 /// What `--folder` means, for `run --headless` and the tray alike: creates `folder` if needed and
-/// returns its canonical path for [`crate::config::EngineConfig::folder`]. The engine remembers it
+/// returns its canonical path for [`crate::home::config::EngineConfig::folder`]. The engine remembers it
 /// for later runs once it holds the data folder's lock, so a refused second instance writes
 /// nothing.
 pub fn use_folder(folder: &Path) -> Result<PathBuf, SettingsError> {
@@ -101,7 +101,7 @@ pub fn update_offline(
 /// Replaces `path` with `bytes` so that a reader sees the old or the new file, never a mix, and
 /// nobody but the user ever can.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::data_dir::write_private(path, bytes)
+    crate::home::data_dir::write_private(path, bytes)
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@ use std::sync::atomic::AtomicBool;
 
 use hyperclay_protocol::{Checksum, Entry, RemotePath, Timestamp};
 
+use crate::home::state_store::Stamp;
 use crate::local::{self, ReadOutcome, Snapshot, write};
-use crate::plan::{Key, LocalFile, RemoteFile};
 use crate::remote::{Remote, RemoteError};
-use crate::schedule::{Stalled, stale_takes};
-use crate::state_store::Stamp;
+use crate::rules::plan::{Key, LocalFile, RemoteFile};
+use crate::rules::schedule::{Stalled, stale_takes};
 
 /// A planned action that moves a file; the others are bookkeeping the session does itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
