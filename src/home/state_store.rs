@@ -12,25 +12,12 @@ use std::path::{Path, PathBuf};
 use hyperclay_protocol::{Checksum, Timestamp, sha256_hex};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::local::Stamp;
 use crate::rules::plan::{BaseRecord, Key};
 
 #[derive(Debug, thiserror::Error)]
 #[error("the sync state database failed: {0}")]
 pub struct StoreError(#[from] rusqlite::Error);
-
-/// What the hash cache remembers about one local file: a file whose stamp is unchanged is not
-/// read again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Stamp {
-    pub size: u64,
-    /// Local mtime in nanoseconds since the epoch.
-    pub mtime_ns: i64,
-    /// Status-change time in nanoseconds (0 where the OS has none): it moves on every write even
-    /// when a tool puts the mtime back (`cp -p`, `rsync -t`, `touch -r`).
-    pub ctime_ns: i64,
-    /// The file's inode (0 where the OS has none): another file renamed over it has another.
-    pub inode: u64,
-}
 
 /// Whose state: the server and the account on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{Checksum, Timestamp};
 
-use crate::home::state_store::Stamp;
+use crate::local::Stamp;
 use crate::remote::RETRY_SCHEDULE;
 use crate::rules::plan::{Action, Key, RemoteFile};
 

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hyperclay_protocol::{Checksum, Entry, collision_key};
 
-use crate::home::state_store::{Stamp, StateStore};
+use crate::home::state_store::StateStore;
+use crate::local::Stamp;
 use crate::rules::plan::{
     self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of,
 };

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use hyperclay_protocol::{Checksum, Entry, RemotePath, Timestamp};
 
-use crate::home::state_store::Stamp;
+use crate::local::Stamp;
 use crate::local::{self, ReadOutcome, Snapshot, write};
 use crate::remote::{Remote, RemoteError};
 use crate::rules::plan::{Key, LocalFile, RemoteFile};
