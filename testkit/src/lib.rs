@@ -1,10 +1,11 @@
 //! The test kit: the processes the end-to-end tests and the benchmark (xtask) drive, started one
-//! way for both. The reference server (`server`, and `test_server` for the tests' temp-dir
+//! way for both. The reference server (`bin` finds the built programs, `server`, and `test_server` for the tests' temp-dir
 //! server with its admin helpers), the sync client (`client`), the screen rig of
 //! Xvfb, a private session bus and a tray host (`screen`), and waits on conditions with a
 //! deadline (`wait`). It only ever signals or kills processes it started itself, never prints a
 //! token, and installs nothing: the tools come from scripts/setup.sh.
 
+pub mod bin;
 pub mod client;
 pub mod screen;
 pub mod server;

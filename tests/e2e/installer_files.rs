@@ -165,7 +165,7 @@ fn deb_depends_on_the_tray_runtime_libraries() {
 fn desktop_entry_starts_the_installed_tray_with_the_installed_icon() {
     let built = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync"));
     assert_eq!(built.file_stem().and_then(|s| s.to_str()), Some(BIN));
-    let tray = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    let tray = hyperclay_testkit::bin::tray();
     assert_eq!(tray.file_stem().and_then(|s| s.to_str()), Some(TRAY_BIN));
     let entry = read("installer/linux/hyperclay-sync.desktop");
     let lines: Vec<&str> = entry.lines().collect();
@@ -272,7 +272,7 @@ fn windows_setup_is_per_user_with_a_start_menu_entry_and_no_autostart() {
         "the .iss default AppVersion differs from the crate version"
     );
     // The uninstaller removes the entry the app's "Start at login" wrote.
-    let name = source_const("src/tray/autostart.rs", "NAME");
+    let name = source_const("tray/src/autostart.rs", "NAME");
     assert!(
         iss.contains(&format!("AutostartName = '{name}';")),
         "the uninstaller must remove the Run value {name:?}"
@@ -291,7 +291,7 @@ fn uninstall_text_names_what_the_app_really_leaves_behind() {
     assert!(doc.contains(&format!("secret-tool clear service {service}")));
     assert!(doc.contains(&format!("security delete-generic-password -s {service}")));
 
-    let autostart = source_const("src/tray/autostart.rs", "NAME");
+    let autostart = source_const("tray/src/autostart.rs", "NAME");
     assert!(doc.contains(&format!("~/.config/autostart/{autostart}.desktop")));
     assert!(doc.contains(&format!("~/Library/LaunchAgents/{autostart}.plist")));
     assert!(doc.contains(&format!("-Name {autostart} ")));

@@ -242,7 +242,7 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
     let text = wait_for_autostart_entry(&entry, || first.output());
     // The app was started as `hyperclay-sync`, which execs the tray binary: that is what a login
     // should start.
-    let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    let exec = format!("Exec={} ", hyperclay_testkit::bin::tray().display());
     assert!(text.contains(&exec), "unexpected entry:\n{text}");
     let settings = wait_for(
         "start at login remembered in the settings",

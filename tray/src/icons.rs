@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_rendered_png_in_the_assets_decodes() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/icons/png");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/icons/png");
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -172,7 +172,7 @@ mod tests {
 
     fn asset(name: &str) -> Rgba {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("assets/icons/png")
+            .join("../assets/icons/png")
             .join(name);
         decode("asset", &std::fs::read(&path).unwrap()).unwrap()
     }
