@@ -74,7 +74,8 @@ impl Cli {
     /// The app's answer page as the browser script saved it. The app may exit as soon as it
     /// has answered, before the script has written the page: wait for it.
     fn browser_answer(&self) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now()
+            + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(30));
         loop {
             if let Ok(page) = std::fs::read_to_string(&self.browser_out) {
                 return page;

@@ -142,7 +142,8 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
         .expect("start hyperclay-sync");
     let exe = Path::new("/proc").join(child.id().to_string()).join("exe");
     let tray = tray().canonicalize().expect("the tray binary");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now()
+        + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(10));
     let mut seen = None;
     while std::time::Instant::now() < deadline {
         seen = std::fs::read_link(&exe).ok();
@@ -235,7 +236,8 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         .spawn()
         .expect("start hyperclay-sync");
     let log = home.join("logs").join("sync.log");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now()
+        + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(20));
     let mut seen = None;
     while std::time::Instant::now() < deadline {
         let folder = given.canonicalize().ok();
