@@ -44,13 +44,9 @@ impl Folders<'_> {
                 .and_then(|rp| local::join_inside(self.folder, &rp))
                 .and_then(|dir| std::fs::symlink_metadata(dir).ok())
                 .is_some_and(|m| m.is_dir());
-            if here {
-                self.book.picture.local_folders.insert(p.clone());
-            } else {
-                self.book.picture.local_folders.remove(p);
-            }
+            self.book.folder_here(p, here);
         }
-        self.book.picture.plan_folder_paths(&paths)
+        self.book.plan_folders(&paths)
     }
 
     /// Creates folders on either side. Nothing here ever deletes one.
@@ -70,8 +66,8 @@ impl Folders<'_> {
                 break;
             }
             match action {
-                FolderAction::Record(p) => self.book.picture.put_base_folder(&p),
-                FolderAction::Forget(p) => self.book.picture.forget_base_folder(&p),
+                FolderAction::Record(p) => self.book.folder_recorded(&p),
+                FolderAction::Forget(p) => self.book.folder_forgotten(&p),
                 FolderAction::Create(_) => {}
                 FolderAction::Push(p) => {
                     let Ok(rp) = RemotePath::folder(&p) else {
@@ -81,25 +77,23 @@ impl Folders<'_> {
                         Ok(_) => {
                             log::info!("upload folder {p}");
                             pushed = true;
-                            self.book.picture.remote_folders.insert(p.clone());
-                            self.book.picture.put_base_folder(&p);
-                            self.book.issues.resolved(reporter, &p);
+                            self.book.folder_pushed(&p, reporter);
                         }
                         Err(e) => match fault::file_fault(&e) {
                             FileFault::EndSession => return Err(session_end(e)),
                             FileFault::Retry => passing.push((p, e)),
                             FileFault::Tell(ue) => {
-                                self.book.issues.tell(reporter, issues::failed(&p, &e));
+                                self.book.tell(reporter, issues::failed(&p, &e));
                                 reporter.update(|s| s.error = Some(ue));
                             }
-                            _ => self.book.issues.tell(reporter, issues::failed(&p, &e)),
+                            _ => self.book.tell(reporter, issues::failed(&p, &e)),
                         },
                     }
                 }
             }
         }
         if passing.is_empty() && pushed {
-            self.book.schedule.folders_pushed();
+            self.book.folder_pushes_done();
         }
         self.retry_later(passing, reporter);
         Ok(())
@@ -126,16 +120,11 @@ impl Folders<'_> {
                 Ok(()) => made.push(p),
                 Err(e) => self
                     .book
-                    .issues
                     .tell(reporter, issues::not_written(&p, &e.to_string())),
             }
         }
         log_downloaded_folders(&made);
-        for p in &made {
-            self.book.picture.local_folders.insert(p.clone());
-            self.book.issues.resolved(reporter, p);
-        }
-        self.book.picture.put_base_folders(&made);
+        self.book.folders_made(&made, reporter);
     }
 
     /// One attempt per folder: those that met trouble that may pass go again with a rescan at
@@ -145,7 +134,7 @@ impl Folders<'_> {
         if passing.is_empty() {
             return;
         }
-        match self.book.schedule.folder_push_failed(Instant::now()) {
+        match self.book.folder_push_failed(Instant::now()) {
             Attempt::RetryAt(_) => {
                 for (p, e) in passing {
                     log::info!("folder {p}: {e}; trying again shortly");
@@ -153,7 +142,7 @@ impl Folders<'_> {
             }
             Attempt::GiveUp => {
                 for (p, e) in passing {
-                    self.book.issues.tell(reporter, issues::failed(&p, &e));
+                    self.book.tell(reporter, issues::failed(&p, &e));
                 }
             }
         }

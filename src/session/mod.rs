@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyperclay_protocol::{RemotePath, Timestamp};
 
@@ -34,9 +34,9 @@ use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::remote::listing::{PageError, read_pages};
 use crate::remote::{Remote, RemoteError};
 use crate::rules::fault::{self, Cleared, SessionEnd, listing_end, session_end};
-use crate::rules::plan::{Action, Key, LocalFile, key_of};
-use crate::rules::schedule::{self, Attempt, Echoes, Schedule, Stalls};
-use crate::session::book::{Book, Prepared};
+use crate::rules::plan::{Action, LocalFile, key_of};
+use crate::rules::schedule::{self, Attempt};
+use crate::session::book::{Book, Prepared, Seen};
 use crate::session::feed::Feed;
 use crate::session::folders::Folders;
 use crate::session::picture::Picture;
@@ -44,7 +44,6 @@ use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
 use crate::session::transfer::Ctx;
 use crate::status::report::Reporter;
 use crate::status::state::Progress;
-use issues::Issues;
 
 pub(crate) struct Session {
     remote: Remote,
@@ -52,7 +51,6 @@ pub(crate) struct Session {
     /// The ignore rules read at the start; a change to the ignore file starts a new session.
     rules: Rules,
     offset_ms: i64,
-    poll_interval: Duration,
     feed: Feed,
     book: Book,
     shutdown: Arc<AtomicBool>,
@@ -129,31 +127,25 @@ impl Session {
             folder,
             rules,
             offset_ms,
-            poll_interval: config.poll_interval,
             feed: Feed::new(cursor, config.poll_interval, now),
-            book: Book {
-                picture: Picture::new(store, base, base_folders, files, folders),
-                schedule: Schedule::default(),
-                echoes: Echoes::default(),
-                stalls: Stalls::default(),
-                issues: Issues::new(
-                    reporter
-                        .state()
-                        .issues
-                        .into_iter()
-                        .map(|i| (i.path, i.kind.unsynced())),
-                ),
-                poll_interval: config.poll_interval,
-            },
+            book: Book::new(
+                Picture::new(store, base, base_folders, files, folders),
+                reporter
+                    .state()
+                    .issues
+                    .into_iter()
+                    .map(|i| (i.path, i.kind.unsynced())),
+                config.poll_interval,
+            ),
             shutdown: reporter.shutdown_flag(),
             watcher,
         };
         for (path, why) in dropped {
             let told = issues::remote_dropped(&path, &why);
-            session.book.issues.tell(reporter, told);
+            session.book.tell(reporter, told);
         }
         session.reconcile_all(reporter)?;
-        session.book.issues.settle_held_back(reporter);
+        session.book.settle_held_back(reporter);
         reporter.update(|s| {
             s.last_sync = Some(Timestamp::now());
             s.progress = None;
@@ -173,31 +165,19 @@ impl Session {
 
     pub(crate) fn poll_due(&self) -> bool {
         let now = Instant::now();
-        self.book.schedule.poll_retry_due(now)
-            || (self.feed.due(now) && !self.book.schedule.poll_waiting(now))
+        self.book.poll_due(self.feed.due(now), now)
     }
 
     /// How many files wait for another try of their transfer: work still in hand.
     pub(crate) fn retries_pending(&self) -> usize {
-        self.book.schedule.retries_pending()
+        self.book.retries_pending()
     }
 
     /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
     /// bring work.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let now = Instant::now();
-        let feed = match self.book.schedule.poll_waiting(now) {
-            true => None,
-            false => self.feed.next_wake(now),
-        };
-        [
-            feed,
-            self.book.schedule.next_wake(now),
-            self.book.issues.next_quota_check(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.book.next_wake(self.feed.next_wake(now), now)
     }
 
     /// The watcher has signals waiting: each is noted.
@@ -215,25 +195,22 @@ impl Session {
     fn note(&mut self, signal: FsSignal) {
         let now = Instant::now();
         let (path, quiet_first) = match signal {
-            FsSignal::Rescan => {
-                self.book.schedule.rescan();
-                return;
-            }
+            FsSignal::Rescan => return self.book.watcher_saw(Seen::Overflow, now),
             FsSignal::Done(p) => (p, false),
             FsSignal::Changed(p) => (p, true),
         };
         if path.is_dir() {
             let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
-            self.book.schedule.folder_appeared(!empty, now);
-            return;
+            return self.book.watcher_saw(Seen::Folder { empty }, now);
         }
         let Some(rel) = local::relative(&self.folder, &path) else {
             return;
         };
-        match quiet_first {
-            true => self.book.schedule.changed(rel, now),
-            false => self.book.schedule.saved(rel, now),
-        }
+        let seen = match quiet_first {
+            true => Seen::Changed(rel),
+            false => Seen::Saved(rel),
+        };
+        self.book.watcher_saw(seen, now);
     }
 
     /// Does whatever is due: a rescan, pushes, retries, a quota check, a poll.
@@ -242,23 +219,15 @@ impl Session {
         // drive unmounted) must not look like files the user deleted.
         self.check_folder()?;
         let now = Instant::now();
-        if self.book.schedule.take_rescan(now) {
+        let due = self.book.take_due(now);
+        if due.rescan {
             self.reconcile_all(reporter)?;
         }
-        for (rel, waited_empty) in self.book.schedule.take_looks(now) {
+        for (rel, waited_empty) in due.looks {
             self.push(&rel, waited_empty, reporter)?;
         }
-        let retries: BTreeSet<Key> = self.book.schedule.take_retries(now).into_iter().collect();
-        if !retries.is_empty() {
-            let actions = self.book.picture.plan_keys(&retries);
-            self.execute(actions, None, false, reporter)?;
-        }
-        if self
-            .book
-            .issues
-            .next_quota_check()
-            .is_some_and(|at| at <= now)
-        {
+        self.execute(due.retries, None, false, reporter)?;
+        if self.book.quota_check_due(now) {
             self.check_quota(reporter)?;
         }
         if self.poll_due() {
@@ -286,14 +255,14 @@ impl Session {
         let done = self.reconcile(reporter);
         // The listing, the scan, the hash cache and the transfers are done with (all dropped
         // by now); the idle engine keeps only the snapshots, so the rest goes back to the system.
-        self.book.picture.store.release_memory();
+        self.book.release_memory();
         crate::os::memory::give_back();
         done
     }
 
     fn reconcile(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
-        self.book.echoes.forget_all();
-        let cache = self.book.picture.store.hashes().unwrap_or_default();
+        self.book.rescanning();
+        let cache = self.book.hash_cache();
         self.check_folder()?;
         let scan = local::scan(&self.folder, &self.rules, &cache).map_err(|e| {
             SessionEnd::Failed(format!(
@@ -306,19 +275,16 @@ impl Session {
                 Notice::Forbidden { path, why } => issues::name_breaks_rules(path, why),
                 Notice::TooLarge { path, size } => issues::too_large(path, *size),
             };
-            self.book.issues.tell(reporter, told);
+            self.book.tell(reporter, told);
         }
-        self.book.picture.local_folders = scan.folders;
-        let folder_actions = self.book.picture.plan_all_folders();
+        let folder_actions = self.book.folders_scanned(scan.folders);
         self.folders().execute(folder_actions, reporter)?;
         let hashes = scan
             .files
             .iter()
             .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
             .collect();
-        if let Err(e) = self.book.picture.store.update_hashes(&cache, &hashes) {
-            log::warn!("Cannot save the hash cache: {e}");
-        }
+        self.book.save_hash_cache(&cache, &hashes);
         let ctx = self.ctx();
         let local = scan
             .files
@@ -333,22 +299,9 @@ impl Session {
                 (path, file)
             })
             .collect();
-        for (path, held) in self.book.picture.scanned(local) {
-            self.book
-                .issues
-                .tell(reporter, issues::local_collision(&path, &held));
-        }
-        let mut actions = self.book.picture.plan_all();
+        self.book.files_scanned(local, reporter);
         let (now, server_now) = (Instant::now(), Timestamp::now().offset_by(self.offset_ms));
-        actions.retain(|a| match a {
-            Action::Upload { local, .. }
-                if schedule::written_too_recently(local.mtime, server_now) =>
-            {
-                self.book.schedule.written_recently(local.path.clone(), now);
-                false
-            }
-            _ => true,
-        });
+        let actions = self.book.plan_all_files(server_now, now);
         self.execute(actions, None, true, reporter)
     }
 
@@ -371,9 +324,8 @@ impl Session {
                 match std::fs::symlink_metadata(self.folder.join(rel)) {
                     Ok(_) => self
                         .book
-                        .issues
                         .tell(reporter, issues::name_breaks_rules(rel, &why)),
-                    Err(_) => self.book.issues.gone(reporter, rel),
+                    Err(_) => self.book.gone(reporter, rel),
                 }
                 return Ok(());
             }
@@ -382,7 +334,7 @@ impl Session {
             .ok()
             .filter(std::fs::Metadata::is_file)
             .map(|m| local::stamp_of(&m));
-        if self.book.echoes.is_echo(rel, stamp_now) {
+        if self.book.is_echo(rel, stamp_now) {
             return Ok(());
         }
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
@@ -390,56 +342,33 @@ impl Session {
             ReadOutcome::Gone => {
                 // The whole folder going away is not the user deleting this file.
                 self.check_folder()?;
-                self.book.issues.gone(reporter, rel);
-                // Deletions never propagate (the base keeps the file "deleted here"), but a remote
-                // edit the session already knows about must now come down.
-                if self.book.picture.local_gone(rel) {
-                    let actions = self.book.picture.plan_keys(&BTreeSet::from([key_of(rel)]));
-                    return self.execute(actions, None, false, reporter);
-                }
-                return Ok(());
+                let actions = self.book.local_gone(reporter, rel);
+                return self.execute(actions, None, false, reporter);
             }
             ReadOutcome::TooLarge(size) => {
-                self.book
-                    .issues
-                    .tell(reporter, issues::too_large(rel, size));
+                self.book.tell(reporter, issues::too_large(rel, size));
                 return Ok(());
             }
             ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(()),
         };
-        let key = key_of(rel);
-        let synced = self.book.picture.base.get(&key).cloned();
-        let synced_size = synced.as_ref().map(|b| b.size);
+        let synced_size = self.book.synced_record(&key_of(rel)).map(|b| b.size);
         if schedule::waits_for_next_write(snap.bytes.is_empty(), waited_empty, synced_size) {
-            self.book.schedule.emptied(rel.to_owned(), Instant::now());
+            self.book.wait_for_next_write(rel, Instant::now());
             return Ok(());
         }
-        if let Err(e) = self
-            .book
-            .picture
-            .store
-            .put_hash(rel, snap.stamp, snap.checksum)
-        {
-            log::warn!("Cannot save the hash cache: {e}");
-        }
-        if let Some(held) = self.book.picture.held_by_another(rel) {
+        self.book.remember_hash(rel, snap.stamp, snap.checksum);
+        if let Some(held) = self.book.held_by_another(rel) {
             self.book
-                .issues
                 .tell(reporter, issues::local_collision(rel, &held));
             return Ok(());
         }
-        self.book.picture.local_seen(LocalFile {
+        let file = LocalFile {
             path: rel.to_owned(),
             size: snap.stamp.size,
             mtime: self.ctx().server_time(snap.stamp),
             checksum: snap.checksum,
-        });
-        if synced.is_some_and(|b| b.checksum == snap.checksum && b.local_path == rel) {
-            // Our own download coming back, or a save without changes.
-            self.book.issues.unchanged(reporter, rel);
-            return Ok(());
-        }
-        let actions = self.book.picture.plan_keys(&BTreeSet::from([key]));
+        };
+        let actions = self.book.local_read(reporter, file);
         self.execute(actions, Some((rel.to_owned(), snap)), false, reporter)
     }
 
@@ -449,19 +378,16 @@ impl Session {
             Err(e) => return self.poll_failed(e, reporter),
         };
         let mut changes = Changes::default();
-        let (rules, picture, remote) = (&self.rules, &mut self.book.picture, &self.remote);
+        let (rules, book, remote) = (&self.rules, &mut self.book, &self.remote);
         let read = read_pages(
             Some(self.feed.cursor()),
             first,
             |at| remote.changes(at, None),
-            |entry| {
-                let (files, folders) = (&mut picture.remote, &mut picture.remote_folders);
-                changes.take(rules, files, folders, entry);
-            },
+            |entry| book.take_remote_entry(&mut changes, rules, entry),
         );
         for (path, why) in changes.dropped {
             let told = issues::remote_dropped(&path, &why);
-            self.book.issues.tell(reporter, told);
+            self.book.tell(reporter, told);
         }
         // Deleted on the server with nothing of it here: an issue about fetching it is over (a
         // local file's own issue stands).
@@ -471,7 +397,7 @@ impl Session {
                 .and_then(|rp| local::join_inside(&self.folder, &rp))
                 .is_some_and(|p| std::fs::symlink_metadata(p).is_ok());
             if !here {
-                self.book.issues.resolved(reporter, &path);
+                self.book.resolved(reporter, &path);
             }
         }
         let cursor = match read {
@@ -479,14 +405,14 @@ impl Session {
             Err(PageError::Remote(e)) => return self.poll_failed(e, reporter),
             Err(e) => return Err(listing_end(e)),
         };
-        self.book.schedule.poll_done();
+        self.book.poll_done();
         self.feed.moved_to(cursor);
         if !changes.folders.is_empty() {
             let actions = self.folders().look(&changes.folders);
             self.folders().execute(actions, reporter)?;
         }
         if !changes.keys.is_empty() {
-            let actions = self.book.picture.plan_keys(&changes.keys);
+            let actions = self.book.plan(&changes.keys);
             self.execute(actions, None, false, reporter)?;
         }
         reporter.update(|s| {
@@ -508,7 +434,7 @@ impl Session {
             return Err(session_end(e));
         }
         let now = Instant::now();
-        match self.book.schedule.poll_failed(now) {
+        match self.book.poll_failed(now) {
             Attempt::RetryAt(at) => {
                 let wait = at.saturating_duration_since(now).as_secs_f32().round();
                 log::info!("A poll failed ({e}); trying again in {wait} s");
@@ -528,18 +454,15 @@ impl Session {
     /// While an app is held back by the site quota: once the account has a site free, the
     /// held-back apps are tried again.
     fn check_quota(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
-        self.book
-            .issues
-            .quota_checked(Instant::now() + self.poll_interval);
+        self.book.quota_asked(Instant::now());
         let status = match self.remote.status() {
             Ok((status, _)) => status,
             Err(e) if fault::call_retryable(&e) => return Ok(()),
             Err(e) => return Err(session_end(e)),
         };
         if status.sites.used < status.sites.limit {
-            let keys = self.book.issues.held_back_keys();
             log::info!("The account has a site free: trying the held-back apps again");
-            let actions = self.book.picture.plan_keys(&keys);
+            let actions = self.book.held_back_plan();
             self.execute(actions, None, false, reporter)?;
         }
         Ok(())
@@ -587,22 +510,6 @@ impl Session {
         if shown {
             reporter.progress(None);
         }
-        // One transaction for the whole set: a commit per file was a tenth of a first sync.
-        let batch = self.book.picture.store.begin();
-        if let Err(e) = &batch {
-            log::warn!("Cannot batch the sync state updates: {e}");
-        }
-        let mut end = None;
-        for outcome in outcomes {
-            if let Err(e) = self.book.apply(outcome, &conflicts, reporter) {
-                end.get_or_insert(e);
-            }
-        }
-        if batch.is_ok()
-            && let Err(e) = self.book.picture.store.commit()
-        {
-            log::warn!("Cannot update the sync state: {e}");
-        }
-        end.map_or(Ok(()), Err)
+        self.book.apply_all(outcomes, &conflicts, reporter)
     }
 }
