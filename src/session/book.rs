@@ -569,3 +569,6 @@ impl Book {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
