@@ -4,10 +4,12 @@
 //! It must never run a transfer or call the server itself.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hyperclay_protocol::{Checksum, Timestamp};
+use hyperclay_protocol::{Checksum, Entry, Timestamp};
 
+use crate::home::state_store::{Identity, StateStore, StoreError};
 use crate::local::Stamp;
 use crate::local::ignore::Rules;
 use crate::remote::RemoteError;
@@ -16,10 +18,9 @@ use crate::rules::plan::{Action, BaseRecord, FolderAction, Key, LocalFile, key_o
 use crate::rules::schedule::{self, Attempt, Echoes, Schedule, Stalls};
 use crate::session::issues::{self, Issues, Told};
 use crate::session::picture::Picture;
-use crate::session::remote_files::Changes;
+use crate::session::remote_files::{Changes, RemoteFiles};
 use crate::session::transfer::{Outcome, Transfer};
 use crate::status::report::Reporter;
-use hyperclay_protocol::Entry;
 
 /// The session's memory, behind named operations: the session says what happened (a watcher
 /// signal, a scan, a poll's entries, a transfer's outcome) and asks what to do next; it never
@@ -80,6 +81,21 @@ impl Book {
             issues: Issues::new(known_issues),
             poll_interval,
         }
+    }
+
+    /// The book of a session that starts: the last sync's base from the state store of
+    /// (home, folder, identity), the remote side as the full listing found it (files, folders).
+    pub(crate) fn open(
+        (home, folder, who): (&Path, &Path, Identity<'_>),
+        (remote, remote_folders): (RemoteFiles, BTreeSet<String>),
+        known_issues: impl IntoIterator<Item = (String, bool)>,
+        poll_interval: Duration,
+    ) -> Result<Book, StoreError> {
+        let store = StateStore::open(home, folder, who)?;
+        let base = store.base()?;
+        let base_folders = store.folders()?;
+        let picture = Picture::new(store, base, base_folders, remote, remote_folders);
+        Ok(Book::new(picture, known_issues, poll_interval))
     }
 
     // What the watcher saw, and what time brings due.

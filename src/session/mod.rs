@@ -26,7 +26,7 @@ use hyperclay_protocol::{RemotePath, Timestamp};
 
 use crate::engine::event::{Event, WaitReply};
 use crate::home::config::EngineConfig;
-use crate::home::state_store::{Identity, StateStore};
+use crate::home::state_store::Identity;
 use crate::local::folder_guard;
 use crate::local::ignore::{IGNORE_FILE, Rules};
 use crate::local::watch::{FsSignal, Inbox};
@@ -39,7 +39,6 @@ use crate::rules::schedule::{self, Attempt};
 use crate::session::book::{Book, Prepared, Seen};
 use crate::session::feed::Feed;
 use crate::session::folders::Folders;
-use crate::session::picture::Picture;
 use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
 use crate::session::transfer::Ctx;
 use crate::status::report::Reporter;
@@ -105,10 +104,14 @@ impl Session {
             server: &config.server_url,
             account_id: &status.user.id,
         };
-        let failed = |e: crate::home::state_store::StoreError| SessionEnd::Failed(e.to_string());
-        let store = StateStore::open(&config.home, &folder, who).map_err(failed)?;
-        let base = store.base().map_err(failed)?;
-        let base_folders = store.folders().map_err(failed)?;
+        let known_issues = reporter.state().issues.into_iter();
+        let book = Book::open(
+            (&config.home, &folder, who),
+            (files, folders),
+            known_issues.map(|i| (i.path, i.kind.unsynced())),
+            config.poll_interval,
+        )
+        .map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let events = tx.clone();
         // Watch before scanning: a save during the scan must not be missed.
         let watcher = match crate::local::watch::start(&folder, tx, || Event::FsReady) {
@@ -128,15 +131,7 @@ impl Session {
             rules,
             offset_ms,
             feed: Feed::new(cursor, config.poll_interval, now),
-            book: Book::new(
-                Picture::new(store, base, base_folders, files, folders),
-                reporter
-                    .state()
-                    .issues
-                    .into_iter()
-                    .map(|i| (i.path, i.kind.unsynced())),
-                config.poll_interval,
-            ),
+            book,
             shutdown: reporter.shutdown_flag(),
             watcher,
         };

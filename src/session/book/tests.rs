@@ -8,7 +8,6 @@ use hyperclay_protocol::EntryKind;
 use super::*;
 use crate::home::state_store::{Identity, StateStore};
 use crate::rules::plan::RemoteFile;
-use crate::session::remote_files::RemoteFiles;
 use crate::status::state::{EngineState, IssueKind, UserError};
 
 struct Desk {
