@@ -17,7 +17,7 @@ pub mod sni_host;
 /// How long any single condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// The XEmbed fallback gives the icon's window this WM_CLASS, after the tray id (src/tray/app.rs).
+/// The XEmbed fallback gives the icon's window this WM_CLASS, after the tray id (tray/src/app.rs).
 pub const ICON_WINDOW: &str = "tray-icon tray app hyperclay-sync";
 
 /// Polls `check` every 20 ms until it gives a value; panics with `what` (and `context()`, for
