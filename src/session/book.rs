@@ -149,6 +149,11 @@ impl Book {
         .min()
     }
 
+    /// How many paths wait to be read and pushed (not due yet, or due and not taken).
+    pub(crate) fn looks_pending(&self) -> usize {
+        self.schedule.looks_pending()
+    }
+
     /// How many files wait for another try of their transfer.
     pub(crate) fn retries_pending(&self) -> usize {
         self.schedule.retries_pending()

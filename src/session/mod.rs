@@ -52,6 +52,8 @@ pub(crate) struct Session {
     offset_ms: i64,
     feed: Feed,
     book: Book,
+    /// The burst in progress, counted across steps for "Syncing N of M".
+    burst: Burst,
     shutdown: Arc<AtomicBool>,
     /// The folder watcher and the inbox its signals wait in.
     watcher: Option<(notify::RecommendedWatcher, Inbox)>,
@@ -132,6 +134,7 @@ impl Session {
             offset_ms,
             feed: Feed::new(cursor, config.poll_interval, now),
             book,
+            burst: Burst::default(),
             shutdown: reporter.shutdown_flag(),
             watcher,
         };
@@ -141,10 +144,10 @@ impl Session {
         }
         session.reconcile_all(reporter)?;
         session.book.settle_held_back(reporter);
-        reporter.update(|s| {
-            s.last_sync = Some(Timestamp::now());
-            s.progress = None;
-        });
+        reporter.update(|s| s.last_sync = Some(Timestamp::now()));
+        // Up to date only if nothing waits: files the scan found too freshly written to trust
+        // wait for a look, and the status says so ("Syncing 0 of N").
+        session.settle_progress(reporter);
         session.feed.start_waiting(&session.remote, events);
         Ok(session)
     }
@@ -210,6 +213,12 @@ impl Session {
 
     /// Does whatever is due: a rescan, pushes, retries, a quota check, a poll.
     pub(crate) fn step(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        let stepped = self.step_due(reporter);
+        self.settle_progress(reporter);
+        stepped
+    }
+
+    fn step_due(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         // Every step, before anything is read, written or sent: a folder that went away (or a
         // drive unmounted) must not look like files the user deleted.
         self.check_folder()?;
@@ -218,9 +227,7 @@ impl Session {
         if due.rescan {
             self.reconcile_all(reporter)?;
         }
-        for (rel, waited_empty) in due.looks {
-            self.push(&rel, waited_empty, reporter)?;
-        }
+        self.push_all(due.looks, reporter)?;
         self.execute(due.retries, None, false, reporter)?;
         if self.book.quota_check_due(now) {
             self.check_quota(reporter)?;
@@ -300,20 +307,51 @@ impl Session {
         self.execute(actions, None, true, reporter)
     }
 
-    /// A watcher signal came due for `rel`.
-    fn push(
+    /// The paths whose watcher signal came due, looked at and then carried out together: a
+    /// single save as before (its bytes already read, no status change for one file); a burst
+    /// (a folder dropped in, a build writing many files) through the parallel executor a first
+    /// sync uses, counted as "N of M" from its first file to its last.
+    fn push_all(
+        &mut self,
+        looks: Vec<(String, bool)>,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
+        let looked = looks.len() as u64;
+        let mut plans = Vec::new();
+        for (rel, waited_empty) in looks {
+            if let Pushed::Plan(actions, snap) = self.look_at(&rel, waited_empty, reporter)? {
+                plans.push((actions, snap));
+            }
+        }
+        let count = match self.burst.total > 0 || plans.len() > 1 {
+            true => Count::Burst { looked },
+            false => Count::Own,
+        };
+        if plans.len() <= 1 {
+            let (actions, snap) = plans.pop().unwrap_or_default();
+            return self.execute_counted(actions, snap, false, count, reporter);
+        }
+        // Past one file the bytes are read again by the transfer (as a first sync does): a
+        // burst of large files must not be held in memory all at once.
+        let actions: Vec<Action> = plans.into_iter().flat_map(|(a, _)| a).collect();
+        self.execute_counted(actions, None, true, count, reporter)
+    }
+
+    /// A watcher signal came due for `rel`: what to do about it (nothing, a plan, and the bytes
+    /// already read for its upload).
+    fn look_at(
         &mut self,
         rel: &str,
         waited_empty: bool,
         reporter: &Reporter,
-    ) -> Result<(), SessionEnd> {
+    ) -> Result<Pushed, SessionEnd> {
         if rel == IGNORE_FILE {
             // What is synced changed: a new session lists both sides again under the new rules.
             return Err(SessionEnd::Restart("the ignore rules changed".into()));
         }
         match self.rules.verdict(rel) {
             Verdict::Synced(_) => {}
-            Verdict::Ignored => return Ok(()),
+            Verdict::Ignored => return Ok(Pushed::Nothing),
             Verdict::Forbidden(why) => {
                 // Renamed away or deleted: its issue is over.
                 match std::fs::symlink_metadata(self.folder.join(rel)) {
@@ -322,7 +360,7 @@ impl Session {
                         .tell(reporter, issues::name_breaks_rules(rel, &why)),
                     Err(_) => self.book.gone(reporter, rel),
                 }
-                return Ok(());
+                return Ok(Pushed::Nothing);
             }
         }
         let stamp_now = std::fs::symlink_metadata(self.folder.join(rel))
@@ -330,32 +368,31 @@ impl Session {
             .filter(std::fs::Metadata::is_file)
             .map(|m| local::stamp_of(&m));
         if self.book.is_echo(rel, stamp_now) {
-            return Ok(());
+            return Ok(Pushed::Nothing);
         }
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
             ReadOutcome::Ready(s) => s,
             ReadOutcome::Gone => {
                 // The whole folder going away is not the user deleting this file.
                 self.check_folder()?;
-                let actions = self.book.local_gone(reporter, rel);
-                return self.execute(actions, None, false, reporter);
+                return Ok(Pushed::Plan(self.book.local_gone(reporter, rel), None));
             }
             ReadOutcome::TooLarge(size) => {
                 self.book.tell(reporter, issues::too_large(rel, size));
-                return Ok(());
+                return Ok(Pushed::Nothing);
             }
-            ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(()),
+            ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(Pushed::Nothing),
         };
         let synced_size = self.book.synced_record(&key_of(rel)).map(|b| b.size);
         if schedule::waits_for_next_write(snap.bytes.is_empty(), waited_empty, synced_size) {
             self.book.wait_for_next_write(rel, Instant::now());
-            return Ok(());
+            return Ok(Pushed::Nothing);
         }
         self.book.remember_hash(rel, snap.stamp, snap.checksum);
         if let Some(held) = self.book.held_by_another(rel) {
             self.book
                 .tell(reporter, issues::local_collision(rel, &held));
-            return Ok(());
+            return Ok(Pushed::Nothing);
         }
         let file = LocalFile {
             path: rel.to_owned(),
@@ -364,7 +401,7 @@ impl Session {
             checksum: snap.checksum,
         };
         let actions = self.book.local_read(reporter, file);
-        self.execute(actions, Some((rel.to_owned(), snap)), false, reporter)
+        Ok(Pushed::Plan(actions, Some((rel.to_owned(), snap))))
     }
 
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
@@ -483,28 +520,102 @@ impl Session {
         parallel: bool,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
+        self.execute_counted(actions, snap, parallel, Count::Own, reporter)
+    }
+
+    /// [`Session::execute`], counting its transfers by `count`.
+    fn execute_counted(
+        &mut self,
+        actions: Vec<Action>,
+        snap: Option<(String, Snapshot)>,
+        parallel: bool,
+        count: Count,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
         let Prepared {
             transfers,
             conflicts,
         } = self.book.prepare(actions, reporter);
+        let n = transfers.len() as u64;
+        if let Count::Burst { looked } = count {
+            // The paths looked at that need no transfer (our own downloads coming back,
+            // unchanged saves) are settled already.
+            self.burst.done += looked.saturating_sub(n);
+        }
         if transfers.is_empty() {
             return Ok(());
         }
-        let total = transfers.len() as u64;
-        let shown = total > 1;
+        let (before, total, shown) = match count {
+            Count::Own => (0, n, n > 1),
+            Count::Burst { .. } => {
+                let waiting = self.book.looks_pending() as u64;
+                self.burst.total = self.burst.total.max(self.burst.done + n + waiting);
+                (self.burst.done, self.burst.total, true)
+            }
+        };
         // A status write (a flush) per file would cost more than a small file's transfer: the
         // count moves about every 5%.
         let step = (total / 20).max(1);
         let ctx = self.ctx();
-        let outcomes = executor::run(&ctx, transfers, snap, parallel, &mut |done| {
-            let done = done as u64;
+        if shown {
+            reporter.progress(Some(Progress {
+                done: before,
+                total,
+            }));
+        }
+        let outcomes = executor::run(&ctx, transfers, snap, parallel, &mut |finished| {
+            let done = before + finished as u64;
             if shown && (done.is_multiple_of(step) || done == total) {
                 reporter.progress(Some(Progress { done, total }));
             }
         });
-        if shown {
-            reporter.progress(None);
+        // The count stays until the step (or the session's start) settles it: going to "Up to
+        // date" here and back to "Syncing" a moment later would be a lie in between.
+        if let Count::Burst { .. } = count {
+            self.burst.done += outcomes.len() as u64;
         }
         self.book.apply_all(outcomes, &conflicts, reporter)
     }
+
+    /// After a step (or a session's start): while files wait to be read and pushed (a burst in
+    /// progress, a write too fresh to trust, a file waiting for its next write), the status says
+    /// "Syncing N of M", never "Up to date"; once none waits, the burst's count is over.
+    fn settle_progress(&mut self, reporter: &Reporter) {
+        let waiting = self.book.looks_pending() as u64;
+        if waiting == 0 {
+            // Unchanged states are not published again, so this costs an idle step nothing.
+            self.burst = Burst::default();
+            reporter.progress(None);
+            return;
+        }
+        self.burst.total = self.burst.total.max(self.burst.done + waiting);
+        reporter.progress(Some(Progress {
+            done: self.burst.done,
+            total: self.burst.total,
+        }));
+    }
+}
+
+/// How [`Session::execute_counted`] counts its transfers for the status.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    /// "N of M" of this set alone, shown while more than one runs.
+    Own,
+    /// Part of the burst in progress, for `looked` paths the watcher reported: its count goes
+    /// on across steps.
+    Burst { looked: u64 },
+}
+
+/// The files of a burst: found by the watcher since nothing was waiting, and synced so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Burst {
+    done: u64,
+    total: u64,
+}
+
+/// What a look at one path calls for.
+enum Pushed {
+    Nothing,
+    /// The plan, and the bytes already read for its upload.
+    Plan(Vec<Action>, Option<(String, Snapshot)>),
 }

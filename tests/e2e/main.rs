@@ -29,6 +29,7 @@ mod auth_cli;
 mod auth_keyring;
 mod auth_login;
 mod binaries;
+mod bursts;
 mod device_login;
 mod engine_cli;
 mod engine_sync;
