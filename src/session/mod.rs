@@ -144,10 +144,13 @@ impl Session {
         }
         session.reconcile_all(reporter)?;
         session.book.settle_held_back(reporter);
-        reporter.update(|s| s.last_sync = Some(Timestamp::now()));
         // Up to date only if nothing waits: files the scan found too freshly written to trust
-        // wait for a look, and the status says so ("Syncing 0 of N").
-        session.settle_progress(reporter);
+        // wait for a look, and the status says so ("Syncing 0 of N"), in the same update.
+        let progress = session.pending_progress();
+        reporter.update(|s| {
+            s.last_sync = Some(Timestamp::now());
+            s.progress = progress;
+        });
         session.feed.start_waiting(&session.remote, events);
         Ok(session)
     }
@@ -580,19 +583,24 @@ impl Session {
     /// After a step (or a session's start): while files wait to be read and pushed (a burst in
     /// progress, a write too fresh to trust, a file waiting for its next write), the status says
     /// "Syncing N of M", never "Up to date"; once none waits, the burst's count is over.
+    /// Unchanged states are not published again, so this costs an idle step nothing.
     fn settle_progress(&mut self, reporter: &Reporter) {
+        let progress = self.pending_progress();
+        reporter.progress(progress);
+    }
+
+    /// The count of the work still waiting, if any (the burst's, grown by what waits now).
+    fn pending_progress(&mut self) -> Option<Progress> {
         let waiting = self.book.looks_pending() as u64;
         if waiting == 0 {
-            // Unchanged states are not published again, so this costs an idle step nothing.
             self.burst = Burst::default();
-            reporter.progress(None);
-            return;
+            return None;
         }
         self.burst.total = self.burst.total.max(self.burst.done + waiting);
-        reporter.progress(Some(Progress {
+        Some(Progress {
             done: self.burst.done,
             total: self.burst.total,
-        }));
+        })
     }
 }
 
