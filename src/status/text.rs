@@ -207,9 +207,17 @@ pub fn why_and_what_to_do(kind: &IssueKind) -> (String, String) {
              as soon as the account allows"
                 .to_owned(),
         ),
-        IssueKind::Conflict { backup } => (
+        IssueKind::Conflict { backup, restore } => (
             "it changed on both sides; the newer copy won".to_owned(),
-            format!("the other copy is kept at {backup}: open it to take anything back"),
+            match restore {
+                Some(cmd) => format!(
+                    "the other copy is kept at {backup}; to make it the current content again, \
+                     run: {cmd}"
+                ),
+                None => {
+                    format!("the other copy is kept at {backup}: open it to take anything back")
+                }
+            },
         ),
     }
 }
@@ -284,6 +292,7 @@ mod tests {
             path: path.to_owned(),
             kind: IssueKind::Conflict {
                 backup: "sites-versions/notes/2026-11-30-10-00-00.html".to_owned(),
+                restore: None,
             },
         }
     }
