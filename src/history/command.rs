@@ -32,8 +32,6 @@ pub const ENGINE_WAIT: Duration = Duration::from_secs(60);
 pub enum HistoryError {
     #[error("{0} is not inside the sync folder {1}")]
     OutsideFolder(String, String),
-    #[error("{0:?} is not a file name Hyperclay syncs: {1}")]
-    BadPath(String, #[source] hyperclay_protocol::PathError),
     #[error("{path} is not synced ({why}), so it has no versions to bring back: {what_to_do}")]
     NotSynced {
         path: String,
@@ -236,8 +234,11 @@ pub fn gather(config: &EngineConfig, arg: &str) -> Result<Gathered, HistoryError
             .unwrap_or_else(|| format!("{name}.html")),
         None => local_rel(&folder, arg)?,
     };
-    let rel =
-        RemotePath::file(&rel_text).map_err(|e| HistoryError::BadPath(rel_text.clone(), e))?;
+    let rel = RemotePath::file(&rel_text).map_err(|e| HistoryError::NotSynced {
+        path: escape(&rel_text),
+        why: e.to_string(),
+        what_to_do: "rename it to a name Hyperclay allows and it syncs".into(),
+    })?;
     let rules =
         local::ignore::Rules::load(&folder).unwrap_or_else(|_| local::ignore::Rules::builtin());
     match rules.verdict(rel.as_str()) {
@@ -707,7 +708,7 @@ pub fn diff(
     }
     let new = bytes_of(&g, &current)?;
     let old_label = format!("{path} version {} ({})", v.id, when(v.saved_at));
-    let new_label = format!("{path} current ({})", current.current_words());
+    let new_label = format!("{path} ({})", current.current_words());
     out.write_all(super::diff::render(&old, &new, &old_label, &new_label).as_bytes())?;
     Ok(())
 }
