@@ -108,6 +108,8 @@ pub struct Gathered {
     pub target: Target,
     pub versions: Vec<Version>,
     pub server: ServerSide,
+    /// Where the server's listing ended: what changed after it is all a wait needs to read.
+    pub cursor: Option<String>,
     pub here: Option<Current>,
     pub on_server: Option<Current>,
 }
@@ -215,11 +217,11 @@ fn find_app(folder: &Path, name: &str) -> Option<String> {
 /// Finds the file, its versions on both sides, and each side's current content.
 pub fn gather(config: &EngineConfig, arg: &str) -> Result<Gathered, HistoryError> {
     let folder = sync_folder(config)?;
-    let (server, listing) = match remote_for(config) {
-        None => (ServerSide::NotLoggedIn, None),
-        Some(r) => match r.all_files() {
-            Ok(files) => (ServerSide::Reached(r), Some(files)),
-            Err(e) => (ServerSide::Unreachable(e), None),
+    let (server, listing, cursor) = match remote_for(config) {
+        None => (ServerSide::NotLoggedIn, None, None),
+        Some(r) => match r.files_since(None) {
+            Ok((files, cursor)) => (ServerSide::Reached(r), Some(files), Some(cursor)),
+            Err(e) => (ServerSide::Unreachable(e), None, None),
         },
     };
     let remote_app = |name: &str| -> Option<&Entry> {
@@ -291,6 +293,7 @@ pub fn gather(config: &EngineConfig, arg: &str) -> Result<Gathered, HistoryError
                     target,
                     versions,
                     server: ServerSide::Unreachable(e),
+                    cursor,
                     here,
                     on_server: None,
                 });
@@ -307,6 +310,7 @@ pub fn gather(config: &EngineConfig, arg: &str) -> Result<Gathered, HistoryError
         },
         versions,
         server,
+        cursor,
         here,
         on_server,
     })
@@ -640,8 +644,10 @@ fn wait_for_engine(
         "The running engine uploads it; waiting for the server to hold it…"
     )?;
     let deadline = Instant::now() + ENGINE_WAIT;
+    let mut cursor = g.cursor.clone();
     loop {
-        if let Ok(files) = remote.all_files() {
+        if let Ok((files, next)) = remote.files_since(cursor.as_deref()) {
+            cursor = Some(next);
             let held = files.iter().any(|e| {
                 let same = match g.target.rel.kind() {
                     EntryName::App => app_name_of(&e.path) == g.target.rel.app_name(),
@@ -665,7 +671,7 @@ fn wait_for_engine(
                 state,
             });
         }
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 

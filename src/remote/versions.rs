@@ -53,11 +53,12 @@ impl Remote {
         Ok(bytes)
     }
 
-    /// Every file entry of the account (a full listing, paged), folders and tombstones left out.
-    pub fn all_files(&self) -> Result<Vec<Entry>, RemoteError> {
+    /// Every file entry of the account changed after `cursor` (`None`: a full listing, paged),
+    /// folders and tombstones left out, and the cursor to go on from.
+    pub fn files_since(&self, cursor: Option<&str>) -> Result<(Vec<Entry>, String), RemoteError> {
         let mut files = Vec::new();
-        read_pages(
-            None,
+        let next = read_pages(
+            cursor,
             None,
             |cursor| self.changes(cursor, None),
             |entry| {
@@ -70,6 +71,6 @@ impl Remote {
             PageError::Remote(e) => e,
             PageError::Listing(e) => RemoteError::Malformed(e.to_string()),
         })?;
-        Ok(files)
+        Ok((files, next))
     }
 }

@@ -453,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_conflict_names_the_command_that_brings_the_other_copy_back() {
+        let issue = SyncIssue {
+            path: "notes.html".to_owned(),
+            kind: IssueKind::Conflict {
+                backup: "sites-versions/notes/2026-11-30-10-00-00-000+0000.html".to_owned(),
+                restore: Some("hyperclay-sync restore notes.html --version 0123456789ab".into()),
+            },
+        };
+        let report = issues_report("/f", &[issue]);
+        assert!(
+            report.contains("run: hyperclay-sync restore notes.html --version 0123456789ab"),
+            "{report}"
+        );
+    }
+
+    #[test]
     fn the_issues_line_counts_unsynced_files_and_conflicts_apart() {
         assert_eq!(issues_line(&[]), None);
         assert_eq!(

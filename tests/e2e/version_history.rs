@@ -432,6 +432,28 @@ fn a_restore_refuses_a_file_that_is_not_synced_and_a_version_that_does_not_exist
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not synced"), "{err}");
+    // Too large to sync: the running engine lists it as a sync issue, and restore says why.
+    let big = vec![b'x'; (20 << 20) + 1];
+    std::fs::write(client.path("big.bin"), &big).unwrap();
+    assert!(wait_until(DEADLINE, || client.status()["issues"]
+        .as_array()
+        .is_some_and(|i| i.iter().any(|i| i["path"] == "big.bin"))));
+    let out = cli(
+        home,
+        &url,
+        &token,
+        &["restore", "big.bin", "--version", "abcdef"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("big.bin is not synced") && err.contains("20 MiB"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(client.path("big.bin")).unwrap().len(),
+        big.len()
+    );
     let out = cli(
         home,
         &url,
