@@ -229,16 +229,8 @@ struct VersionArg {
 }
 
 impl VersionArg {
-    fn choice(&self) -> anyhow::Result<history::Choice> {
-        match (&self.version, &self.before) {
-            (Some(id), _) => Ok(history::Choice::Id(id.clone())),
-            (None, Some(t)) => history::parse_time(t)
-                .map(history::Choice::Before)
-                .with_context(|| {
-                    format!("--before {t:?} is not a time (try 2026-12-01T10:00:00Z)")
-                }),
-            (None, None) => anyhow::bail!("give --version ID or --before TIME"),
-        }
+    fn choice(&self) -> Result<history::Choice, history::HistoryError> {
+        history::Choice::from_args(self.version.as_deref(), self.before.as_deref())
     }
 }
 
@@ -248,7 +240,11 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hyperclay-sync: {e:#}");
+            // A cause may carry a server's message: never raw onto the terminal.
+            eprintln!(
+                "hyperclay-sync: {}",
+                hyperclay_sync::history::escape_lines(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

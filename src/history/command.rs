@@ -38,6 +38,8 @@ pub enum HistoryError {
         why: String,
         what_to_do: String,
     },
+    #[error("--before {0:?} is not a time: give e.g. 2026-12-01T10:00:00Z or 2026-12-01 (UTC)")]
+    BadTime(String),
     #[error("there is no version of {0} here or on the server")]
     NoVersions(String),
     #[error(transparent)]
@@ -72,6 +74,12 @@ pub enum HistoryError {
         #[source]
         source: RemoteError,
     },
+    #[error(
+        "restored {0} here (what it replaced is backed up in sites-versions/), but the server's \
+         copy changed meanwhile and is newer: run `hyperclay-sync history` on it and restore \
+         again"
+    )]
+    ServerNewer(String),
     #[error(
         "restored {path} here (what it replaced is backed up in sites-versions/), but the \
          running engine has not brought it to the server within {secs} s (it says: {state}); \
@@ -466,6 +474,19 @@ pub enum Choice {
     Before(Timestamp),
 }
 
+impl Choice {
+    /// From `--version ID` or `--before TIME` (clap makes sure one of them is given).
+    pub fn from_args(version: Option<&str>, before: Option<&str>) -> Result<Choice, HistoryError> {
+        match (version, before) {
+            (Some(id), _) => Ok(Choice::Id(id.to_owned())),
+            (None, Some(t)) => parse_time(t)
+                .map(Choice::Before)
+                .ok_or_else(|| HistoryError::BadTime(t.to_owned())),
+            (None, None) => Err(HistoryError::BadTime(String::new())),
+        }
+    }
+}
+
 fn choose<'v>(versions: &'v [Version], choice: &Choice) -> Result<&'v Version, ChooseError> {
     match choice {
         Choice::Id(id) => super::by_id(versions, id),
@@ -564,7 +585,6 @@ fn carry_out(
     let path = g.target.rel.to_string();
     let shown = escape(&path);
     let v = &plan.version;
-    debug_assert_eq!(Checksum::of(bytes), v.checksum);
     if Checksum::of(bytes) != v.checksum {
         return Err(HistoryError::BackupChanged(path));
     }
@@ -589,6 +609,14 @@ fn carry_out(
         writeln!(out, "The server already holds it.")?;
         return Ok(());
     }
+    let file = local::join_inside(&g.target.folder, &g.target.rel);
+    if plan.write_local.is_none()
+        && let Some(file) = &file
+    {
+        // Already here but not on the server: saved again now, so it goes up as the newest
+        // write rather than being refused as older than the server's copy.
+        let _ = filetime::set_file_mtime(file, filetime::FileTime::from_system_time(mtime));
+    }
     let remote = match &g.server {
         ServerSide::Reached(r) => r,
         _ => {
@@ -608,13 +636,13 @@ fn carry_out(
         Carrier::Command => {
             // The file's mtime on the server's clock, as the engine would send it.
             let offset = remote.status().map(|(_, o)| o).unwrap_or(0);
-            let modified_at = std::fs::metadata(
-                local::join_inside(&g.target.folder, &g.target.rel).unwrap_or_default(),
-            )
-            .and_then(|m| m.modified())
-            .map(Timestamp::from_system_time)
-            .unwrap_or_else(|_| Timestamp::from_system_time(mtime))
-            .offset_by(offset);
+            let modified_at = file
+                .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                .map_or_else(
+                    || Timestamp::from_system_time(mtime),
+                    Timestamp::from_system_time,
+                )
+                .offset_by(offset);
             match remote.upload(&g.target.rel, bytes, modified_at) {
                 Ok(put) => {
                     writeln!(
@@ -625,6 +653,7 @@ fn carry_out(
                     )?;
                     Ok(())
                 }
+                Err(RemoteError::Stale(_)) => Err(HistoryError::ServerNewer(path)),
                 Err(source) => Err(HistoryError::UploadRefused { path, source }),
             }
         }
@@ -717,4 +746,40 @@ pub fn diff(
     let new_label = format!("{path} ({})", current.current_words());
     out.write_all(super::diff::render(&old, &new, &old_label, &new_label).as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn before_takes_rfc_3339_a_time_without_zone_or_a_date_all_utc() {
+        let t = |s: &str| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            t("2026-12-01T10:00:00+01:00").as_deref(),
+            Some("2026-12-01T09:00:00.000Z")
+        );
+        assert_eq!(
+            t("2026-12-01T10:00:00").as_deref(),
+            Some("2026-12-01T10:00:00.000Z")
+        );
+        assert_eq!(
+            t("2026-12-01T10:00").as_deref(),
+            Some("2026-12-01T10:00:00.000Z")
+        );
+        assert_eq!(t("2026-12-01").as_deref(), Some("2026-12-01T00:00:00.000Z"));
+        assert_eq!(t("yesterday"), None);
+        assert!(matches!(
+            Choice::from_args(None, Some("soon")),
+            Err(HistoryError::BadTime(_))
+        ));
+    }
+
+    #[test]
+    fn an_app_name_is_a_bare_slug() {
+        assert_eq!(app_name("hello"), Some("hello"));
+        assert_eq!(app_name("hello.html"), None);
+        assert_eq!(app_name("blog/hello"), None);
+        assert_eq!(app_name("Hello World"), None);
+    }
 }

@@ -268,9 +268,18 @@ pub fn before(versions: &[Version], at: Timestamp) -> Result<&Version, ChooseErr
 /// `text` with every control character (other than a tab) written as an escape, so bytes from
 /// the server or a file never act on the terminal.
 pub fn escape(text: &str) -> String {
+    escape_but(text, &['\t'])
+}
+
+/// [`escape`] that keeps line breaks, for a message of several lines (an error and its causes).
+pub fn escape_lines(text: &str) -> String {
+    escape_but(text, &['\t', '\n'])
+}
+
+fn escape_but(text: &str, kept: &[char]) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\t' {
+        if c.is_control() && !kept.contains(&c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
