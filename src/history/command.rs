@@ -617,8 +617,15 @@ fn carry_out(
         // write rather than being refused as older than the server's copy.
         let _ = filetime::set_file_mtime(file, filetime::FileTime::from_system_time(mtime));
     }
-    let remote = match &g.server {
-        ServerSide::Reached(r) => r,
+    let remote = match (&g.server, plan.carrier) {
+        (ServerSide::Reached(r), _) => r,
+        (_, Carrier::Engine) => {
+            writeln!(
+                out,
+                "The running engine uploads it as soon as it reaches the server."
+            )?;
+            return Ok(());
+        }
         _ => {
             writeln!(
                 out,
