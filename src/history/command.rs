@@ -407,21 +407,21 @@ pub fn history(
         "Versions of {}{shown_remote}, newest first:",
         escape(&path)
     )?;
-    writeln!(
-        out,
-        "  {:<12}  {:<23}  {:>12}  {:<12}  {:<12}",
-        "ID", "SAVED AT", "SIZE", "WHERE", ""
-    )?;
+    let header = format!(
+        "  {:<12}  {:<23}  {:>12}  {:<12}",
+        "ID", "SAVED AT", "SIZE", "WHERE"
+    );
+    writeln!(out, "{}", header.trim_end())?;
     for v in &g.versions {
-        writeln!(
-            out,
+        let row = format!(
             "  {:<12}  {:<23}  {:>12}  {:<12}  {}",
             v.id,
             when(v.saved_at),
             format!("{} B", text::thousands(v.size)),
             v.place().words(),
             v.current_words()
-        )?;
+        );
+        writeln!(out, "{}", row.trim_end())?;
     }
     writeln!(
         out,
