@@ -307,7 +307,6 @@ fn run() -> anyhow::Result<ExitCode> {
             version,
             dry_run,
         }) => {
-            options.init_log(&config.home, false)?;
             let choice = version.choice()?;
             history::restore(&config, &path, &choice, dry_run, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)

@@ -675,6 +675,16 @@ fn wait_for_engine(
     v: &Version,
     out: &mut dyn Write,
 ) -> Result<(), HistoryError> {
+    let status = std::fs::read(status_file(&config.home))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<StatusFile>(&b).ok());
+    if status.as_ref().is_some_and(|s| !s.enabled) {
+        writeln!(
+            out,
+            "Sync is switched off: the engine uploads it once sync is switched on again."
+        )?;
+        return Ok(());
+    }
     writeln!(
         out,
         "The running engine uploads it; waiting for the server to hold it…"
