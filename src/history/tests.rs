@@ -134,3 +134,35 @@ fn text_from_elsewhere_is_escaped_and_commands_are_quoted() {
         )
     );
 }
+
+proptest::proptest! {
+    /// Whatever the two histories hold, each content is listed once, newest first, and none
+    /// that either side kept is missing.
+    #[test]
+    fn every_content_is_listed_once_newest_first(
+        local in proptest::collection::vec((0u8..6, 0i64..1000), 0..12),
+        remote in proptest::collection::vec((0u8..6, 0i64..1000), 0..12),
+        here in proptest::option::of((0u8..6, 0i64..1000)),
+    ) {
+        let body = |n: u8| vec![n; usize::from(n) + 1];
+        let backups: Vec<LocalBackup> = local.iter().map(|&(n, at)| backup(&body(n), at)).collect();
+        let server_versions: Vec<VersionInfo> = remote
+            .iter()
+            .enumerate()
+            .map(|(i, &(n, at))| server(&body(n), &i.to_string(), at))
+            .collect();
+        let here = here.map(|(n, at)| current(&body(n), at));
+        let versions = merge(&backups, &server_versions, here, None);
+        let mut seen = std::collections::HashSet::new();
+        for v in &versions {
+            proptest::prop_assert!(seen.insert(v.checksum));
+        }
+        for n in local.iter().chain(&remote).map(|(n, _)| *n) {
+            proptest::prop_assert!(seen.contains(&Checksum::of(&body(n))));
+        }
+        proptest::prop_assert!(versions.windows(2).all(|w| w[0].saved_at >= w[1].saved_at));
+        if let Some(h) = here {
+            proptest::prop_assert!(versions.iter().any(|v| v.checksum == h.checksum && v.current_here));
+        }
+    }
+}
