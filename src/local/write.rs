@@ -1,6 +1,6 @@
-//! The Hyperclay Local save process for writes coming from the server: back up the current
-//! content into `sites-versions/` (never overwriting a version, never pruning), then write the new
-//! content through a temp file in the same folder, fsync, and rename, with the mtime set to the
+//! The Hyperclay Local save process for writes coming from the server (and for a restore): back
+//! up the current content into `sites-versions/` (never overwriting a version; only
+//! `history::retention` prunes), then write the new content through a temp file in the same folder, fsync, and rename, with the mtime set to the
 //! remote time. It must never write outside the sync folder, never through a symlink, and never
 //! replace a file whose content is not what the plan saw.
 

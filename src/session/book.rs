@@ -499,11 +499,14 @@ impl Book {
             } => {
                 log::info!("upload {} -> {}", local.path, entry.path);
                 let (path, remote_path) = (local.path.clone(), entry.path.clone());
+                // The losing side: the server's copy the upload replaced.
+                let loser = self.picture.remote.get_by_key(&key).map(|f| f.checksum);
                 self.picture.uploaded(&key, local, stamp, entry);
                 self.synced(reporter, &key, &path);
                 if conflicts.contains(&key) {
                     let backup = format!("the server's version history of {remote_path}");
-                    self.issues.tell(reporter, issues::conflict(&path, backup));
+                    self.issues
+                        .tell(reporter, issues::conflict(&path, backup, loser));
                 }
             }
             Outcome::Downloaded {
@@ -519,13 +522,16 @@ impl Book {
                 }
                 log::info!("download {} -> {}", remote.path, local.path);
                 let path = local.path.clone();
+                // The losing side: the local content the download replaced (backed up).
+                let loser = self.picture.local.get(&path).map(|f| f.checksum);
                 if let Some(stamp) = stamp {
                     self.echoes.expect(path.clone(), stamp);
                 }
                 self.picture.downloaded(&key, remote, local, stamp);
                 self.synced(reporter, &key, &path);
                 if let Some(b) = backup.filter(|_| conflicts.contains(&key)) {
-                    self.issues.tell(reporter, issues::conflict(&path, b));
+                    self.issues
+                        .tell(reporter, issues::conflict(&path, b, loser));
                 }
             }
             Outcome::Stalled { key, path, what } => {

@@ -43,3 +43,4 @@ mod remote_changes;
 mod soak_no_data_loss;
 mod status_cli;
 mod sync_issues;
+mod version_history;
