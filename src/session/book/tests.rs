@@ -286,7 +286,7 @@ fn a_conflict_settled_by_a_download_names_where_the_losing_copy_is_kept() {
         .unwrap();
     let issues = issues_of(&d);
     assert!(
-        matches!(issues.as_slice(), [(p, IssueKind::Conflict { backup })]
+        matches!(issues.as_slice(), [(p, IssueKind::Conflict { backup, .. })]
             if p == "x.html" && backup == "sites-versions/x/2026-12-08.html"),
         "{issues:?}"
     );
