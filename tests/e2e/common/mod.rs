@@ -167,6 +167,72 @@ impl Drop for Client {
     }
 }
 
+/// The set-up most scenarios start from: the real server, the demo account's token, another
+/// client of that account over HTTP (`api`), and the sync client, optionally behind a `proxy`
+/// that counts and can fail its requests. Each constructor names the moment the test starts at.
+pub struct Rig {
+    pub client: Client,
+    pub api: Api,
+    pub proxy: Option<Proxy>,
+    pub token: String,
+    pub server: TestServer,
+}
+
+impl Rig {
+    /// The client has finished its first session with `files` written into its folder before
+    /// it started.
+    pub fn synced(files: &[(&str, &str)]) -> Rig {
+        let rig = Rig::stopped_with(files, false);
+        rig.start()
+    }
+
+    /// As [`Rig::synced`], the client talking to the server through `rig.proxy`.
+    pub fn synced_through_proxy(files: &[(&str, &str)]) -> Rig {
+        let rig = Rig::stopped_with(files, true);
+        rig.start()
+    }
+
+    /// The server and the account are up; the client is not started (`rig.start()` starts it
+    /// and waits for its first session), so the test can lay out its folder and the server's
+    /// side first.
+    pub fn stopped() -> Rig {
+        Rig::stopped_with(&[], false)
+    }
+
+    fn stopped_with(files: &[(&str, &str)], proxied: bool) -> Rig {
+        let server = TestServer::start();
+        let token = server.token("demo");
+        let api = Api::new(&server.url(), &token);
+        let proxy = proxied.then(|| Proxy::start(&server.url()));
+        let url = proxy
+            .as_ref()
+            .map_or_else(|| server.url(), |p| p.url.clone());
+        let client = Client::start_stopped(&url, &token);
+        for (p, content) in files {
+            client.write(p, content);
+        }
+        Rig {
+            client,
+            api,
+            proxy,
+            token,
+            server,
+        }
+    }
+
+    /// Starts the client and waits for its first session.
+    pub fn start(mut self) -> Rig {
+        self.client.spawn();
+        self.client.wait_synced();
+        self
+    }
+
+    /// The proxy of [`Rig::synced_through_proxy`].
+    pub fn proxy(&self) -> &Proxy {
+        self.proxy.as_ref().expect("a rig started through a proxy")
+    }
+}
+
 /// Another client of the account, straight over HTTP (the test kit's one client, as this
 /// account).
 pub struct Api {
