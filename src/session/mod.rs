@@ -585,8 +585,14 @@ impl Session {
     /// "Syncing N of M", never "Up to date"; once none waits, the burst's count is over.
     /// Unchanged states are not published again, so this costs an idle step nothing.
     fn settle_progress(&mut self, reporter: &Reporter) {
+        let burst = self.burst.total;
         let progress = self.pending_progress();
         reporter.progress(progress);
+        if progress.is_none() && burst >= BIG_BURST {
+            // As after a full reconcile: the burst's reads, plans and transfers are done with.
+            self.book.release_memory();
+            crate::os::memory::give_back();
+        }
     }
 
     /// The count of the work still waiting, if any (the burst's, grown by what waits now).
@@ -603,6 +609,10 @@ impl Session {
         })
     }
 }
+
+/// A burst this large gives its memory back once it is over (a trim costs a few ms; a save or
+/// two does not need one).
+const BIG_BURST: u64 = 256;
 
 /// How [`Session::execute_counted`] counts its transfers for the status.
 #[derive(Debug, Clone, Copy)]
