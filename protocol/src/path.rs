@@ -332,7 +332,7 @@ pub fn collision_key(path: &str) -> String {
 /// says to render invisibly (zero-width space and joiners, word joiner, BOM, soft hyphen, Hangul
 /// fillers, tags, …) except variation selectors, which only choose the look of the character
 /// before them (the emoji `❤️`), and the line and paragraph separators, which break a log line.
-fn is_deceptive(c: char) -> bool {
+pub fn is_deceptive_char(c: char) -> bool {
     use icu_properties::CodePointSetData;
     use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, VariationSelector};
     if matches!(c, '\u{2028}' | '\u{2029}') {
@@ -400,7 +400,7 @@ fn check_upload_name(name: &str) -> Result<(), PathError> {
     {
         return Err(PathError::UploadName(name.to_owned()));
     }
-    if name.chars().any(is_deceptive) {
+    if name.chars().any(is_deceptive_char) {
         return Err(PathError::DeceptiveName(name.to_owned()));
     }
     if is_windows_reserved(name) {

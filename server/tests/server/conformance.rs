@@ -797,7 +797,7 @@ fn names_that_lie_about_themselves_are_refused() {
     let t = Target::new();
     let api = t.api();
     let deceptive = [
-        // `photo‮gnp.exe`: an .exe that displays as "photoexe.png".
+        // `photo<U+202E>gnp.exe`: an .exe that displays as "photoexe.png".
         "photo%E2%80%AEgnp.exe",
         // U+2067 RIGHT-TO-LEFT ISOLATE, U+202A–U+202D, U+2066, U+2068, U+2069.
         "%E2%81%A7rtl.txt",
