@@ -320,6 +320,10 @@ fn is_windows_reserved(name: &str) -> bool {
 /// text): it may join a pair that one filesystem keeps apart (`ß`/`ss`), which costs a skipped
 /// name, never two files written over each other.
 pub fn collision_key(path: &str) -> String {
+    // ASCII folds to its lower case and is its own NFC: the common case, without ICU's work.
+    if path.is_ascii() {
+        return path.to_ascii_lowercase();
+    }
     let decomposed = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize(path);
     let folded = icu_casemap::CaseMapper::new().fold_string(&decomposed);
     icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
@@ -335,6 +339,10 @@ pub fn collision_key(path: &str) -> String {
 pub fn is_deceptive_char(c: char) -> bool {
     use icu_properties::CodePointSetData;
     use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, VariationSelector};
+    // No ASCII character is a bidi control or invisible (controls are refused as such).
+    if c.is_ascii() {
+        return false;
+    }
     if matches!(c, '\u{2028}' | '\u{2029}') {
         return true;
     }

@@ -62,6 +62,7 @@ enum Command {
         /// have their client read from `X-Forwarded-For`, for the per-address limits.
         #[arg(
             long = "trusted-proxy",
+            value_name = "ADDR",
             env = "HYPERCLAY_TRUSTED_PROXY",
             value_delimiter = ','
         )]

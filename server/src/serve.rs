@@ -166,6 +166,7 @@ pub async fn serve(
         max_connections = gate.open.available_permits(),
         per_address = limits.max_per_address,
         header_timeout_secs = limits.header_timeout.as_secs_f64(),
+        trusted_proxies = ?state.trusted_proxies,
         "connection limits"
     );
     let app = router(state);

@@ -47,7 +47,11 @@ const TITLE: &str = "Log in Hyperclay Sync on another device";
 /// The token the code form sends along with a code the user typed into it: bound to the
 /// session, so no other page can claim a code was typed here.
 fn typed_token(sid: &str) -> String {
-    csrf_token(&format!("device code typed\0{sid}"))
+    csrf_token(&typed_secret(sid))
+}
+
+fn typed_secret(sid: &str) -> String {
+    format!("device code typed\0{sid}")
 }
 
 /// The form asking for the code, with `error` (or a notice) above it.
@@ -202,7 +206,7 @@ pub async fn page_for_code(
     };
     let typed_here = query_typed
         .as_deref()
-        .is_some_and(|t| csrf_matches(&format!("device code typed\0{sid}"), t));
+        .is_some_and(|t| csrf_matches(&typed_secret(&sid), t));
     consent_page(&account, &sid, &login, typed_here, now)
 }
 
