@@ -10,7 +10,7 @@ pub mod timestamp;
 pub mod wire;
 
 pub use checksum::{Checksum, ChecksumError, sha256_hex};
-pub use path::{EntryName, PathError, RemotePath, app_name_of, collision_key};
+pub use path::{EntryName, PathError, RemotePath, app_name_of, collision_key, is_deceptive_char};
 pub use timestamp::Timestamp;
 pub use wire::*;
 

@@ -3,8 +3,10 @@
 //! A [`RemotePath`] is `/`-separated, relative, at most five folder levels deep, and every segment
 //! obeys its rule: folders `^[a-z0-9_-]+$`; apps (`.html`/`.htmlclay`) `^[a-z0-9_-]+\.(html|htmlclay)$`
 //! without leading, trailing or doubled `-`; uploads at most 255 bytes, no control characters,
-//! none of `/ \ < > : " | ? *`, no leading dot, no trailing dot or space. No segment is a Windows
-//! reserved name (`con`, `nul`, `com1`, … in any case, with any extension).
+//! none of `/ \ < > : " | ? *`, no leading dot, no trailing dot or space, no character that
+//! makes a name display as something it is not (bidi controls, zero-width and other invisible
+//! characters, line separators), and no 8.3 short name (`HELLOW~1.TXT`). No segment is a Windows
+//! reserved name (`con`, `nul`, `com1`, `conin$`, … in any case, with any extension).
 //! `.`, `..`, empty segments, NUL and backslashes are always `invalid_path`.
 //!
 //! [`collision_key`] says which valid paths are one file on a case-insensitive or normalising
@@ -53,6 +55,9 @@ const WINDOWS_RESERVED: &[&str] = &[
     "lpt\u{b9}",
     "lpt\u{b2}",
     "lpt\u{b3}",
+    // The console's own input and output: `CreateFile("CONIN$")` opens the console, not a file.
+    "conin$",
+    "conout$",
 ];
 
 /// Characters left as they are in a URL path segment: RFC 3986 unreserved.
@@ -93,6 +98,18 @@ pub enum PathError {
         "file name {0:?} is too long, has a control character, one of / \\ < > : \" | ? *, a leading dot, or a trailing dot or space"
     )]
     UploadName(String),
+    /// Shown as something it is not: a bidi control turns `photo\u{202e}gnp.exe` into
+    /// "photoexe.png"; an invisible character makes two names look alike.
+    #[error(
+        "file name {0:?} has a character that changes how it is displayed (a bidi control, an invisible or zero-width character, or a line separator)"
+    )]
+    DeceptiveName(String),
+    /// Windows gives long names a second, 8.3 name (`helloworld.txt` is also `HELLOW~1.TXT`):
+    /// a file with such a name may be another file there.
+    #[error(
+        "file name {0:?} has the form of a Windows short (8.3) name, which may be another file's"
+    )]
+    ShortName(String),
 }
 
 impl PathError {
@@ -103,7 +120,9 @@ impl PathError {
             PathError::FolderName(_)
             | PathError::AppName(_)
             | PathError::ReservedName(_)
-            | PathError::UploadName(_) => "invalid_name",
+            | PathError::UploadName(_)
+            | PathError::DeceptiveName(_)
+            | PathError::ShortName(_) => "invalid_name",
             _ => "invalid_path",
         }
     }
@@ -293,18 +312,70 @@ fn is_windows_reserved(name: &str) -> bool {
 }
 
 /// The same for two paths that a case-insensitive or Unicode-normalising filesystem (Windows,
-/// macOS) takes for one file: `A.png` and `a.png`, or `café` composed (NFC) and decomposed (NFD).
+/// macOS) takes for one file: `A.png` and `a.png`, `café` composed (NFC) and decomposed (NFD),
+/// and the pairs that only full case folding joins: `ς`/`σ` (NTFS), `ſ`/`s` and `µ`/`μ` (APFS),
+/// `K` (Kelvin) and `k`. Lowercasing alone keeps those apart (`ς` is already lower case).
+///
+/// It is Unicode's canonical caseless match (NFD, full case fold, then NFC so the key reads as
+/// text): it may join a pair that one filesystem keeps apart (`ß`/`ss`), which costs a skipped
+/// name, never two files written over each other.
 pub fn collision_key(path: &str) -> String {
+    // ASCII folds to its lower case and is its own NFC: the common case, without ICU's work.
+    if path.is_ascii() {
+        return path.to_ascii_lowercase();
+    }
+    let decomposed = icu_normalizer::DecomposingNormalizerBorrowed::new_nfd().normalize(path);
+    let folded = icu_casemap::CaseMapper::new().fold_string(&decomposed);
     icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
-        .normalize(path)
-        .to_lowercase()
+        .normalize(&folded)
+        .into_owned()
+}
+
+/// A character that makes a name display as something it is not, or look like another name:
+/// every bidi control (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), every code point Unicode
+/// says to render invisibly (zero-width space and joiners, word joiner, BOM, soft hyphen, Hangul
+/// fillers, tags, …) except variation selectors, which only choose the look of the character
+/// before them (the emoji `❤️`), and the line and paragraph separators, which break a log line.
+pub fn is_deceptive_char(c: char) -> bool {
+    use icu_properties::CodePointSetData;
+    use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, VariationSelector};
+    // No ASCII character is a bidi control or invisible (controls are refused as such).
+    if c.is_ascii() {
+        return false;
+    }
+    if matches!(c, '\u{2028}' | '\u{2029}') {
+        return true;
+    }
+    if CodePointSetData::new::<BidiControl>().contains(c) {
+        return true;
+    }
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        && !CodePointSetData::new::<VariationSelector>().contains(c)
+}
+
+/// `HELLOW~1.TXT`, `ab~12`, `PROGRA~1`: at most 8 characters before the only dot, ending in `~`
+/// and digits, and at most 3 after it; in any case. Windows may have given exactly this name to
+/// another file as its short name, so opening it there can open that other file.
+fn is_short_name(name: &str) -> bool {
+    let (base, ext) = name.split_once('.').unwrap_or((name, ""));
+    if ext.contains('.') || ext.chars().count() > 3 || base.chars().count() > 8 {
+        return false;
+    }
+    let Some((stem, digits)) = base.rsplit_once('~') else {
+        return false;
+    };
+    !stem.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_file_name(name: &str) -> Result<(), PathError> {
     match EntryName::of(name) {
-        EntryName::App => check_app_name(name),
-        EntryName::Upload => check_upload_name(name),
+        EntryName::App => check_app_name(name)?,
+        EntryName::Upload => check_upload_name(name)?,
     }
+    if is_short_name(name) {
+        return Err(PathError::ShortName(name.to_owned()));
+    }
+    Ok(())
 }
 
 fn check_app_name(name: &str) -> Result<(), PathError> {
@@ -336,6 +407,9 @@ fn check_upload_name(name: &str) -> Result<(), PathError> {
         || name.ends_with(' ')
     {
         return Err(PathError::UploadName(name.to_owned()));
+    }
+    if name.chars().any(is_deceptive_char) {
+        return Err(PathError::DeceptiveName(name.to_owned()));
     }
     if is_windows_reserved(name) {
         return Err(PathError::ReservedName(name.to_owned()));
@@ -415,6 +489,10 @@ mod tests {
             "COM9",
             "lpt1 .txt",
             "Com\u{b9}.txt",
+            "CONIN$",
+            "conout$.txt",
+            "ConIn$.tar.gz",
+            "conout$ .log",
             "prn/x.txt",
             "a/lpt3/x.png",
         ] {
@@ -432,6 +510,8 @@ mod tests {
             "nullable.txt",
             "my-con.html",
             "a/aux-x/f.txt",
+            "conin.txt",
+            "conin$x.txt",
         ] {
             assert!(RemotePath::file(p).is_ok(), "{p}");
         }
@@ -448,8 +528,112 @@ mod tests {
             collision_key("\u{dc}ber.txt"),
             collision_key("u\u{308}ber.txt")
         );
+        // Pairs only full case folding joins (lowercase keeps them apart).
+        assert_eq!(
+            collision_key("\u{3c2}.txt"),
+            collision_key("\u{3c3}.txt"),
+            "ς/σ"
+        );
+        assert_eq!(
+            collision_key("\u{3a3}.txt"),
+            collision_key("\u{3c2}.txt"),
+            "Σ/ς"
+        );
+        assert_eq!(
+            collision_key("\u{17f}ee.txt"),
+            collision_key("see.txt"),
+            "ſ/s"
+        );
+        assert_eq!(
+            collision_key("\u{b5}m.txt"),
+            collision_key("\u{3bc}m.txt"),
+            "µ/μ"
+        );
+        assert_eq!(
+            collision_key("\u{212a}.txt"),
+            collision_key("k.txt"),
+            "Kelvin/k"
+        );
+        // Folding and normalisation together: a decomposed capital with its composed small.
+        assert_eq!(
+            collision_key("E\u{301}t\u{e9}.txt"),
+            collision_key("\u{e9}t\u{e9}.txt")
+        );
         assert_ne!(collision_key("a/x.png"), collision_key("b/x.png"));
         assert_ne!(collision_key("x.png"), collision_key("x.jpg"));
+    }
+
+    #[test]
+    fn names_that_display_as_something_else_are_refused() {
+        for p in [
+            "photo\u{202e}gnp.exe",
+            "\u{2067}rtl.txt",
+            "a\u{202a}b.txt",
+            "a\u{202b}b.txt",
+            "a\u{202c}b.txt",
+            "a\u{202d}b.txt",
+            "a\u{2066}b.txt",
+            "a\u{2068}b.txt",
+            "a\u{2069}b.txt",
+            "a\u{200e}b.txt",
+            "a\u{200f}b.txt",
+            "a\u{61c}b.txt",
+            "zero\u{200b}width.txt",
+            "a\u{200c}b.txt",
+            "a\u{200d}b.txt",
+            "a\u{2060}b.txt",
+            "\u{feff}bom.txt",
+            "soft\u{ad}hyphen.txt",
+            "hangul\u{3164}filler.txt",
+            "tag\u{e0041}.txt",
+            "two\u{2028}lines.txt",
+            "two\u{2029}paragraphs.txt",
+            "docs/photo\u{202e}gnp.exe",
+        ] {
+            let err = RemotePath::file(p).unwrap_err();
+            assert!(matches!(err, PathError::DeceptiveName(_)), "{p:?}: {err}");
+            assert_eq!(err.code(), "invalid_name");
+        }
+        // Percent-encoded, as a server receives them.
+        let err = RemotePath::file_from_url("photo%E2%80%AEgnp.exe").unwrap_err();
+        assert!(matches!(err, PathError::DeceptiveName(_)), "{err}");
+        // Right-to-left text itself is fine, and so are emoji with a variation selector.
+        for p in [
+            "\u{5e9}\u{5dc}\u{5d5}\u{5dd}.txt",
+            "\u{645}\u{644}\u{641}.pdf",
+            "\u{2764}\u{fe0f}.png",
+            "caf\u{e9}.txt",
+        ] {
+            assert!(RemotePath::file(p).is_ok(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn windows_short_names_are_refused() {
+        for p in [
+            "HELLOW~1.TXT",
+            "hellow~1.txt",
+            "PROGRA~1",
+            "a/b/ab~12.png",
+            "x~9",
+            "HE1A2B~1.HTM",
+        ] {
+            let err = RemotePath::file(p).unwrap_err();
+            assert!(matches!(err, PathError::ShortName(_)), "{p}: {err}");
+            assert_eq!(err.code(), "invalid_name");
+        }
+        // Not the 8.3 form: a long base, a long extension, two dots, no digits, nothing before `~`.
+        for p in [
+            "helloworld~1.txt",
+            "hellow~1.text",
+            "a~1.tar.gz",
+            "backup~.txt",
+            "~1.txt",
+            "x~a.txt",
+            "notes~draft.md",
+        ] {
+            assert!(RemotePath::file(p).is_ok(), "{p}");
+        }
     }
 
     #[test]

@@ -174,10 +174,16 @@ pub enum ErrorCode {
     ExpiredToken,
     /// Too many device logins started from one address (or on the server) are waiting.
     TooManyRequests,
+    /// A request (or its small body) did not arrive whole within the server's deadline.
+    RequestTimeout,
+    /// This account already has the most `/changes?wait=` requests waiting that one account may.
+    TooManyWaits,
+    /// The server (or this address) has the most connections open that it takes.
+    Busy,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidName,
         ErrorCode::InvalidGrant,
@@ -197,6 +203,9 @@ impl ErrorCode {
         ErrorCode::AccessDenied,
         ErrorCode::ExpiredToken,
         ErrorCode::TooManyRequests,
+        ErrorCode::RequestTimeout,
+        ErrorCode::TooManyWaits,
+        ErrorCode::Busy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -220,6 +229,9 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::TooManyWaits => "too_many_waits",
+            ErrorCode::Busy => "busy",
         }
     }
 
@@ -246,7 +258,9 @@ impl ErrorCode {
             ErrorCode::NameTaken | ErrorCode::Stale => 409,
             ErrorCode::CursorExpired => 410,
             ErrorCode::TooLarge => 413,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::TooManyWaits | ErrorCode::Busy => 503,
             ErrorCode::Internal => 500,
         }
     }

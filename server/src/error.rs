@@ -47,6 +47,18 @@ pub enum ServerError {
     CursorExpired,
     #[error("the body is over 20 MiB (20971520 bytes)")]
     TooLarge,
+    /// A body over the small limit of the routes anyone may call (forms, `/token`).
+    #[error("the body is over {0} bytes, the most this route takes")]
+    BodyTooLarge(usize),
+    #[error("the request did not arrive whole within {0} s")]
+    RequestTimeout(u64),
+    #[error(
+        "this account already has the most waiting /changes requests one account may have; poll again in a few seconds"
+    )]
+    TooManyWaits,
+    /// A connection over the server's (or this address's) connection cap, refused.
+    #[error("the server has the most connections open that it takes; try again in a moment")]
+    Busy,
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("storage: {0}")]
@@ -78,7 +90,10 @@ impl ServerError {
             ServerError::NameTaken => ErrorCode::NameTaken,
             ServerError::Stale(_) => ErrorCode::Stale,
             ServerError::CursorExpired => ErrorCode::CursorExpired,
-            ServerError::TooLarge => ErrorCode::TooLarge,
+            ServerError::TooLarge | ServerError::BodyTooLarge(_) => ErrorCode::TooLarge,
+            ServerError::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            ServerError::TooManyWaits => ErrorCode::TooManyWaits,
+            ServerError::Busy => ErrorCode::Busy,
             ServerError::Db(_) | ServerError::Io(_) | ServerError::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -119,11 +134,18 @@ impl IntoResponse for ServerError {
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, Json(self.body())).into_response();
-        if code == ErrorCode::TooManyRequests {
+        let retry_after = match code {
             // A waiting device login expires within 10 minutes; one minute frees some.
+            ErrorCode::TooManyRequests => Some("60"),
+            // Another waiting request of the account ends within a minute.
+            ErrorCode::TooManyWaits => Some("5"),
+            ErrorCode::Busy => Some("1"),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("60"),
+                axum::http::HeaderValue::from_static(secs),
             );
         }
         resp

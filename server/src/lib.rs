@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod bell;
+pub mod client_addr;
 pub mod clock;
 pub mod cursor;
 pub mod device;
@@ -17,6 +18,7 @@ pub mod oauth;
 pub mod password;
 pub mod save;
 pub mod serve;
+pub mod slots;
 pub mod store;
 pub mod token;
 

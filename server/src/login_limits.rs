@@ -3,13 +3,17 @@
 //! address may guess (a lockout that doubles with every further failure).
 //!
 //! It must never run a password check without a permit, never tell a locked name from an
-//! unknown one, and never grow without bound under a flood of made-up names.
+//! unknown one, and never grow without bound under a flood of made-up names. Addresses are
+//! counted by [`address_key`] (an IPv6 address by its /64), so one machine cannot escape its
+//! count by changing the low bits of its address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::client_addr::address_key;
 
 /// Password checks that may run at once: two cores cannot run more Argon2 checks usefully,
 /// and this many hold under 100 MiB.
@@ -77,12 +81,15 @@ impl LoginLimits {
     ) -> Result<OwnedSemaphorePermit, Refusal> {
         let until = {
             let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            [Guesser::Account(name.to_owned()), Guesser::Address(addr)]
-                .iter()
-                .filter_map(|g| map.get(g))
-                .map(|f| f.locked_until_ms)
-                .max()
-                .unwrap_or(0)
+            [
+                Guesser::Account(name.to_owned()),
+                Guesser::Address(address_key(addr)),
+            ]
+            .iter()
+            .filter_map(|g| map.get(g))
+            .map(|f| f.locked_until_ms)
+            .max()
+            .unwrap_or(0)
         };
         if until > now_ms {
             let retry_after_secs = (until - now_ms + 999) / 1000;
@@ -104,7 +111,7 @@ impl LoginLimits {
         }
         for (guesser, threshold) in [
             (Guesser::Account(name.to_owned()), ACCOUNT_FAILURES),
-            (Guesser::Address(addr), ADDRESS_FAILURES),
+            (Guesser::Address(address_key(addr)), ADDRESS_FAILURES),
         ] {
             let f = map.entry(guesser).or_default();
             f.count = f.count.saturating_add(1);
@@ -179,6 +186,22 @@ mod tests {
             Err(Refusal::LockedOut { .. })
         ));
         assert!(l.admit("fresh", OTHER, 0).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_address_locks_its_whole_64() {
+        let l = LoginLimits::default();
+        let in_64 = |i: u16| IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, 0, 0, 1));
+        // Each failure from another address of the same /64.
+        for i in 0..ADDRESS_FAILURES {
+            l.failed(&format!("name{i}"), in_64(i as u16), 0);
+        }
+        assert!(matches!(
+            l.admit("fresh", in_64(999), 0),
+            Err(Refusal::LockedOut { .. })
+        ));
+        let next_64 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        assert!(l.admit("fresh", next_64, 0).is_ok());
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hyperclay_server::admin;
-use hyperclay_server::serve::{ServeOptions, prepare, serve};
+use hyperclay_server::serve::{
+    self as serve_limits, ConnectionLimits, ServeOptions, prepare, serve,
+};
 use hyperclay_server::{Clock, Plan, Store};
 
 #[derive(Parser)]
@@ -56,6 +58,24 @@ enum Command {
         /// Seconds a device login waits between two polls (tests, which cannot wait 5 s).
         #[arg(long, default_value_t = hyperclay_server::device::DEFAULT_INTERVAL_SECS, hide = true)]
         device_interval_secs: u64,
+        /// A reverse proxy in front of this server (repeat for a chain): only requests from it
+        /// have their client read from `X-Forwarded-For`, for the per-address limits.
+        #[arg(
+            long = "trusted-proxy",
+            value_name = "ADDR",
+            env = "HYPERCLAY_TRUSTED_PROXY",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// Connections open at once (lowered to fit the open-file limit).
+        #[arg(long, default_value_t = serve_limits::DEFAULT_MAX_CONNECTIONS, hide = true)]
+        max_connections: usize,
+        /// Connections one address (an IPv6 /64) may hold open.
+        #[arg(long, default_value_t = serve_limits::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, hide = true)]
+        max_connections_per_address: usize,
+        /// Seconds a request's headers may take to arrive, and a kept-alive connection may idle.
+        #[arg(long, default_value_t = serve_limits::DEFAULT_HEADER_TIMEOUT.as_secs(), hide = true)]
+        header_timeout_secs: u64,
     },
     /// Manage accounts.
     User {
@@ -138,6 +158,10 @@ fn main() -> Result<()> {
             no_long_poll,
             device_lifetime_secs,
             device_interval_secs,
+            trusted_proxies,
+            max_connections,
+            max_connections_per_address,
+            header_timeout_secs,
         } => {
             if exit_on_stdin_eof {
                 exit_when_stdin_closes();
@@ -151,6 +175,12 @@ fn main() -> Result<()> {
                     long_poll: !no_long_poll,
                     device_lifetime_secs,
                     device_interval_secs,
+                    trusted_proxies,
+                },
+                ConnectionLimits {
+                    max_connections,
+                    max_per_address: max_connections_per_address,
+                    header_timeout: std::time::Duration::from_secs(header_timeout_secs.max(1)),
                 },
                 &listen,
             )
@@ -229,7 +259,7 @@ fn return_large_blocks_to_the_system() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_blocks_to_the_system() {}
 
-fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
+fn run_server(opts: ServeOptions, limits: ConnectionLimits, listen: &str) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -252,7 +282,7 @@ fn run_server(opts: ServeOptions, listen: &str) -> Result<()> {
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
         drop(out);
-        serve(listener, state, shutdown_signal()).await?;
+        serve(listener, state, limits, shutdown_signal()).await?;
         Ok(())
     })
 }

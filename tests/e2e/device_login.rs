@@ -277,8 +277,13 @@ fn confirm_in_browser(
         "the consent page names the account: {}",
         consent.html
     );
+    // The code came in the link, so the page does not show it: the user types the one their
+    // terminal shows (issue 23, 2).
+    assert!(!consent.html.contains(code), "{}", consent.html);
     assert!(
-        consent.html.contains(&format!("<b id=\"code\">{code}</b>")),
+        consent
+            .html
+            .contains("Type the code that your device shows"),
         "{}",
         consent.html
     );
@@ -286,7 +291,7 @@ fn confirm_in_browser(
         &format!("{}/device", server.url()),
         &session,
         &[
-            ("user_code", &hidden(&consent.html, "user_code")),
+            ("user_code", code),
             ("csrf", &hidden(&consent.html, "csrf")),
             ("decision", decision),
         ],

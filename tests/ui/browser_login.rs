@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyperclay_testkit::TestServer;
+use hyperclay_testkit::{ServerOptions, TestServer};
 use ui_support::*;
 
 /// chromedriver on a free port plus one Chromium session; both end on drop.
@@ -435,4 +435,147 @@ fn an_app_page_cannot_log_the_visitor_in_or_save_over_their_apps() {
         home.contains("<b id=\"user\">demo</b>"),
         "the visitor is still themselves ({seen}): {home}"
     );
+}
+
+/// Mallory's half of a device login: the codes `/device/code` gave her.
+struct MalloryDevice {
+    device_code: String,
+    user_code: String,
+}
+
+fn start_device_login(server: &str) -> MalloryDevice {
+    let reply: serde_json::Value = ureq::post(&format!("{server}/api/local-sync/device/code"))
+        .send_empty()
+        .expect("a device login")
+        .body_mut()
+        .read_json()
+        .expect("its JSON");
+    let field = |k: &str| reply[k].as_str().expect(k).to_owned();
+    MalloryDevice {
+        device_code: field("deviceCode"),
+        user_code: field("userCode"),
+    }
+}
+
+/// Mallory's device polls `/token` once: the token's account name, or the error code.
+fn poll_device(server: &str, device_code: &str) -> Result<String, String> {
+    let mut reply = ureq::post(&format!("{server}/api/local-sync/token"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(serde_json::json!({
+            "grantType": "urn:ietf:params:oauth:grant-type:device_code",
+            "deviceCode": device_code,
+        }))
+        .expect("the poll reaches the server");
+    let ok = reply.status().is_success();
+    let body: serde_json::Value = reply.body_mut().read_json().expect("JSON");
+    if ok {
+        Ok(body["user"]["name"].as_str().unwrap_or_default().to_owned())
+    } else {
+        Err(body["error"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// Issue 23, 2 (RFC 8628 section 5.4), in a real Chromium: Mallory starts a device login and
+/// publishes an app that sends its visitor to `/device?user_code=<Mallory's code>`. The
+/// logged-in visitor opens the app and clicks Allow wherever there is one, as the old page
+/// invited ("Allow Hyperclay Sync? ... account demo", one click). Mallory's poll must never get
+/// a token. Control: the same code typed by the user into the server's own form does give one,
+/// so the check above is not vacuous. (Before the fix, the app's navigation landed on a
+/// pre-filled consent page and Mallory's poll got demo's token.)
+#[test]
+#[ignore = "needs chromium: run by scripts/test.sh"]
+fn a_device_login_link_in_an_app_does_not_give_the_visitors_token_away() {
+    let server = TestServer::start_with(ServerOptions {
+        demo: true,
+        device_interval_secs: Some(1),
+        ..ServerOptions::default()
+    });
+    let url = server.url();
+    server.add_user("mallory", "pw", true, 10);
+    let mallory = start_device_login(&url);
+    let phish = format!(
+        r#"<!doctype html><title>prize</title><p id="out">claim your prize</p>
+<script>location.assign("/device?user_code={}");</script>"#,
+        mallory.user_code
+    );
+    put_app(&url, &server.token("mallory"), "prize.html", &phish);
+
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/login"));
+    browser.log_in("demo", "demo");
+    wait_for(
+        "the home page, logged in",
+        DEADLINE,
+        || {
+            browser
+                .source()
+                .contains("<b id=\"user\">demo</b>")
+                .then_some(())
+        },
+        || browser.source(),
+    );
+
+    browser.goto(&format!("{url}/prize"));
+    wait_for(
+        "the app's navigation to the device page",
+        DEADLINE,
+        || {
+            (browser.url().contains("/device") && browser.source().contains("</form>"))
+                .then_some(())
+        },
+        || format!("{}: {}", browser.url(), browser.source()),
+    );
+    let landed = browser.source();
+    if landed.contains("id=\"allow\"") {
+        // The visitor does not know any code: they click what the page offers.
+        browser.click("#allow");
+        wait_for(
+            "the answer page",
+            DEADLINE,
+            || (!browser.source().contains("id=\"allow\"")).then_some(()),
+            || browser.source(),
+        );
+    }
+    let after = browser.source();
+    let polled = poll_device(&url, &mallory.device_code);
+    assert!(
+        matches!(
+            polled.as_ref().map_err(String::as_str),
+            Err("authorization_pending" | "slow_down")
+        ),
+        "Mallory's device got {polled:?}; the visitor landed on: {landed}\nthen saw: {after}"
+    );
+    assert!(
+        !landed.contains(&mallory.user_code),
+        "the page showed Mallory's code as if it were the visitor's: {landed}"
+    );
+
+    // Control: the user types the code into the server's own form, then allows.
+    browser.goto(&format!("{url}/device"));
+    browser.fill("#user_code", &mallory.user_code);
+    browser.click("#continue");
+    wait_for(
+        "the consent page naming the typed code",
+        DEADLINE,
+        || {
+            browser
+                .source()
+                .contains(&format!("<b id=\"code\">{}</b>", mallory.user_code))
+                .then_some(())
+        },
+        || browser.source(),
+    );
+    browser.click("#allow");
+    let token_for = wait_for(
+        "the allowed device's token",
+        DEADLINE,
+        || {
+            std::thread::sleep(std::time::Duration::from_millis(1_100));
+            poll_device(&url, &mallory.device_code).ok()
+        },
+        || browser.source(),
+    );
+    assert_eq!(token_for, "demo");
 }

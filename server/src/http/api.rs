@@ -129,6 +129,8 @@ pub async fn changes(
     };
     // Only an incremental listing with nothing new waits: a full listing always has its pages.
     if let Some(cursor) = q.cursor.as_ref().filter(|_| reply.entries.is_empty()) {
+        // Held until the reply: one account cannot hold every connection with waits.
+        let _slot = st.waits.take(id).ok_or(ServerError::TooManyWaits)?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
         while reply.entries.is_empty() && !reply.has_more && !st.store.bell().is_closed() {
             match tokio::time::timeout_at(deadline, bell.changed()).await {

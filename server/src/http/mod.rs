@@ -11,14 +11,16 @@ pub mod oauth;
 pub mod pages;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::clock::Clock;
 use crate::error::ServerError;
@@ -45,7 +47,17 @@ pub struct AppState {
     /// Whether `/changes` honours `wait` (long-polling); off, it ignores it as a server from
     /// before long-polling does.
     pub long_poll: bool,
+    /// Waiting `/changes` requests per account id.
+    pub waits: crate::slots::Slots<i64>,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`crate::client_addr`]).
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
+
+/// A request to a route anyone may call must arrive whole (headers, then its small body)
+/// within this; a slow password check still fits.
+pub const SMALL_REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+/// A file body (authenticated routes only) may pause this long between two pieces.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -65,23 +77,49 @@ pub fn router(state: AppState) -> Router {
         .route("/api/local-sync/versions/{*path}", get(api::versions))
         .route(
             "/api/local-sync/authorize",
-            get(pages::authorize).post(pages::consent),
+            small(get(pages::authorize).post(pages::consent)),
         )
-        .route("/api/local-sync/device/code", post(oauth::device_code))
-        .route("/api/local-sync/token", post(oauth::token))
-        .route("/api/local-sync/refresh", post(oauth::refresh))
-        .route("/api/local-sync/logout", post(oauth::logout))
+        .route(
+            "/api/local-sync/device/code",
+            small(post(oauth::device_code)),
+        )
+        .route("/api/local-sync/token", small(post(oauth::token)))
+        .route("/api/local-sync/refresh", small(post(oauth::refresh)))
+        .route("/api/local-sync/logout", small(post(oauth::logout)))
         .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/device", get(device::page_for_code).post(device::answer))
+        .route("/login", small(get(pages::login_form).post(pages::login)))
+        .route("/logout", small(post(pages::logout)))
+        .route(
+            "/device",
+            small(get(device::page_for_code).post(device::answer)),
+        )
         .route("/save/{name}", post(pages::save))
         .route("/{name}", get(pages::serve_app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(RequestBodyTimeoutLayer::new(BODY_IDLE_TIMEOUT))
         .layer(middleware::from_fn(refuse_delete))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The routes anyone may call before authenticating take only small bodies
+/// ([`body::SMALL_BODY_BYTES`], for the form and JSON extractors too) and must arrive within
+/// [`SMALL_REQUEST_DEADLINE`], so a caller cannot hold memory or a connection with a body it
+/// declares large or sends slowly.
+fn small(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route
+        .layer(DefaultBodyLimit::max(body::SMALL_BODY_BYTES))
+        .layer(middleware::from_fn(within_small_deadline))
+}
+
+/// The deadline of [`small`] routes, answered with the protocol's error body (408
+/// `request_timeout`); tower-http's `TimeoutLayer` would answer with an empty one.
+async fn within_small_deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(SMALL_REQUEST_DEADLINE, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ServerError::RequestTimeout(SMALL_REQUEST_DEADLINE.as_secs()).into_response(),
+    }
 }
 
 async fn not_found() -> ServerError {

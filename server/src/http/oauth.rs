@@ -6,10 +6,8 @@
 //! hopeless, and it gives a token once.
 
 use axum::Json;
-use axum::body::Bytes;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hyperclay_protocol::{
     DEVICE_CODE_GRANT, DeviceCodeResponse, DeviceTokenRequest, Timestamp, TokenRequest,
@@ -18,7 +16,9 @@ use hyperclay_protocol::{
 
 use super::AppState;
 use super::api::user_of;
+use super::body::read_small_body;
 use super::caller::bearer_token;
+use crate::client_addr::ClientAddr;
 use crate::device::{Full, NotYet};
 use crate::error::ServerError;
 use crate::oauth::check_exchange;
@@ -34,8 +34,10 @@ struct GrantType {
 
 pub async fn token(
     State(st): State<AppState>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<TokenResponse>, ServerError> {
+    let body = read_small_body(&headers, body).await?;
     let malformed = |what: &str| {
         ServerError::InvalidRequest(format!("the body must be JSON {{grantType, {what}}}"))
     };
@@ -109,16 +111,41 @@ async fn device_account(st: &AppState, device_code: &str) -> Result<Account, Ser
         ))
 }
 
-/// `POST /device/code`: starts a device login (RFC 8628 §3.1). No body is needed: there is one
-/// client, the sync app.
+/// The optional body of `/device/code`: how the device calls itself.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceCodeRequest {
+    device_name: Option<String>,
+}
+
+/// `POST /device/code`: starts a device login (RFC 8628 §3.1). No body is needed (there is one
+/// client, the sync app); a JSON `{"deviceName"}` names the device on the consent page, which
+/// otherwise shows its User-Agent and "unknown device".
 pub async fn device_code(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<DeviceCodeResponse>, ServerError> {
+    let body = read_small_body(&headers, body).await?;
+    let name = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<DeviceCodeRequest>(&body)
+            .map_err(|_| {
+                ServerError::InvalidRequest(
+                    "the body must be empty or JSON {deviceName}".to_owned(),
+                )
+            })?
+            .device_name
+    };
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let device = crate::device::describe_device(name.as_deref(), agent);
     let started = st
         .device_logins
-        .start(peer.ip(), st.clock.now().as_millis())
+        .start(peer, &device, st.clock.now().as_millis())
         .map_err(|full| match full {
             Full::Address => ServerError::TooManyRequests(
                 "too many device logins from this address are waiting; finish or let them \

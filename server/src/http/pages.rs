@@ -8,9 +8,8 @@
 //! visitor's session cookie on `/login`, `/authorize`, `/logout` or `/save`.
 
 use axum::body::Body;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, HOST, LOCATION, REFERRER_POLICY, RETRY_AFTER,
     SET_COOKIE, X_FRAME_OPTIONS,
@@ -25,6 +24,7 @@ use super::AppState;
 use super::api::file_reply;
 use super::body::read_file_body;
 use super::cookies::Cookie;
+use crate::client_addr::ClientAddr;
 use crate::error::ServerError;
 use crate::login_limits::Refusal;
 use crate::oauth::{
@@ -236,7 +236,7 @@ pub(super) fn with_retry_after(mut resp: Response, secs: i64) -> Response {
 /// beyond the concurrent bound is 503, both with Retry-After and before any password hashing.
 pub async fn login(
     State(st): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -273,7 +273,7 @@ pub async fn login(
         );
     }
     let now = st.clock.now().as_millis();
-    let permit = match st.login_limits.admit(&form.username, peer.ip(), now) {
+    let permit = match st.login_limits.admit(&form.username, peer, now) {
         Ok(p) => p,
         Err(Refusal::LockedOut { retry_after_secs }) => {
             let page = login_page(
@@ -317,7 +317,7 @@ pub async fn login(
         },
         Ok(None) => {
             st.login_limits
-                .failed(&name, peer.ip(), st.clock.now().as_millis());
+                .failed(&name, peer, st.clock.now().as_millis());
             login_page(
                 &st,
                 &headers,

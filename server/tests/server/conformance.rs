@@ -788,6 +788,70 @@ fn hostile_and_malformed_paths_are_refused() {
     );
 }
 
+/// Issue 23, 5 and 9: names that display as something they are not (bidi controls, zero-width
+/// and other invisible characters, line separators), the console devices `CONIN$`/`CONOUT$`,
+/// and Windows 8.3 short names are refused on every route, as uploads and apps, and nothing
+/// with such a name is stored.
+#[test]
+fn names_that_lie_about_themselves_are_refused() {
+    let t = Target::new();
+    let api = t.api();
+    let deceptive = [
+        // `photo<U+202E>gnp.exe`: an .exe that displays as "photoexe.png".
+        "photo%E2%80%AEgnp.exe",
+        // U+2067 RIGHT-TO-LEFT ISOLATE, U+202A–U+202D, U+2066, U+2068, U+2069.
+        "%E2%81%A7rtl.txt",
+        "a%E2%80%AAb.txt",
+        "a%E2%80%ABb.txt",
+        "a%E2%80%ACb.txt",
+        "a%E2%80%ADb.txt",
+        "a%E2%81%A6b.txt",
+        "a%E2%81%A8b.txt",
+        "a%E2%81%A9b.txt",
+        // LRM, RLM, ALM.
+        "a%E2%80%8Eb.txt",
+        "a%E2%80%8Fb.txt",
+        "a%D8%9Cb.txt",
+        // Zero-width space, non-joiner, joiner; word joiner; BOM.
+        "zero%E2%80%8Bwidth.txt",
+        "a%E2%80%8Cb.txt",
+        "a%E2%80%8Db.txt",
+        "a%E2%81%A0b.txt",
+        "%EF%BB%BFbom.txt",
+        // Line and paragraph separators.
+        "two%E2%80%A8lines.txt",
+        "two%E2%80%A9paragraphs.txt",
+        // In a folder too.
+        "docs/photo%E2%80%AEgnp.exe",
+    ];
+    let windows = [
+        "CONIN$",
+        "conin%24.txt",
+        "CONOUT$.log",
+        "ConOut%24.tar.gz",
+        "HELLOW~1.TXT",
+        "hellow~1.txt",
+        "PROGRA~1",
+        "a/ab~12.png",
+    ];
+    for p in deceptive.iter().chain(windows.iter()) {
+        api.put_raw(p, b"x", T1)
+            .expect_error(ErrorCode::InvalidName);
+        api.get(&format!("/api/local-sync/files/{p}"))
+            .expect_error(ErrorCode::InvalidName);
+        api.get(&format!("/api/local-sync/versions/{p}"))
+            .expect_error(ErrorCode::InvalidName);
+    }
+    let (full, _) = drain_changes(&api, None, None);
+    for e in &full {
+        assert!(
+            !e.path.chars().any(|c| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{61c}' | '~' | '$')),
+            "{:?} got in",
+            e.path
+        );
+    }
+}
+
 #[test]
 fn delete_is_never_allowed() {
     let t = Target::new();

@@ -37,17 +37,58 @@ pub fn poll(t: &Target, device_code: &str) -> Reply {
     )
 }
 
-/// The `/device` page for `user_code`, as the browser with the session `cookie` sees it.
+/// The `/device` page for `user_code` typed into the server's own code form, as the browser
+/// with the session `cookie` sees it (the form's `typed` token and the headers a browser sends
+/// for it).
 pub fn device_page(t: &Target, cookie: &str, user_code: &str) -> Reply {
+    let form = t.anonymous().get_with("/device", &[("Cookie", cookie)]);
+    assert_eq!(form.status, 200, "{}", form.text());
+    let typed = hidden(&form.text(), "typed");
+    let referer = format!("{}/device", t.url);
     t.anonymous().get_with(
-        &format!("/device?user_code={}", urlencode(user_code)),
-        &[("Cookie", cookie)],
+        &format!(
+            "/device?user_code={}&typed={}",
+            urlencode(user_code),
+            urlencode(&typed)
+        ),
+        &[
+            ("Cookie", cookie),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Referer", &referer),
+        ],
     )
+}
+
+/// The `/device` page for `user_code` reached by a link (the complete URL), with `headers`.
+pub fn linked_device_page(
+    t: &Target,
+    cookie: &str,
+    user_code: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut all = vec![("Cookie", cookie)];
+    all.extend_from_slice(headers);
+    t.anonymous()
+        .get_with(&format!("/device?user_code={}", urlencode(user_code)), &all)
 }
 
 /// Answers the consent `page` (shown to `cookie`) with `decision`, as its own form would.
 pub fn answer_device(t: &Target, cookie: &str, page: &str, decision: &str) -> Reply {
+    answer_device_typing(t, cookie, page, decision, None)
+}
+
+/// The same, with `typed` in the page's code field (a page that asks for the code).
+pub fn answer_device_typing(
+    t: &Target,
+    cookie: &str,
+    page: &str,
+    decision: &str,
+    typed: Option<&str>,
+) -> Reply {
     let mut fields = hidden_fields(page);
+    if let Some(code) = typed {
+        fields.push(("user_code".to_owned(), code.to_owned()));
+    }
     fields.dedup_by(|a, b| a.0 == b.0);
     let mut pairs: Vec<(&str, &str)> = fields
         .iter()
@@ -124,8 +165,18 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
     assert!(html.contains("<b id=\"user\">demo</b>"), "{html}");
+    // Issue 23, 2: the code came in a link, so the page does not show it, and asks for it.
+    assert!(!html.contains(&d.user_code), "{html}");
+    assert!(!html.contains(&d.user_code.replace('-', "")), "{html}");
     assert!(
-        html.contains(&format!("<b id=\"code\">{}</b>", d.user_code)),
+        html.contains("<input id=\"user_code\" name=\"user_code\""),
+        "{html}"
+    );
+    // Where, when and as what the login was asked for.
+    assert!(html.contains("<b id=\"address\">127.0.0.1</b>"), "{html}");
+    assert!(html.contains("<b id=\"asked\">"), "{html}");
+    assert!(
+        html.contains("<b id=\"device\">unknown device (ureq"),
         "{html}"
     );
     for header in ["x-frame-options", "content-security-policy"] {
@@ -145,7 +196,14 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
         "{error}"
     );
 
+    // One click on Allow without typing the code allows nothing.
     let r = answer_device(&t, &cookie, &html, "allow");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let still = poll(&t, &d.device_code);
+    assert_eq!(still.status, 400, "{}", still.text());
+    // Typed as the device shows it (any case, without the dash): allowed.
+    let typed = d.user_code.to_lowercase().replace('-', "");
+    let r = answer_device_typing(&t, &cookie, &html, "allow", Some(&typed));
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(
         r.text().contains("logged in as <b id=\"user\">demo</b>"),
@@ -174,6 +232,90 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
     assert!(!log.contains(&d.device_code), "{log}");
     assert!(!log.contains(&d.user_code.replace('-', "")), "{log}");
     assert!(!log.contains(&d.user_code), "{log}");
+}
+
+/// Issue 23, 2 (RFC 8628 §5.4): Mallory starts a device login and sends its complete URL from
+/// another page — another site, or an app on this server, which is sandboxed (an opaque
+/// origin: `Sec-Fetch-Site: cross-site`, at most the origin as `Referer`). The logged-in
+/// victim never lands on a consent page: the code form, without the code; and such links are
+/// not counted as guesses.
+#[test]
+fn a_code_in_a_link_from_another_page_never_reaches_a_consent_page() {
+    let Some(t) = Target::local() else { return };
+    let d = start_device_login(&t);
+    let cookie = login_cookie(&t, "demo", "demo");
+    let own_root = format!("{}/", t.url);
+    let own_app = format!("{}/mallory-app", t.url);
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![("Sec-Fetch-Site", "same-site")],
+        vec![("Sec-Fetch-Site", "cross-site"), ("Referer", &own_root)],
+        vec![("Referer", &own_root)],
+        vec![("Referer", &own_app)],
+        vec![("Referer", "https://evil.example/phish")],
+        vec![("Origin", "null")],
+        vec![("Sec-Fetch-Site", "same-origin"), ("Referer", &own_app)],
+    ];
+    for _ in 0..3 {
+        for headers in &cases {
+            let r = linked_device_page(&t, &cookie, &d.user_code, headers);
+            assert_eq!(r.status, 200, "{headers:?}: {}", r.text());
+            let html = r.text();
+            assert!(!html.contains("id=\"allow\""), "{headers:?}: {html}");
+            assert!(!html.contains(&d.user_code), "{headers:?}: {html}");
+            assert!(html.contains("opened from another page"), "{html}");
+        }
+    }
+    poll(&t, &d.device_code).expect_error(ErrorCode::AuthorizationPending);
+    // 24 such links, and the user's own code still works: none was counted as a guess.
+    let page = device_page(&t, &cookie, &d.user_code);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        page.text()
+            .contains(&format!("<b id=\"code\">{}</b>", d.user_code))
+    );
+    // The link opened from a terminal (no Referer, `Sec-Fetch-Site: none`) shows the consent
+    // page, asking for the code.
+    let typed_url = linked_device_page(&t, &cookie, &d.user_code, &[("Sec-Fetch-Site", "none")]);
+    assert_eq!(typed_url.status, 200, "{}", typed_url.text());
+    assert!(
+        typed_url
+            .text()
+            .contains("Type the code that your device shows")
+    );
+    // A made-up `typed` token is not the form's.
+    let forged = t.anonymous().get_with(
+        &format!("/device?user_code={}&typed=forged", urlencode(&d.user_code)),
+        &[("Cookie", &cookie)],
+    );
+    assert!(!forged.text().contains(&d.user_code), "{}", forged.text());
+}
+
+/// The consent page names the device as it named itself, made safe to show.
+#[test]
+fn the_consent_page_names_the_device_as_it_named_itself() {
+    let Some(t) = Target::local() else { return };
+    let d: DeviceCodeResponse = t
+        .anonymous()
+        .post_with(
+            "/api/local-sync/device/code",
+            br#"{"deviceName": "Ann's laptop\u001b[2J\u202e"}"#,
+            &[
+                ("Content-Type", "application/json"),
+                ("User-Agent", "hyperclay-sync/9.9"),
+            ],
+        )
+        .ok();
+    let cookie = login_cookie(&t, "demo", "demo");
+    let html = device_page(&t, &cookie, &d.user_code).text();
+    assert!(
+        html.contains("<b id=\"device\">Ann&#39;s laptop[2J (hyperclay-sync/9.9)</b>")
+            || html.contains("<b id=\"device\">Ann&#x27;s laptop[2J (hyperclay-sync/9.9)</b>"),
+        "{html}"
+    );
+    t.anonymous()
+        .post_with("/api/local-sync/device/code", b"not json", &[])
+        .expect_error(ErrorCode::InvalidRequest);
 }
 
 #[test]

@@ -11,6 +11,8 @@ mod common;
 mod oauth_flow;
 
 mod cli;
+mod client_address;
 mod conformance;
 mod device_flow;
+mod exhaustion;
 mod security;
