@@ -3,12 +3,12 @@
 //! page. It must never listen beyond the loopback interface, never echo request data into a page
 //! (so nothing a hostile page sends can become script), and never log a code or a state.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -661,7 +661,10 @@ mod tests {
         let incoming = server
             .next(Instant::now() + Duration::from_secs(30))
             .expect("the trickle ends as a refused request");
-        assert_eq!(incoming.request.as_ref().err(), Some(&Rejection::BadRequest));
+        assert_eq!(
+            incoming.request.as_ref().err(),
+            Some(&Rejection::BadRequest)
+        );
         incoming.answer(&Rejection::BadRequest.page());
         let closed = slow.join().unwrap();
         assert!(closed, "the trickling connection was never closed");
@@ -690,7 +693,11 @@ mod tests {
             }
         }
         stop.store(true, Ordering::SeqCst);
-        assert_eq!(got.as_deref(), Some("s"), "the browser's callback never came through");
+        assert_eq!(
+            got.as_deref(),
+            Some("s"),
+            "the browser's callback never came through"
+        );
         let mut reply = String::new();
         browser.read_to_string(&mut reply).unwrap();
         assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");

@@ -864,3 +864,73 @@ fn a_server_that_repeats_its_cursor_ends_the_session_with_a_clear_error() {
     );
     assert!(rig.inside().is_empty(), "{:?}", rig.inside());
 }
+
+/// Issue 23, 6: `read_stable` checked where a symlink pointed, then opened it by path, so a link
+/// swapped between a file inside and one outside sent the outside bytes up. Here a thread swaps
+/// the link (atomically, by rename) for some seconds while the engine runs; no PUT body may ever
+/// hold the outside file's bytes.
+#[cfg(unix)]
+#[test]
+fn a_symlink_swapped_between_inside_and_outside_never_uploads_the_outside_bytes() {
+    use std::os::unix::fs::symlink;
+    const SECRET: &[u8] = b"<p>outside secret, never upload</p>";
+    let t = tag();
+    let inside = format!("inside-{t}.html");
+    let link = format!("swapped-{t}.html");
+    let rig = Rig::start(Script::serving(&[]), |folder, sandbox| {
+        std::fs::create_dir_all(sandbox.join("outside")).expect("outside");
+        std::fs::write(sandbox.join("outside/secret.html"), SECRET).expect("secret");
+        std::fs::write(folder.join(&inside), "<p>inside</p>").expect("inside");
+        symlink(folder.join(&inside), folder.join(&link)).expect("link");
+    });
+    let put_of = |name: &str| {
+        rig.server
+            .count("PUT", &format!("/api/local-sync/files/{name}"))
+    };
+    assert!(
+        wait_until(DEADLINE, || put_of(&inside) > 0),
+        "the inside file never went up; log:\n{}",
+        rig.client.log()
+    );
+    let (folder, secret) = (
+        rig.folder().to_path_buf(),
+        rig.sandbox.path().join("outside/secret.html"),
+    );
+    let inside_path = folder.join(&inside);
+    let started = std::time::Instant::now();
+    let mut swaps = 0_u32;
+    // Bounded both ways: some seconds, and at most this many swaps.
+    while started.elapsed() < Duration::from_secs(6) && swaps < 200_000 {
+        let target = if swaps % 2 == 0 {
+            &secret
+        } else {
+            &inside_path
+        };
+        let tmp = folder.join(format!(".swap-{t}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        symlink(target, &tmp).expect("new link");
+        std::fs::rename(&tmp, folder.join(&link)).expect("swap");
+        swaps += 1;
+        if swaps % 64 == 0 {
+            // Let the engine's watcher see the change and read in between.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    symlink(&inside_path, folder.join(format!(".final-{t}.tmp"))).expect("final link");
+    std::fs::rename(folder.join(format!(".final-{t}.tmp")), folder.join(&link)).expect("final");
+    rig.wait_polls(3);
+    let leaked: Vec<String> = rig
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.body.windows(SECRET.len()).any(|w| w == SECRET))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the outside file's bytes went up {} times ({swaps} swaps), first to {:?}",
+        leaked.len(),
+        leaked.first()
+    );
+    rig.no_token_in_log();
+}
