@@ -74,9 +74,10 @@ impl DeviceLogin {
             || !shown_safely(&d.verification_uri)
             || !shown_safely(&d.verification_uri_complete)
         {
-            return Err(AuthError::Malformed(
-                "device login reply with an empty or unprintable field".to_owned(),
-            ));
+            return Err(AuthError::Malformed {
+                what: "device login reply with an empty or unprintable field".to_owned(),
+                cause: None,
+            });
         }
         let interval = match d.interval {
             0 => DEFAULT_INTERVAL,
@@ -349,7 +350,7 @@ mod tests {
         )]);
         assert!(matches!(
             DeviceLogin::begin(&agent(), &url),
-            Err(AuthError::Malformed(_))
+            Err(AuthError::Malformed { .. })
         ));
         server.join().expect("the server");
     }
