@@ -906,7 +906,7 @@ fn a_symlink_swapped_between_inside_and_outside_never_uploads_the_outside_bytes(
     let mut swaps = 0_u32;
     // Bounded both ways: some seconds, and at most this many swaps.
     while started.elapsed() < Duration::from_secs(6) && swaps < 200_000 {
-        let target = if swaps % 2 == 0 {
+        let target = if swaps.is_multiple_of(2) {
             &secret
         } else {
             &inside_path
@@ -916,7 +916,7 @@ fn a_symlink_swapped_between_inside_and_outside_never_uploads_the_outside_bytes(
         symlink(target, &tmp).expect("new link");
         std::fs::rename(&tmp, folder.join(&link)).expect("swap");
         swaps += 1;
-        if swaps % 64 == 0 {
+        if swaps.is_multiple_of(64) {
             // Let the engine's watcher see the change and read in between.
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -1041,7 +1041,7 @@ fn listed_paths_and_a_put_replys_path_never_forge_a_line_in_the_log_or_the_repor
             > 0),
         "the upload never went up"
     );
-    rig.wait_log(DEADLINE, &format!("{up}"));
+    rig.wait_log(DEADLINE, &up);
     rig.wait_polls(3);
     let log = rig.client.log();
     let report = std::fs::read_to_string(&report).expect("report");
