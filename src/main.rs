@@ -18,6 +18,7 @@ use hyperclay_sync::home::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig
 use hyperclay_sync::home::lock::DataDirLock;
 use hyperclay_sync::home::{logging, settings};
 use hyperclay_sync::os::signals;
+use hyperclay_sync::remote::server_text::ServerText;
 use hyperclay_sync::status::report::{StatusFile, issues_report_file, status_file};
 use hyperclay_sync::status::state::{Command, EngineState, SyncIssue, UserError};
 use hyperclay_sync::status::text::{self, Summary};
@@ -505,7 +506,7 @@ impl StatusReport {
                 .load()
                 .ok()
                 .flatten()
-                .map(|t| t.user.name),
+                .map(|t| ServerText::from_wire(&t.user.name).to_string()),
         };
         let folder = config
             .folder

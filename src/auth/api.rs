@@ -9,6 +9,8 @@ use hyperclay_protocol::{
 use ureq::http::Response;
 
 use super::{AuthError, StoredToken};
+use crate::remote::server_text::ServerText;
+use crate::remote::transport::{Failure, classify};
 
 /// Sent with every request, as PROTOCOL.md §4 asks.
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
@@ -62,7 +64,7 @@ pub(crate) fn start_device_login(
     reply
         .body_mut()
         .read_json()
-        .map_err(|e| AuthError::Malformed(format!("device login reply: {e}")))
+        .map_err(|e| AuthError::malformed("device login reply", e))
 }
 
 /// What one poll of a device login got.
@@ -145,15 +147,19 @@ fn token_from(reply: Result<Response<ureq::Body>, ureq::Error>) -> Result<Stored
 }
 
 fn token_body(reply: &mut Response<ureq::Body>) -> Result<StoredToken, AuthError> {
-    let token: TokenResponse = reply
+    let mut token: TokenResponse = reply
         .body_mut()
         .read_json()
-        .map_err(|e| AuthError::Malformed(format!("token reply: {e}")))?;
+        .map_err(|e| AuthError::malformed("token reply", e))?;
     if token.access_token.is_empty() {
-        return Err(AuthError::Malformed(
-            "token reply without a token".to_owned(),
-        ));
+        return Err(AuthError::Malformed {
+            what: "token reply without a token".to_owned(),
+            cause: None,
+        });
     }
+    // The account name is stored, logged and shown: never raw (issue 23, 4).
+    token.user.name = ServerText::from_wire(&token.user.name).to_string();
+    token.user.id = ServerText::from_wire(&token.user.id).to_string();
     Ok(StoredToken::from(token))
 }
 
@@ -184,16 +190,18 @@ pub(crate) fn error_for(status: u16, code: Option<&str>) -> AuthError {
         (402, _) | (_, Some(ErrorCode::SubscriptionRequired)) => AuthError::SubscriptionRequired,
         _ => AuthError::Server {
             status,
-            code: code.unwrap_or("no error code").to_owned(),
+            code: ServerText::from_wire(code.unwrap_or("no error code")),
         },
     }
 }
 
+/// The transport failure in this module's terms (the one mapping is
+/// [`crate::remote::transport::classify`]).
 fn transport_error(e: ureq::Error) -> AuthError {
-    match e {
+    match classify(e) {
         // Only when the caller's agent turns statuses into errors; the body is gone by then.
-        ureq::Error::StatusCode(status) => error_for(status, None),
-        e => AuthError::Network(e.to_string()),
+        (Failure::Status(status), _) => error_for(status, None),
+        (_, cause) => AuthError::Network(cause),
     }
 }
 
@@ -305,7 +313,10 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
         );
         let result = refresh(&agent_with_default_user_agent(), &url, "t");
-        assert!(matches!(result, Err(AuthError::Malformed(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(AuthError::Malformed { .. })),
+            "{result:?}"
+        );
         server.join().unwrap();
     }
 

@@ -3,11 +3,12 @@
 //! page. It must never listen beyond the loopback interface, never echo request data into a page
 //! (so nothing a hostile page sends can become script), and never log a code or a state.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -15,10 +16,14 @@ use std::time::{Duration, Instant};
 const MAX_REQUEST_LINE: usize = 4096;
 /// Header bytes read (and discarded) so the browser sees our page instead of a reset.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-/// A connection that sends nothing (browsers pre-connect) must not hold a reader forever.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole request (line and headers) must arrive within this of the connection's accept. A
+/// deadline per read would restart with every byte, so one byte every few seconds could hold a
+/// reader for hours (issue 23, 7); browsers send the whole request in one go.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Local processes could open connections by the thousand; past this many, new ones are dropped.
+/// Local processes could open connections by the thousand; past this many readers, the oldest
+/// connection is closed to make room, so slow connections cannot keep a new one (the browser's)
+/// from being read.
 const MAX_READERS: usize = 16;
 
 /// What a well-formed `GET /callback?...` carried.
@@ -255,6 +260,10 @@ impl Incoming {
 
 /// The listener plus its accept thread. Requests are read on short-lived threads, so a browser's
 /// idle pre-connection cannot delay the real callback behind it.
+///
+/// The parsing stays hand-written rather than a small HTTP server crate: it reads one request
+/// line and is fuzzed by the tests below, and the candidates (`tiny_http` among them) offer no
+/// whole-request deadline, which is the one thing this listener needed.
 pub(crate) struct CallbackServer {
     addr: SocketAddr,
     incoming: Receiver<Incoming>,
@@ -265,6 +274,10 @@ pub(crate) struct CallbackServer {
 impl CallbackServer {
     /// Binds 127.0.0.1 on a port the OS picks and starts accepting.
     pub(crate) fn bind() -> io::Result<CallbackServer> {
+        CallbackServer::bind_with_deadline(REQUEST_DEADLINE)
+    }
+
+    fn bind_with_deadline(deadline: Duration) -> io::Result<CallbackServer> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
         let (tx, incoming) = mpsc::channel();
@@ -273,7 +286,7 @@ impl CallbackServer {
             .name("login-callback".into())
             .spawn({
                 let stop = Arc::clone(&stop);
-                move || accept_loop(listener, tx, stop)
+                move || accept_loop(listener, tx, stop, deadline)
             })?;
         Ok(CallbackServer {
             addr,
@@ -307,8 +320,40 @@ impl Drop for CallbackServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, tx: Sender<Incoming>, stop: Arc<AtomicBool>) {
-    let readers = Arc::new(AtomicUsize::new(0));
+/// The connections being read, oldest first, each with its number so its reader can leave.
+#[derive(Default)]
+struct Readers {
+    next: u64,
+    open: VecDeque<(u64, TcpStream)>,
+}
+
+impl Readers {
+    /// Makes room for one more (closing the oldest connection when full) and registers `stream`.
+    fn admit(&mut self, stream: &TcpStream) -> io::Result<u64> {
+        if self.open.len() >= MAX_READERS
+            && let Some((_, oldest)) = self.open.pop_front()
+        {
+            // Its reader sees the end of the stream and finishes at once.
+            let _ = oldest.shutdown(Shutdown::Both);
+        }
+        let id = self.next;
+        self.next += 1;
+        self.open.push_back((id, stream.try_clone()?));
+        Ok(id)
+    }
+
+    fn leave(&mut self, id: u64) {
+        self.open.retain(|(i, _)| *i != id);
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    tx: Sender<Incoming>,
+    stop: Arc<AtomicBool>,
+    deadline: Duration,
+) {
+    let readers = Arc::new(Mutex::new(Readers::default()));
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -322,17 +367,27 @@ fn accept_loop(listener: TcpListener, tx: Sender<Incoming>, stop: Arc<AtomicBool
                 continue;
             }
         };
-        if readers.fetch_add(1, Ordering::SeqCst) >= MAX_READERS {
-            readers.fetch_sub(1, Ordering::SeqCst);
-            continue;
-        }
+        let until = Instant::now() + deadline;
+        let admitted = match readers.lock() {
+            Ok(mut r) => r.admit(&stream),
+            Err(_) => return,
+        };
+        let id = match admitted {
+            Ok(id) => id,
+            Err(e) => {
+                log::debug!("login: could not keep a connection: {e}");
+                continue;
+            }
+        };
         let (tx, readers) = (tx.clone(), Arc::clone(&readers));
         let spawned = thread::Builder::new()
             .name("login-request".into())
             .spawn(move || {
-                let request = read_request(&stream);
+                let request = read_request(&stream, until);
+                if let Ok(mut r) = readers.lock() {
+                    r.leave(id);
+                }
                 let _ = tx.send(Incoming { request, stream });
-                readers.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             log::debug!("login: could not start a reader: {e}");
@@ -340,12 +395,21 @@ fn accept_loop(listener: TcpListener, tx: Sender<Incoming>, stop: Arc<AtomicBool
     }
 }
 
-/// Reads up to the end of the headers (bounded) and parses the request line.
-fn read_request(mut stream: &TcpStream) -> Result<Callback, Rejection> {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+/// Reads up to the end of the headers (bounded in bytes, and in time by `until`) and parses the
+/// request line.
+fn read_request(mut stream: &TcpStream, until: Instant) -> Result<Callback, Rejection> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while buf.len() < MAX_REQUEST_BYTES && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let Some(left) = until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
+            return Err(Rejection::BadRequest);
+        };
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return Err(Rejection::BadRequest);
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -568,6 +632,78 @@ mod tests {
             .next(Instant::now() + Duration::from_secs(20))
             .expect("a request within the deadline");
         assert_eq!(incoming.request.err(), Some(Rejection::NotFound));
+    }
+
+    /// Writes one byte every 200 ms to `port` until the server closes the connection or `stop`
+    /// is set (at most a minute); says whether the server closed it.
+    fn trickler(port: u16, stop: Arc<AtomicBool>) -> JoinHandle<bool> {
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        thread::spawn(move || {
+            for _ in 0..300 {
+                if stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                if conn.write_all(b"G").is_err() {
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+            false
+        })
+    }
+
+    #[test]
+    fn a_trickling_connection_is_cut_at_the_whole_request_deadline() {
+        // Issue 23, 7: the read timeout restarted with every byte, so a trickle held a reader.
+        let server = CallbackServer::bind_with_deadline(Duration::from_millis(600)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let slow = trickler(server.port(), Arc::clone(&stop));
+        let incoming = server
+            .next(Instant::now() + Duration::from_secs(30))
+            .expect("the trickle ends as a refused request");
+        assert_eq!(
+            incoming.request.as_ref().err(),
+            Some(&Rejection::BadRequest)
+        );
+        incoming.answer(&Rejection::BadRequest.page());
+        let closed = slow.join().unwrap();
+        assert!(closed, "the trickling connection was never closed");
+    }
+
+    #[test]
+    fn tricklers_in_every_reader_cannot_keep_the_browser_out() {
+        // The attack of issue 23, 7: one trickling connection per reader, then the browser.
+        let server = CallbackServer::bind().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let slow: Vec<_> = (0..MAX_READERS)
+            .map(|_| trickler(server.port(), Arc::clone(&stop)))
+            .collect();
+        thread::sleep(Duration::from_millis(300));
+        let mut browser = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        browser
+            .write_all(b"GET /callback?code=c&state=s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = None;
+        while let Some(incoming) = server.next(deadline) {
+            if let Ok(cb) = &incoming.request {
+                got = Some(cb.state.clone());
+                incoming.answer(&Page::connected());
+                break;
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        assert_eq!(
+            got.as_deref(),
+            Some("s"),
+            "the browser's callback never came through"
+        );
+        let mut reply = String::new();
+        browser.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        for t in slow {
+            let _ = t.join();
+        }
     }
 
     #[test]

@@ -60,6 +60,9 @@ impl std::fmt::Debug for DeviceLogin {
     }
 }
 
+/// The longest user code or verification address shown.
+const MAX_SHOWN_FIELD: usize = 1024;
+
 impl DeviceLogin {
     /// Asks the server for a device login (`POST /device/code`).
     pub fn begin(agent: &ureq::Agent, server_url: &str) -> Result<DeviceLogin, AuthError> {
@@ -68,15 +71,19 @@ impl DeviceLogin {
             return Err(AuthError::BadServerUrl(base.to_owned()));
         }
         let d = api::start_device_login(agent, base)?;
-        let shown_safely = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic());
+        // Printed to the terminal as they are: one short line of plain ASCII (issue 23, 4).
+        let shown_safely = |s: &str| {
+            !s.is_empty() && s.len() <= MAX_SHOWN_FIELD && s.chars().all(|c| c.is_ascii_graphic())
+        };
         if d.device_code.is_empty()
             || !shown_safely(&d.user_code)
             || !shown_safely(&d.verification_uri)
             || !shown_safely(&d.verification_uri_complete)
         {
-            return Err(AuthError::Malformed(
-                "device login reply with an empty or unprintable field".to_owned(),
-            ));
+            return Err(AuthError::Malformed {
+                what: "device login reply with an empty, unprintable or overlong field".to_owned(),
+                cause: None,
+            });
         }
         let interval = match d.interval {
             0 => DEFAULT_INTERVAL,
@@ -349,7 +356,21 @@ mod tests {
         )]);
         assert!(matches!(
             DeviceLogin::begin(&agent(), &url),
-            Err(AuthError::Malformed(_))
+            Err(AuthError::Malformed { .. })
+        ));
+        server.join().expect("the server");
+    }
+
+    #[test]
+    fn an_overlong_verification_address_is_refused() {
+        let reply = format!(
+            r#"{{"deviceCode":"d","userCode":"WDJB","verificationUri":"http://x/{}","verificationUriComplete":"http://x/device?user_code=W","expiresIn":600,"interval":5}}"#,
+            "a".repeat(5000)
+        );
+        let (url, server) = scripted_server(vec![(200, Box::leak(reply.into_boxed_str()))]);
+        assert!(matches!(
+            DeviceLogin::begin(&agent(), &url),
+            Err(AuthError::Malformed { .. })
         ));
         server.join().expect("the server");
     }

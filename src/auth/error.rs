@@ -1,5 +1,12 @@
 //! What can go wrong while logging in, refreshing, revoking or storing a token, each phrased so
-//! the user knows what to do next. Messages must never contain a token, a code or a verifier.
+//! the user knows what to do next. Messages must never contain a token, a code or a verifier,
+//! nor raw server text (a [`ServerText`] only); causes are kept as `source()`.
+
+use crate::remote::server_text::ServerText;
+use crate::remote::transport::Cause;
+
+/// A stored-login or decoding failure's own error.
+pub type BoxedCause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every failure of the login and token machinery.
 #[derive(Debug, thiserror::Error)]
@@ -27,23 +34,36 @@ pub enum AuthError {
     Unauthorized,
     /// The browser came back with an OAuth error other than `subscription_required`.
     #[error("the server refused the login ({0}); run `hyperclay-sync login` again")]
-    Denied(String),
+    Denied(ServerText),
     /// The server could not be reached or the connection broke.
     #[error(
         "could not reach the Hyperclay server ({0}); check your network connection and try again"
     )]
-    Network(String),
+    Network(#[source] Cause),
     /// The server answered with an error this client has no special handling for.
     #[error(
         "the Hyperclay server refused the request (HTTP {status}, {code}); try again later, or update Hyperclay Sync if it keeps happening"
     )]
-    Server { status: u16, code: String },
+    Server { status: u16, code: ServerText },
     /// The server (or the local store) produced something that does not parse.
-    #[error("received something this version does not understand ({0}); update Hyperclay Sync")]
-    Malformed(String),
+    #[error(
+        "received something this version does not understand ({what}{}); update Hyperclay Sync",
+        .cause.as_ref().map(|c| format!(": {}", ServerText::from_wire(&c.to_string()))).unwrap_or_default()
+    )]
+    Malformed {
+        what: String,
+        #[source]
+        cause: Option<BoxedCause>,
+    },
     /// The token could not be read from or written to the keyring or the token file.
-    #[error("could not access the stored login ({0}); check the permissions of the data folder")]
-    Store(String),
+    #[error(
+        "could not access the stored login ({what}: {cause}); check the permissions of the data folder"
+    )]
+    Store {
+        what: String,
+        #[source]
+        cause: BoxedCause,
+    },
     /// Logout forgot the token locally, but could not revoke it on the server.
     #[error(
         "logged out on this computer, but the server could not be told ({0}); the old login expires on its own within 10 days"
@@ -74,5 +94,23 @@ pub enum AuthError {
     #[error(
         "could not listen on 127.0.0.1 for the browser's answer ({0}); check that local connections are allowed"
     )]
-    Listener(String),
+    Listener(#[source] std::io::Error),
+}
+
+impl AuthError {
+    /// Something that does not parse, in this client's words, with the decoder's error as cause.
+    pub(crate) fn malformed(what: impl Into<String>, cause: impl Into<BoxedCause>) -> AuthError {
+        AuthError::Malformed {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The stored login could not be read or written: `what` says where.
+    pub(crate) fn store(what: impl Into<String>, cause: impl Into<BoxedCause>) -> AuthError {
+        AuthError::Store {
+            what: what.into(),
+            cause: cause.into(),
+        }
+    }
 }

@@ -9,6 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::callback::{CallbackServer, Outcome, Page};
 use super::pkce::{new_code_verifier, new_state, s256_challenge, secrets_match};
 use super::{AuthError, StoredToken, api};
+use crate::remote::server_text::ServerText;
 
 /// RFC 3986 unreserved characters stay as they are; everything else in a query value is escaped.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -43,7 +44,7 @@ impl PendingLogin {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(AuthError::BadServerUrl(base.to_owned()));
         }
-        let callbacks = CallbackServer::bind().map_err(|e| AuthError::Listener(e.to_string()))?;
+        let callbacks = CallbackServer::bind().map_err(AuthError::Listener)?;
         let redirect_uri = format!("http://127.0.0.1:{}/callback", callbacks.port());
         let state = new_state();
         let code_verifier = new_code_verifier();
@@ -112,7 +113,7 @@ impl PendingLogin {
                 Outcome::Error(code) if code == "subscription_required" => {
                     Err(AuthError::SubscriptionRequired)
                 }
-                Outcome::Error(code) => Err(AuthError::Denied(code.clone())),
+                Outcome::Error(code) => Err(AuthError::Denied(ServerText::from_wire(code))),
                 Outcome::Code(code) => api::exchange_code(
                     agent,
                     &self.server_url,

@@ -142,7 +142,7 @@ impl TokenStore {
         if self.backend == TokenBackend::Keyring {
             match self.keyring_entry()?.delete_credential() {
                 Ok(()) | Err(keyring::Error::NoEntry) => {}
-                Err(e) => return Err(AuthError::Store(format!("keyring: {e}"))),
+                Err(e) => return Err(AuthError::store("keyring", e)),
             }
         }
         remove_if_present(&self.file)
@@ -150,25 +150,25 @@ impl TokenStore {
 
     fn keyring_entry(&self) -> Result<keyring::Entry, AuthError> {
         keyring::Entry::new(KEYRING_SERVICE, &self.server_url)
-            .map_err(|e| AuthError::Store(format!("keyring: {e}")))
+            .map_err(|e| AuthError::store("keyring", e))
     }
 
     fn load_keyring(&self) -> Result<Option<StoredToken>, AuthError> {
         match self.keyring_entry()?.get_password() {
             Ok(json) => serde_json::from_str(&json)
                 .map(Some)
-                .map_err(|e| AuthError::Malformed(format!("the token in the keyring: {e}"))),
+                .map_err(|e| AuthError::malformed("the token in the keyring", e)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(AuthError::Store(format!("keyring: {e}"))),
+            Err(e) => Err(AuthError::store("keyring", e)),
         }
     }
 
     fn save_keyring(&self, token: &StoredToken) -> Result<(), AuthError> {
-        let json = serde_json::to_string(token)
-            .map_err(|e| AuthError::Store(format!("encoding the token: {e}")))?;
+        let json =
+            serde_json::to_string(token).map_err(|e| AuthError::store("encoding the token", e))?;
         self.keyring_entry()?
             .set_password(&json)
-            .map_err(|e| AuthError::Store(format!("keyring: {e}")))
+            .map_err(|e| AuthError::store("keyring", e))
     }
 
     fn load_file(&self) -> Result<Option<StoredToken>, AuthError> {
@@ -178,7 +178,7 @@ impl TokenStore {
             Err(e) => return Err(store_io(&self.file, e)),
         };
         let stored: TokenFile = serde_json::from_slice(&bytes).map_err(|e| {
-            AuthError::Malformed(format!("the token file {}: {e}", self.file.display()))
+            AuthError::malformed(format!("the token file {}", self.file.display()), e)
         })?;
         // File names are a hash of the URL; a file for another server is not ours to use.
         Ok((stored.server_url == self.server_url).then_some(stored.token))
@@ -189,7 +189,7 @@ impl TokenStore {
             server_url: self.server_url.clone(),
             token: token.clone(),
         })
-        .map_err(|e| AuthError::Store(format!("encoding the token: {e}")))?;
+        .map_err(|e| AuthError::store("encoding the token", e))?;
         crate::home::data_dir::write_private(&self.file, &json).map_err(|e| store_io(&self.file, e))
     }
 }
@@ -214,7 +214,7 @@ fn remove_if_present(path: &Path) -> Result<(), AuthError> {
 }
 
 fn store_io(path: &Path, e: io::Error) -> AuthError {
-    AuthError::Store(format!("{}: {e}", path.display()))
+    AuthError::store(path.display().to_string(), e)
 }
 
 #[cfg(test)]
@@ -296,7 +296,7 @@ mod tests {
             panic!("file_only must use a file")
         };
         fs::write(path, b"{not json").unwrap();
-        assert!(matches!(store.load(), Err(AuthError::Malformed(_))));
+        assert!(matches!(store.load(), Err(AuthError::Malformed { .. })));
         store.clear().unwrap();
         assert_eq!(store.load().unwrap(), None);
     }

@@ -459,8 +459,8 @@ fn bytes_of(g: &Gathered, v: &Version) -> Result<Vec<u8>, HistoryError> {
             if d.checksum == v.checksum {
                 Ok(d.bytes)
             } else {
-                Err(RemoteError::Malformed(
-                    "the server's copy changed meanwhile".into(),
+                Err(RemoteError::malformed(
+                    "the server's copy changed meanwhile",
                 ))
             }
         }),

@@ -11,7 +11,12 @@ use std::path::Path;
 /// The folders under `home` that hold only our files.
 const OWN_DIRS: [&str; 4] = ["folders", "logs", "state", "tokens"];
 /// The files directly in `home` that are ours.
-const OWN_FILES: [&str; 3] = ["engine.lock", "status.json", "settings.json"];
+const OWN_FILES: [&str; 4] = [
+    "engine.lock",
+    "engine.running",
+    "status.json",
+    "settings.json",
+];
 
 #[cfg(unix)]
 const PRIVATE_DIR: u32 = 0o700;

@@ -1,5 +1,14 @@
 //! One engine per data dir: an exclusive OS lock on `<home>/engine.lock`, held for the engine's
-//! life and released by the OS even if the process dies. It must never block waiting for the lock.
+//! life and released by the OS even if the process dies. It must never block waiting for that
+//! lock, and a read-only command (`status`, the pre-check of `run`) must never take it: a probe
+//! that held it for even a microsecond could make an engine starting at that moment give up as
+//! "already running" (issue 23, 8).
+//!
+//! So whether an engine runs is asked of a second file, `<home>/engine.running`: the engine holds
+//! a *shared* lock on it for its life, taken only after it owns `engine.lock`; a probe tries an
+//! *exclusive* lock on it without waiting, which fails exactly while an engine holds its shared
+//! one. The engine may wait for that shared lock, but only ever behind a probe's instant, as no
+//! one else takes `engine.running` exclusively.
 
 use std::fs::File;
 use std::path::Path;
@@ -8,6 +17,7 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct DataDirLock {
     _file: File,
+    _running: File,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -15,33 +25,57 @@ pub enum LockError {
     #[error("another Hyperclay Sync is already running with this data folder")]
     Held,
     #[error("cannot create the lock file in {0}: {1}")]
-    Io(String, std::io::Error),
+    Io(String, #[source] std::io::Error),
 }
+
+const LOCK_FILE: &str = "engine.lock";
+const RUNNING_FILE: &str = "engine.running";
 
 impl DataDirLock {
     pub fn acquire(home: &Path) -> Result<DataDirLock, LockError> {
         let io = |e| LockError::Io(home.display().to_string(), e);
         crate::home::data_dir::create_private_dir(home).map_err(io)?;
-        let file = crate::home::data_dir::private_options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(home.join("engine.lock"))
-            .map_err(io)?;
+        let open = |name: &str| {
+            crate::home::data_dir::private_options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(home.join(name))
+                .map_err(io)
+        };
+        let file = open(LOCK_FILE)?;
         match file.try_lock() {
-            Ok(()) => {
-                // Only the engine that holds the lock tightens, so two never race over modes.
-                crate::home::data_dir::tighten(home).map_err(io)?;
-                Ok(DataDirLock { _file: file })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held),
-            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
+        // Only the engine that holds the lock tightens, so two never race over modes.
+        crate::home::data_dir::tighten(home).map_err(io)?;
+        let running = open(RUNNING_FILE)?;
+        // Blocks only while a probe holds its exclusive lock, which it drops at once.
+        running.lock_shared().map_err(io)?;
+        Ok(DataDirLock {
+            _file: file,
+            _running: running,
+        })
     }
 
-    /// True when an engine holds the lock right now (for `status`, from another process).
+    /// True when an engine holds the lock right now (for `status`, from another process). Takes
+    /// nothing the engine needs: see the module's doc.
     pub fn is_held(home: &Path) -> bool {
-        matches!(DataDirLock::acquire(home), Err(LockError::Held))
+        // Read-only and never created: no file, no engine.
+        let Ok(running) = File::open(home.join(RUNNING_FILE)) else {
+            return false;
+        };
+        match running.try_lock() {
+            // Dropping the file releases the probe's lock at once.
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(e)) => {
+                log::debug!("cannot probe {RUNNING_FILE}: {e}");
+                false
+            }
+        }
     }
 }
 
@@ -57,7 +91,42 @@ mod tests {
             DataDirLock::acquire(dir.path()),
             Err(LockError::Held)
         ));
+        assert!(DataDirLock::is_held(dir.path()));
         drop(first);
+        assert!(!DataDirLock::is_held(dir.path()));
         assert!(DataDirLock::acquire(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn probing_never_makes_an_engine_start_fail() {
+        // Issue 23, 8: a probe that took the engine's lock made a start at that instant fail.
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probes = std::thread::spawn({
+            let (home, stop) = (home.clone(), stop.clone());
+            move || {
+                let mut n = 0_u32;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _ = DataDirLock::is_held(&home);
+                    n += 1;
+                }
+                n
+            }
+        });
+        for i in 0..2000 {
+            let lock = DataDirLock::acquire(&home);
+            assert!(lock.is_ok(), "start {i} failed: {lock:?}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(probes.join().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_probe_of_a_fresh_home_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        assert!(!DataDirLock::is_held(&home));
+        assert!(!home.exists());
     }
 }

@@ -99,20 +99,15 @@ pub enum ReadOutcome {
 }
 
 /// Reads a file for upload or hashing. Symlinks are only followed when they stay in the folder.
+///
+/// The file is opened first and what was opened is checked after (issue 23, 6): checking where a
+/// symlink points and then opening it by path would read whatever it points to by then.
 pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
-    let Ok(link) = std::fs::symlink_metadata(path) else {
-        return ReadOutcome::Gone;
+    let file = match open_for_read(folder, path) {
+        Ok(file) => file,
+        Err(outcome) => return outcome,
     };
-    if link.file_type().is_symlink() {
-        let inside = std::fs::canonicalize(path)
-            .ok()
-            .zip(std::fs::canonicalize(folder).ok())
-            .is_some_and(|(target, root)| target.starts_with(root));
-        if !inside {
-            return ReadOutcome::NotAFile;
-        }
-    }
-    let Ok(before) = std::fs::metadata(path) else {
+    let Ok(before) = file.metadata() else {
         return ReadOutcome::Gone;
     };
     if !before.is_file() {
@@ -122,12 +117,14 @@ pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
         return ReadOutcome::TooLarge(before.len());
     }
     let mut bytes = Vec::with_capacity(before.len() as usize);
-    let read = std::fs::File::open(path)
-        .and_then(|mut f| f.by_ref().take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes));
-    if read.is_err() {
+    if (&file)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
         return ReadOutcome::Gone;
     }
-    let Ok(after) = std::fs::metadata(path) else {
+    let Ok(after) = file.metadata() else {
         return ReadOutcome::Gone;
     };
     let stamp = stamp_of(&before);
@@ -140,6 +137,101 @@ pub fn read_stable(folder: &Path, path: &Path) -> ReadOutcome {
         stamp,
         checksum,
     })
+}
+
+/// What an open that failed means: gone, or something that is not a file to read.
+fn refused_open(path: &Path) -> ReadOutcome {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => ReadOutcome::NotAFile,
+        _ => ReadOutcome::Gone,
+    }
+}
+
+/// Linux: every folder level and the file itself opened without following a symlink, relative
+/// to the folder's handle as writes are; a final symlink is followed only by an open whose
+/// result is then checked (by the path the kernel gives the opened file) to lie in the folder.
+#[cfg(target_os = "linux")]
+fn open_for_read(folder: &Path, path: &Path) -> Result<std::fs::File, ReadOutcome> {
+    use write::dir_handle::{DirHandle, OpenError};
+    let rel = path
+        .strip_prefix(folder)
+        .ok()
+        .and_then(Path::to_str)
+        .ok_or(ReadOutcome::NotAFile)?;
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    if name.is_empty() {
+        return Err(ReadOutcome::NotAFile);
+    }
+    let dir = match DirHandle::open_existing(folder, dir) {
+        Ok(dir) => dir,
+        Err(OpenError::Outside) => return Err(ReadOutcome::NotAFile),
+        Err(OpenError::Io(_)) => return Err(ReadOutcome::Gone),
+    };
+    match dir.open_read(name) {
+        Ok(file) => Ok(file),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            let file = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NONBLOCK
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map(std::fs::File::from)
+            .map_err(|_| refused_open(path))?;
+            let opened = {
+                use std::os::fd::AsRawFd;
+                std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            };
+            let inside = opened
+                .ok()
+                .zip(std::fs::canonicalize(folder).ok())
+                .is_some_and(|(target, root)| target.starts_with(root));
+            if inside {
+                Ok(file)
+            } else {
+                Err(ReadOutcome::NotAFile)
+            }
+        }
+        Err(_) => Err(refused_open(path)),
+    }
+}
+
+/// macOS and other Unixes: opened by path, then the opened file must be the very file (device
+/// and inode) that the path's real location inside the folder holds now.
+#[cfg(all(unix, not(target_os = "linux")))]
+fn open_for_read(folder: &Path, path: &Path) -> Result<std::fs::File, ReadOutcome> {
+    use std::os::unix::fs::MetadataExt;
+    let link = std::fs::symlink_metadata(path).map_err(|_| ReadOutcome::Gone)?;
+    // Never opens a FIFO (which would block) or a device.
+    if !(link.is_file() || link.file_type().is_symlink()) {
+        return Err(ReadOutcome::NotAFile);
+    }
+    let file = std::fs::File::open(path).map_err(|_| refused_open(path))?;
+    let opened = file.metadata().map_err(|_| ReadOutcome::Gone)?;
+    let real = std::fs::canonicalize(path).map_err(|_| ReadOutcome::Gone)?;
+    let root = std::fs::canonicalize(folder).map_err(|_| ReadOutcome::Gone)?;
+    if !real.starts_with(root) {
+        return Err(ReadOutcome::NotAFile);
+    }
+    let there = std::fs::metadata(&real).map_err(|_| ReadOutcome::Gone)?;
+    if (there.dev(), there.ino()) != (opened.dev(), opened.ino()) {
+        return Err(ReadOutcome::Moving);
+    }
+    Ok(file)
+}
+
+/// Windows: a symlink or junction is opened as itself (`FILE_FLAG_OPEN_REPARSE_POINT`), whose
+/// metadata is not a file, so it is never read through.
+#[cfg(windows)]
+fn open_for_read(_folder: &Path, path: &Path) -> Result<std::fs::File, ReadOutcome> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)
+        .map_err(|_| refused_open(path))
 }
 
 /// Walks the folder, never descending into an ignored folder. Files whose stamp matches `cache`
@@ -444,5 +536,36 @@ mod tests {
                 .files
                 .is_empty()
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_follow_links_that_stay_inside_and_nothing_else() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/in.txt"), "inside").unwrap();
+        symlink(root.join("sub/in.txt"), root.join("in-link.txt")).unwrap();
+        symlink(outside.path().join("secret.txt"), root.join("out-link.txt")).unwrap();
+        symlink(outside.path(), root.join("out-dir")).unwrap();
+        let read = |rel: &str| match read_stable(root, &root.join(rel)) {
+            ReadOutcome::Ready(s) => Some(s.bytes),
+            _ => None,
+        };
+        assert_eq!(read("sub/in.txt").as_deref(), Some(&b"inside"[..]));
+        assert_eq!(read("in-link.txt").as_deref(), Some(&b"inside"[..]));
+        assert_eq!(read("out-link.txt"), None);
+        assert_eq!(read("out-dir/secret.txt"), None);
+        assert!(matches!(
+            read_stable(root, &root.join("sub")),
+            ReadOutcome::NotAFile
+        ));
+        assert!(matches!(
+            read_stable(root, &root.join("none.txt")),
+            ReadOutcome::Gone
+        ));
     }
 }

@@ -4,7 +4,7 @@
 //! remote time. It must never write outside the sync folder, never through a symlink, and never
 //! replace a file whose content is not what the plan saw.
 
-mod dir_handle;
+pub(crate) mod dir_handle;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -5,6 +5,8 @@
 //! token.
 
 pub mod listing;
+pub mod server_text;
+pub mod transport;
 mod versions;
 
 use std::io::Read;
@@ -17,6 +19,8 @@ use hyperclay_protocol::{
 use ureq::http::Response;
 
 use crate::home::config::{DEFAULT_STALL_WINDOW, LONG_POLL_MARGIN};
+use server_text::ServerText;
+use transport::{Cause, Failure};
 
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
 
@@ -38,19 +42,23 @@ pub fn agent() -> ureq::Agent {
 pub enum RemoteError {
     /// The server could not be reached at all: the engine goes offline.
     #[error("cannot reach the server: {0}")]
-    Unreachable(String),
+    Unreachable(#[source] Cause),
     /// The server's host answered that nothing listens on the port: the network works, and the
     /// server is most likely restarting. A session-wide call (a poll) is worth the retry
     /// schedule; a transfer still ends the session like [`RemoteError::Unreachable`].
     #[error("cannot reach the server: {0}")]
-    NothingListening(String),
+    NothingListening(#[source] Cause),
     /// The connection broke or timed out mid-call: worth a retry.
     #[error("network trouble: {0}")]
-    Network(String),
+    Network(#[source] Cause),
+    /// Server text in these variants is a [`ServerText`]: neutralised and one short line.
     #[error("the server had trouble (HTTP {status}): {message}")]
-    Server { status: u16, message: String },
+    Server { status: u16, message: ServerText },
     #[error("the server refused the path or name ({code}): {message}")]
-    InvalidPath { code: String, message: String },
+    InvalidPath {
+        code: ServerText,
+        message: ServerText,
+    },
     #[error("the login is no longer valid")]
     Unauthorized,
     #[error("the account is not a paid subscriber")]
@@ -68,9 +76,14 @@ pub enum RemoteError {
     #[error("the file is over 20 MiB")]
     TooLarge,
     #[error("the server refused the call (HTTP {status}, {code})")]
-    Refused { status: u16, code: String },
-    #[error("the server's reply makes no sense: {0}")]
-    Malformed(String),
+    Refused { status: u16, code: ServerText },
+    /// `what` is this client's own words; the decoding error, if any, is the cause.
+    #[error("the server's reply makes no sense: {what}{}", .cause.as_ref().map(|c| format!("{c}")).unwrap_or_default())]
+    Malformed {
+        what: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The first call's reply is not the protocol's: the URL points at some other server.
     #[error("{0} is not a Hyperclay server (check HYPERCLAY_URL or --server)")]
     NotHyperclay(String),
@@ -80,6 +93,23 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
+    /// A reply that makes no sense, in this client's own words.
+    pub fn malformed(what: impl Into<String>) -> RemoteError {
+        RemoteError::Malformed {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// A reply that did not decode: the decoder's error is the cause (and the whole message, as
+    /// before).
+    fn undecodable(e: serde_json::Error) -> RemoteError {
+        RemoteError::Malformed {
+            what: String::new(),
+            cause: Some(Cause::new(e)),
+        }
+    }
+
     /// Network trouble and server errors are retried; any 4xx never is.
     pub fn is_retryable(&self) -> bool {
         matches!(self, RemoteError::Network(_) | RemoteError::Server { .. })
@@ -184,12 +214,16 @@ impl Remote {
             .call();
         // Any reply but the protocol's (a web page, another API's 404) means a wrong URL, which
         // no retry will mend: say so in words the user can act on.
-        let status: StatusResponse = json(reply).map_err(|e| match e {
-            RemoteError::Malformed(_) | RemoteError::NotFound | RemoteError::Refused { .. } => {
+        let mut status: StatusResponse = json(reply).map_err(|e| match e {
+            RemoteError::Malformed { .. } | RemoteError::NotFound | RemoteError::Refused { .. } => {
                 RemoteError::NotHyperclay(self.base.trim_end_matches(API_PREFIX).to_owned())
             }
             other => other,
         })?;
+        // Shown in `status`, the tray and the log: never raw (issue 23, 4).
+        status.user.name = ServerText::from_wire(&status.user.name).to_string();
+        status.user.id = ServerText::from_wire(&status.user.id).to_string();
+        status.plan = ServerText::from_wire(&status.plan).to_string();
         let half = i64::try_from(started.elapsed().as_millis() / 2).unwrap_or(0);
         let midpoint = sent.offset_by(half);
         Ok((
@@ -245,10 +279,10 @@ impl Remote {
                 .map(str::to_owned)
         };
         let announced = header(HEADER_CHECKSUM)
-            .ok_or_else(|| RemoteError::Malformed("download without a checksum".into()))?;
+            .ok_or_else(|| RemoteError::malformed("download without a checksum"))?;
         let modified_at = header(HEADER_MODIFIED_AT)
             .and_then(|v| Timestamp::parse(&v).ok())
-            .ok_or_else(|| RemoteError::Malformed("download without a modified time".into()))?;
+            .ok_or_else(|| RemoteError::malformed("download without a modified time"))?;
         // Refused before a byte is read; a body without a length is cut off by the limit the
         // moment it passes 20 MiB (and ureq never reads past a Content-Length).
         if header("Content-Length")
@@ -261,7 +295,7 @@ impl Remote {
         let checksum = Checksum::of(&bytes);
         // An announced value that is no checksum at all matches no bytes, as before.
         if Checksum::parse(&announced).ok() != Some(checksum) {
-            return Err(RemoteError::Malformed(format!(
+            return Err(RemoteError::malformed(format!(
                 "downloaded bytes do not match the checksum for {path}"
             )));
         }
@@ -305,8 +339,15 @@ impl Remote {
         let put: PutResponse = json(reply)?;
         let stored = put.entry.checksum.as_deref().map(Checksum::parse);
         if stored != Some(Ok(Checksum::of(bytes))) {
-            return Err(RemoteError::Malformed(format!(
+            return Err(RemoteError::malformed(format!(
                 "the server stored other content than was sent for {path}"
+            )));
+        }
+        // Where the server keeps it is logged, mapped and written to the reports: it must obey
+        // the protocol's rules like any listed path (issue 23, 4).
+        if RemotePath::file(&put.entry.path).is_err() {
+            return Err(RemoteError::malformed(format!(
+                "the server named an invalid path for {path}"
             )));
         }
         Ok(put)
@@ -338,26 +379,17 @@ fn read_watched(body: ureq::Body, limit: u64, window: Duration) -> Result<Vec<u8
     }
 }
 
+/// The transport failure in this module's terms (the one mapping is [`transport::classify`]).
 fn transport(e: ureq::Error) -> RemoteError {
-    match e {
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-            RemoteError::Unreachable(e.to_string())
-        }
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            RemoteError::NothingListening(io.to_string())
-        }
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            RemoteError::Unreachable(io.to_string())
-        }
-        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
-            RemoteError::Unreachable(e.to_string())
-        }
-        ureq::Error::BodyExceedsLimit(_) => RemoteError::TooLarge,
+    match transport::classify(e) {
+        (Failure::Unreachable, cause) => RemoteError::Unreachable(cause),
+        (Failure::NothingListening, cause) => RemoteError::NothingListening(cause),
+        (Failure::TooLarge, _) => RemoteError::TooLarge,
         // Only transfers set these: a whole stall window without one byte moving.
-        ureq::Error::Timeout(ureq::Timeout::PerRead | ureq::Timeout::PerWrite) => {
-            RemoteError::Stalled(format!("nothing moved for a whole stall window ({e})"))
+        (Failure::Stalled, cause) => {
+            RemoteError::Stalled(format!("nothing moved for a whole stall window ({cause})"))
         }
-        other => RemoteError::Network(other.to_string()),
+        (Failure::Status(_) | Failure::Broken, cause) => RemoteError::Network(cause),
     }
 }
 
@@ -378,8 +410,11 @@ fn check(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let code = body.as_ref().map(|b| b.error.clone()).unwrap_or_default();
-    let message = body.as_ref().map(|b| b.message.clone()).unwrap_or_default();
-    Err(match (status, ErrorCode::parse(&code)) {
+    // Never raw: a message shows in the status, the tray and the log (issue 23, 4).
+    let message = ServerText::from_wire(body.as_ref().map_or("", |b| b.message.as_str()));
+    let parsed = ErrorCode::parse(&code);
+    let code = ServerText::from_wire(&code);
+    Err(match (status, parsed) {
         (500.., _) => RemoteError::Server { status, message },
         (401, _) => RemoteError::Unauthorized,
         (402, _) => RemoteError::SubscriptionRequired,
@@ -389,7 +424,12 @@ fn check(
         }
         (404, _) => RemoteError::NotFound,
         (_, Some(ErrorCode::NameTaken)) => RemoteError::NameTaken,
-        (_, Some(ErrorCode::Stale)) => RemoteError::Stale(body.and_then(|b| b.entry).map(Box::new)),
+        // The newer copy's entry counts only with a path that obeys the protocol.
+        (_, Some(ErrorCode::Stale)) => RemoteError::Stale(
+            body.and_then(|b| b.entry)
+                .filter(|e| RemotePath::file(&e.path).is_ok())
+                .map(Box::new),
+        ),
         (410, _) => RemoteError::CursorExpired,
         (413, _) => RemoteError::TooLarge,
         _ => RemoteError::Refused { status, code },
@@ -416,8 +456,7 @@ fn json_sized<T: serde::de::DeserializeOwned>(
         .limit(MAX_JSON_BYTES)
         .read_to_vec()
         .map_err(transport)?;
-    let value =
-        serde_json::from_slice(&bytes).map_err(|e| RemoteError::Malformed(e.to_string()))?;
+    let value = serde_json::from_slice(&bytes).map_err(RemoteError::undecodable)?;
     Ok((value, bytes.len() as u64))
 }
 
@@ -429,10 +468,10 @@ mod tests {
     fn only_trouble_that_may_pass_is_retryable() {
         let server = RemoteError::Server {
             status: 500,
-            message: String::new(),
+            message: ServerText::default(),
         };
         assert!(server.is_retryable());
-        assert!(RemoteError::Network("reset".into()).is_retryable());
+        assert!(RemoteError::Network(Cause::text("reset")).is_retryable());
         assert!(!RemoteError::SiteLimit.is_retryable());
         assert!(!RemoteError::Stalled("slow".into()).is_retryable());
         assert!(!RemoteError::Unauthorized.is_retryable());

@@ -8,6 +8,7 @@ use hyperclay_protocol::{
 };
 
 use super::listing::{PageError, read_pages};
+use super::server_text::ServerText;
 use super::{Remote, RemoteError, check, json, read_watched};
 
 impl Remote {
@@ -19,7 +20,17 @@ impl Remote {
             .get(format!("{}/versions/{}", self.base, path.to_url_path()))
             .header("Authorization", self.auth())
             .call();
-        json::<VersionsResponse>(reply).map(|r| r.versions)
+        // Ids and checksums are printed by `history`: never raw (issue 23, 4).
+        json::<VersionsResponse>(reply).map(|r| {
+            r.versions
+                .into_iter()
+                .map(|mut v| {
+                    v.id = ServerText::from_wire(&v.id).to_string();
+                    v.checksum = ServerText::from_wire(&v.checksum).to_string();
+                    v
+                })
+                .collect()
+        })
     }
 
     /// The bytes of version `id` of `path`; they must have the checksum `expected`.
@@ -46,8 +57,9 @@ impl Remote {
         let response = check(reply)?;
         let bytes = read_watched(response.into_body(), MAX_FILE_BYTES, self.stall_window)?;
         if Checksum::of(&bytes) != expected {
-            return Err(RemoteError::Malformed(format!(
-                "version {id} of {path} does not have the checksum the server listed"
+            return Err(RemoteError::malformed(format!(
+                "version {} of {path} does not have the checksum the server listed",
+                ServerText::from_wire(id)
             )));
         }
         Ok(bytes)
@@ -62,14 +74,18 @@ impl Remote {
             None,
             |cursor| self.changes(cursor, None),
             |entry| {
-                if !entry.deleted && entry.checksum.is_some() {
+                // A path that breaks the protocol's rules is of no use, and not to be shown.
+                if !entry.deleted
+                    && entry.checksum.is_some()
+                    && RemotePath::file(&entry.path).is_ok()
+                {
                     files.push(entry);
                 }
             },
         )
         .map_err(|e| match e {
             PageError::Remote(e) => e,
-            PageError::Listing(e) => RemoteError::Malformed(e.to_string()),
+            PageError::Listing(e) => RemoteError::malformed(e.to_string()),
         })?;
         Ok((files, next))
     }

@@ -39,7 +39,7 @@ pub(crate) fn unreachable_because(e: &RemoteError) -> Option<String> {
     match e {
         RemoteError::Unreachable(m)
         | RemoteError::NothingListening(m)
-        | RemoteError::Network(m) => Some(m.clone()),
+        | RemoteError::Network(m) => Some(m.to_string()),
         RemoteError::Server { status, message } => {
             Some(format!("server error {status}: {message}"))
         }
@@ -135,16 +135,18 @@ pub(crate) fn clears(error: &UserError, moment: Cleared) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::server_text::ServerText;
+    use crate::remote::transport::Cause;
 
     #[test]
     fn passing_trouble_is_retried_and_a_lost_login_ends_the_session() {
         assert_eq!(
-            file_fault(&RemoteError::Network("x".into())),
+            file_fault(&RemoteError::Network(Cause::text("x"))),
             FileFault::Retry
         );
         let server = RemoteError::Server {
             status: 503,
-            message: String::new(),
+            message: ServerText::default(),
         };
         assert_eq!(file_fault(&server), FileFault::Retry);
         assert!(call_retryable(&server));
@@ -158,10 +160,10 @@ mod tests {
         assert!(!call_retryable(&RemoteError::Unauthorized));
         // A restarting server is worth a poll's retries, a machine without a network is not;
         // a transfer that meets either ends the session.
-        let restarting = RemoteError::NothingListening("connection refused".into());
+        let restarting = RemoteError::NothingListening(Cause::text("connection refused"));
         assert!(call_retryable(&restarting));
         assert_eq!(file_fault(&restarting), FileFault::EndSession);
-        let no_network = RemoteError::Unreachable("no route to host".into());
+        let no_network = RemoteError::Unreachable(Cause::text("no route to host"));
         assert!(!call_retryable(&no_network));
         assert_eq!(file_fault(&no_network), FileFault::EndSession);
     }

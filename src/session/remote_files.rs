@@ -56,6 +56,12 @@ impl Changes {
     }
 }
 
+/// A path that broke the protocol's rules, as it may be logged and reported: it came from the
+/// server and can hold anything, control characters included (issue 23, 4).
+fn shown(path: &str) -> String {
+    crate::remote::server_text::ServerText::from_wire(path).to_string()
+}
+
 /// Folds one listing entry into the remote files and folders; returns the path and the reason
 /// when the entry is dropped for breaking a rule (ignored names are left out silently).
 pub(crate) fn take_entry(
@@ -77,7 +83,7 @@ pub(crate) fn take_entry(
             // A remote `sites-versions` or `node_modules` must never mix with local backups or
             // tools; it stays on the server.
             Verdict::Ignored => None,
-            Verdict::Forbidden(_) => Some((entry.path, Dropped::BrokenPath)),
+            Verdict::Forbidden(_) => Some((shown(&entry.path), Dropped::BrokenPath)),
         };
     }
     if entry.deleted {
@@ -86,7 +92,7 @@ pub(crate) fn take_entry(
     }
     // The protocol's rules first, so a path that breaks them is always reported.
     if RemotePath::file(&entry.path).is_err() {
-        return Some((entry.path, Dropped::BrokenPath));
+        return Some((shown(&entry.path), Dropped::BrokenPath));
     }
     // Ignored here means ignored there too: a remote `node_modules/…` or an editor's temp never
     // lands in the folder (a planted package would be loaded by Node).

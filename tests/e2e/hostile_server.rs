@@ -108,7 +108,12 @@ fn tag() -> String {
 
 /// How a path shows up in the log: as itself or in Rust's quoted form.
 fn logged(log: &str, path: &str) -> bool {
-    log.contains(path) || log.contains(&format!("{path:?}"))
+    // A refused path is logged neutralised: its control characters shown as U+FFFD.
+    let shown: String = path
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    log.contains(path) || log.contains(&format!("{path:?}")) || log.contains(&shown)
 }
 
 #[test]
@@ -863,4 +868,226 @@ fn a_server_that_repeats_its_cursor_ends_the_session_with_a_clear_error() {
         rig.client.status()
     );
     assert!(rig.inside().is_empty(), "{:?}", rig.inside());
+}
+
+/// Issue 23, 6: `read_stable` checked where a symlink pointed, then opened it by path, so a link
+/// swapped between a file inside and one outside sent the outside bytes up. Here a thread swaps
+/// the link (atomically, by rename) for some seconds while the engine runs; no PUT body may ever
+/// hold the outside file's bytes.
+#[cfg(unix)]
+#[test]
+fn a_symlink_swapped_between_inside_and_outside_never_uploads_the_outside_bytes() {
+    use std::os::unix::fs::symlink;
+    const SECRET: &[u8] = b"<p>outside secret, never upload</p>";
+    let t = tag();
+    let inside = format!("inside-{t}.html");
+    let link = format!("swapped-{t}.html");
+    let rig = Rig::start(Script::serving(&[]), |folder, sandbox| {
+        std::fs::create_dir_all(sandbox.join("outside")).expect("outside");
+        std::fs::write(sandbox.join("outside/secret.html"), SECRET).expect("secret");
+        std::fs::write(folder.join(&inside), "<p>inside</p>").expect("inside");
+        symlink(folder.join(&inside), folder.join(&link)).expect("link");
+    });
+    let put_of = |name: &str| {
+        rig.server
+            .count("PUT", &format!("/api/local-sync/files/{name}"))
+    };
+    assert!(
+        wait_until(DEADLINE, || put_of(&inside) > 0),
+        "the inside file never went up; log:\n{}",
+        rig.client.log()
+    );
+    let (folder, secret) = (
+        rig.folder().to_path_buf(),
+        rig.sandbox.path().join("outside/secret.html"),
+    );
+    let inside_path = folder.join(&inside);
+    let started = std::time::Instant::now();
+    let mut swaps = 0_u32;
+    // Bounded both ways: some seconds, and at most this many swaps.
+    while started.elapsed() < Duration::from_secs(6) && swaps < 200_000 {
+        let target = if swaps.is_multiple_of(2) {
+            &secret
+        } else {
+            &inside_path
+        };
+        let tmp = folder.join(format!(".swap-{t}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        symlink(target, &tmp).expect("new link");
+        std::fs::rename(&tmp, folder.join(&link)).expect("swap");
+        swaps += 1;
+        if swaps.is_multiple_of(64) {
+            // Let the engine's watcher see the change and read in between.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    symlink(&inside_path, folder.join(format!(".final-{t}.tmp"))).expect("final link");
+    std::fs::rename(folder.join(format!(".final-{t}.tmp")), folder.join(&link)).expect("final");
+    rig.wait_polls(3);
+    let leaked: Vec<String> = rig
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.body.windows(SECRET.len()).any(|w| w == SECRET))
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the outside file's bytes went up {} times ({swaps} swaps), first to {:?}",
+        leaked.len(),
+        leaked.first()
+    );
+    rig.no_token_in_log();
+}
+
+/// Characters that must never reach a terminal, a log or a report from the network: control
+/// characters (C0, DEL, C1), bidi controls and zero-width characters (issue 23, 4).
+fn unsafe_chars(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}' | '\u{2060}' | '\u{FEFF}')
+        })
+        .collect()
+}
+
+/// Every string in a JSON value must be one inert line.
+fn assert_inert_json(v: &serde_json::Value, what: &str) {
+    match v {
+        serde_json::Value::String(s) => {
+            assert!(
+                unsafe_chars(s).is_empty() && !s.contains('\n'),
+                "{what} holds raw server text: {s:?}"
+            );
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| assert_inert_json(x, what)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| assert_inert_json(x, what)),
+        _ => {}
+    }
+}
+
+/// A line a forger wrote: it starts as the log's own lines or the report's headings would.
+fn forged_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.contains("FORGED") && l.trim_start().starts_with('['))
+        .collect()
+}
+
+const HOSTILE_NAME: &str = "demo\u{1b}]0;owned\u{7}\nAccount:   FORGED\u{202E}txt.exe\u{200B}";
+
+#[test]
+fn the_account_name_reaches_the_status_output_as_one_inert_line() {
+    let mut script = Script::serving(&[]);
+    let mut status = status_json();
+    status["user"]["name"] = json!(HOSTILE_NAME);
+    script.status = Reply::json(&status);
+    let rig = Rig::start(script, |_, _| {});
+    rig.client.wait_synced();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        .arg("status")
+        .env("HYPERCLAY_SYNC_HOME", rig.client.home.path())
+        .env("HYPERCLAY_URL", &rig.server.url)
+        .env("HYPERCLAY_TOKEN", TOKEN)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("demo"), "{text}");
+    assert_eq!(unsafe_chars(&text), Vec::<char>::new(), "{text:?}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("Account:")).count(),
+        1,
+        "a forged Account line: {text}"
+    );
+    assert_inert_json(&rig.client.status(), "status.json");
+    assert_eq!(
+        unsafe_chars(&rig.client.log()),
+        Vec::<char>::new(),
+        "sync.log"
+    );
+}
+
+#[test]
+fn listed_paths_and_a_put_replys_path_never_forge_a_line_in_the_log_or_the_report() {
+    let t = tag();
+    let up = format!("up-{t}.html");
+    let mut script = Script::serving(&[]);
+    script.full = Reply::json(&changes(
+        vec![
+            entry("bad\n[INFO] download FORGED-LINE.txt", b"x"),
+            entry("esc\u{1b}[2J\u{9b}31m\u{202E}gnp.exe", b"y"),
+        ],
+        "c1",
+    ));
+    // Every PUT reply claims the file now lives at a path with a forged line in it.
+    script.put_path = Some(format!("{up}\n[INFO] download FORGED-PUT"));
+    let rig = Rig::start(script, |folder, _| {
+        std::fs::write(folder.join(&up), "<p>up</p>").expect("up");
+    });
+    let report = rig.client.home.path().join("sync-issues.txt");
+    assert!(
+        wait_until(DEADLINE, || {
+            std::fs::read_to_string(&report).is_ok_and(|r| r.contains("bad") && r.contains("esc"))
+        }),
+        "the refused paths never reached the report; log:\n{}",
+        rig.client.log()
+    );
+    assert!(
+        wait_until(DEADLINE, || rig
+            .server
+            .count("PUT", "/api/local-sync/files/")
+            > 0),
+        "the upload never went up"
+    );
+    rig.wait_log(DEADLINE, &up);
+    rig.wait_polls(3);
+    let log = rig.client.log();
+    let report = std::fs::read_to_string(&report).expect("report");
+    for (name, text) in [("sync.log", &log), ("sync-issues.txt", &report)] {
+        assert_eq!(forged_lines(text), Vec::<&str>::new(), "{name}:\n{text}");
+        assert_eq!(unsafe_chars(text), Vec::<char>::new(), "{name}:\n{text}");
+    }
+    // The PUT reply's path was refused, not used: no mapping, no file under it.
+    assert!(!rig.inside().iter().any(|p| p.contains("FORGED")));
+    assert_inert_json(&rig.client.status(), "status.json");
+}
+
+#[test]
+fn a_5xx_message_is_one_short_inert_line_in_the_status_and_the_tray_line() {
+    let long = "x".repeat(5000);
+    let mut script = Script::serving(&[]);
+    let mut down = Reply::raw_json(
+        &json!({
+            "error": "internal",
+            "message": format!("down\u{1b}]0;owned\u{7}\n[INFO] download FORGED\u{202E}{long}"),
+        })
+        .to_string(),
+    );
+    down.status = 503;
+    script.status = down;
+    let rig = Rig::start(script, |_, _| {});
+    let status = || rig.client.status();
+    // The retry schedule (1 + 2 + 3 + 4 + 5 s) runs before the engine calls itself offline.
+    assert!(
+        wait_until(DEADLINE * 3, || {
+            let s = status();
+            s["online"] == false && s.to_string().contains("503")
+        }),
+        "never offline with the server's error; status {}\nlog:\n{}",
+        status(),
+        rig.client.log()
+    );
+    let s = status();
+    assert_inert_json(&s, "status.json");
+    let reason = s["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.chars().count() < 400,
+        "the tray line is {} long",
+        reason.len()
+    );
+    let log = rig.client.log();
+    assert_eq!(forged_lines(&log), Vec::<&str>::new(), "sync.log:\n{log}");
+    assert_eq!(unsafe_chars(&log), Vec::<char>::new(), "sync.log");
 }

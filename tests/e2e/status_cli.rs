@@ -156,3 +156,56 @@ fn without_a_login_the_state_is_logged_out_with_the_reason() {
     let text = status_text(home.path(), "http://127.0.0.1:9");
     assert!(text.contains("State:     Logged out"), "{text}");
 }
+
+/// Issue 23, 8: `status` run at the moment an engine starts made that engine exit with 3
+/// ("already running"), about 1 in 12: the status probe took the engine's lock for an instant.
+/// Each round starts `run --headless` and at once two `status` calls, and the engine must still
+/// be running once it has written its status.
+#[test]
+fn a_status_query_never_stops_an_engine_from_starting() {
+    let server = crate::hostile::HostileServer::start(crate::hostile::Script::serving(&[]));
+    let home = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let mut rounds = 0;
+    // A few hundred rounds, or two minutes on a slow machine, whichever comes first.
+    while rounds < 300 && started.elapsed() < std::time::Duration::from_secs(120) {
+        let _ = std::fs::remove_file(home.path().join("status.json"));
+        let mut engine = hyperclay_testkit::client::headless(
+            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            home.path(),
+            &server.url,
+            "race-token",
+            folder.path(),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let queries: Vec<_> = (0..2)
+            .map(|i| {
+                let (home, url) = (home.path().to_path_buf(), server.url.clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(i * 3));
+                    status(&home, &url, true)
+                })
+            })
+            .collect();
+        for q in queries {
+            assert!(q.join().unwrap().status.success());
+        }
+        let up = wait_until(DEADLINE, || {
+            !hyperclay_testkit::client::status(home.path()).is_null()
+                || matches!(engine.try_wait(), Ok(Some(_)))
+        });
+        let exited = engine.try_wait().unwrap();
+        assert!(
+            up && exited.is_none(),
+            "round {rounds}: the engine did not start ({exited:?})"
+        );
+        hyperclay_testkit::terminate(&mut engine, DEADLINE).unwrap();
+        rounds += 1;
+    }
+    assert!(rounds >= 50, "only {rounds} rounds in the time given");
+}

@@ -60,6 +60,34 @@ mod linux {
             Ok(DirHandle { fd, path })
         }
 
+        /// Opens the existing folder `rel_dir` inside `folder`, creating nothing.
+        pub fn open_existing(folder: &Path, rel_dir: &str) -> Result<DirHandle, OpenError> {
+            let mut fd = rustix::fs::openat(CWD, folder, DIR, Mode::empty())
+                .map_err(|e| OpenError::Io(e.into()))?;
+            let mut path = folder.to_path_buf();
+            for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
+                if !is_plain_segment(seg) {
+                    return Err(OpenError::Outside);
+                }
+                fd = rustix::fs::openat(&fd, seg, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(
+                    |e| match e {
+                        Errno::LOOP | Errno::NOTDIR => OpenError::Outside,
+                        e => OpenError::Io(e.into()),
+                    },
+                )?;
+                path.push(seg);
+            }
+            Ok(DirHandle { fd, path })
+        }
+
+        /// Opens `name` here for reading without following a symlink (`ELOOP` if it is one) and
+        /// without blocking on a FIFO; the caller checks what it opened.
+        pub fn open_read(&self, name: &str) -> io::Result<File> {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty())?;
+            Ok(File::from(fd))
+        }
+
         pub fn path(&self) -> &Path {
             &self.path
         }

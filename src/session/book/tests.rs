@@ -94,7 +94,7 @@ fn failed(path: &str, error: RemoteError) -> Outcome {
 fn server_trouble() -> RemoteError {
     RemoteError::Server {
         status: 503,
-        message: "busy".to_owned(),
+        message: crate::remote::server_text::ServerText::from_wire("busy"),
     }
 }
 
