@@ -307,9 +307,15 @@ fn a_server_restart_costs_neither_offline_nor_the_session() {
     assert!(log.contains("trying again"), "{log}");
     assert!(!log.contains("Offline:"), "{log}");
     assert_eq!(sessions(&log), before, "a new session began: {log}");
-    let status = client.status();
-    assert_eq!(status["online"], true, "{status}");
-    assert_eq!(status["state"], "upToDate", "{status}");
+    // The status file is written after the marker lands: wait for it, not for the file.
+    assert!(
+        wait_until(DEADLINE, || {
+            let status = client.status();
+            status["online"] == true && status["state"] == "upToDate"
+        }),
+        "{}",
+        client.status()
+    );
 }
 
 #[test]
