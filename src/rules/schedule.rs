@@ -59,6 +59,11 @@ pub(crate) struct Schedule {
     /// A second look at the folder a moment after a folder appeared: files written into it
     /// before the watcher had added it produce no events at all.
     rescan_at: Option<Instant>,
+    /// When the last rescan was handed out, and when the last folder appeared: a copy of a
+    /// whole tree makes a folder appear every few milliseconds, and a full rescan for each was
+    /// most of a burst's time.
+    last_rescan: Option<Instant>,
+    last_folder: Option<Instant>,
 }
 
 impl Schedule {
@@ -103,9 +108,21 @@ impl Schedule {
     /// a second one after a quiet moment catches files written before the watcher had added it.
     /// A folder still empty waits for the second look, so one made and filled at once with
     /// ignored files (`mkdir x && touch x/a.pyc`) never goes up as an empty folder.
+    ///
+    /// Folders appearing one after another (a tree being copied in) share their rescans: one
+    /// at once, then at most one per quiet time while they keep coming, and a last one a quiet
+    /// time after the last folder, so each still gets its second look.
     pub(crate) fn folder_appeared(&mut self, has_entries: bool, now: Instant) {
-        self.rescan |= has_entries;
-        self.rescan_at = Some(now + QUIET);
+        let scanned_just_now = self.last_rescan.is_some_and(|at| now < at + QUIET);
+        self.rescan |= has_entries && !scanned_just_now;
+        self.last_folder = Some(now);
+        let second_look = now + QUIET;
+        self.rescan_at = Some(self.rescan_at.map_or(second_look, |at| at.min(second_look)));
+    }
+
+    /// Whether a rescan is due or waits for its time: work in hand for the status.
+    pub(crate) fn rescan_pending(&self) -> bool {
+        self.rescan || self.rescan_at.is_some()
     }
 
     /// How many paths wait to be read (due or not).
@@ -124,7 +141,17 @@ impl Schedule {
             self.rescan_at = None;
             self.rescan = true;
         }
-        std::mem::take(&mut self.rescan)
+        let due = std::mem::take(&mut self.rescan);
+        if due {
+            self.last_rescan = Some(now);
+            // A folder that appeared less than a quiet time ago still gets its second look.
+            if let Some(second_look) = self.last_folder.map(|at| at + QUIET)
+                && second_look > now
+            {
+                self.rescan_at = Some(self.rescan_at.map_or(second_look, |at| at.min(second_look)));
+            }
+        }
+        due
     }
 
     /// The paths due to be read, each with whether it already waited out its empty grace.

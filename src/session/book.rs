@@ -149,9 +149,10 @@ impl Book {
         .min()
     }
 
-    /// How many paths wait to be read and pushed (not due yet, or due and not taken).
+    /// How many paths wait to be read and pushed (not due yet, or due and not taken); a
+    /// pending rescan counts as one, since it may find any number.
     pub(crate) fn looks_pending(&self) -> usize {
-        self.schedule.looks_pending()
+        self.schedule.looks_pending() + usize::from(self.schedule.rescan_pending())
     }
 
     /// How many files wait for another try of their transfer.

@@ -79,13 +79,52 @@ fn a_new_folder_gets_a_second_look_after_a_quiet_time() {
     assert_eq!(s.next_wake(t0), Some(t0 + QUIET));
     assert!(s.take_rescan(t0 + QUIET));
     assert!(!s.take_rescan(t0 + QUIET), "once");
-    s.folder_appeared(true, t0);
+    let t1 = t0 + 3 * QUIET;
+    s.folder_appeared(true, t1);
     assert_eq!(
-        s.next_wake(t0),
-        Some(t0),
+        s.next_wake(t1),
+        Some(t1),
         "a folder with files is scanned at once"
     );
-    assert!(s.take_rescan(t0));
+    assert!(s.take_rescan(t1));
+}
+
+#[test]
+fn folders_appearing_one_after_another_share_rescans_and_each_gets_a_second_look() {
+    let t0 = Instant::now();
+    let mut s = Schedule::default();
+    let mut rescans = 0;
+    // A tree copied in: a folder with files every 10 ms for 2 s.
+    let step = Duration::from_millis(10);
+    let mut now = t0;
+    let mut last = t0;
+    while now < t0 + Duration::from_secs(2) {
+        s.folder_appeared(true, now);
+        assert!(s.rescan_pending(), "work in hand while folders appear");
+        if s.take_rescan(now) {
+            rescans += 1;
+        }
+        last = now;
+        now += step;
+    }
+    // At most one rescan at once and one per quiet time after it.
+    let most = 2 + (Duration::from_secs(2).as_millis() / QUIET.as_millis()) as usize;
+    assert!(rescans <= most, "{rescans} rescans for 200 folders");
+    assert!(rescans >= 2, "{rescans}");
+    // After the copy, the rescans still due come; the last no sooner than a quiet time after
+    // the last folder (its second look), and then nothing is pending.
+    let (mut final_at, mut t) = (None, last + step);
+    while t <= last + 2 * QUIET {
+        if s.take_rescan(t) {
+            final_at = Some(t);
+        }
+        t += step;
+    }
+    assert!(
+        final_at.is_some_and(|at| at >= last + QUIET),
+        "{final_at:?}"
+    );
+    assert!(!s.rescan_pending());
 }
 
 #[test]
