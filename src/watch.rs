@@ -143,9 +143,14 @@ pub fn start<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Only the live watcher tests below (Linux) use these; elsewhere they would be unused
+    // (clippy -D warnings for macOS, installer/macos/check.sh).
+    #[cfg(target_os = "linux")]
     use std::sync::mpsc;
+    #[cfg(target_os = "linux")]
     use std::time::{Duration, Instant};
 
+    #[cfg(target_os = "linux")]
     fn wait_for(rx: &mpsc::Receiver<()>, inbox: &Inbox, want: &FsSignal) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
