@@ -16,7 +16,7 @@ window=${2:-30}
 tray=${TRAY_BIN:-target/release/hyperclay-sync-tray}
 server=target/release/hyperclay-server
 [ -x "$server" ] || server=target/debug/hyperclay-server
-[ -x "$tray" ] || { echo "build it first: cargo build --release -p hyperclay-sync" >&2; exit 1; }
+[ -x "$tray" ] || { echo "build it first: cargo build --release -p hyperclay-sync -p hyperclay-sync-tray" >&2; exit 1; }
 [ -x "$server" ] || { echo "build the server first: cargo build -p hyperclay-server" >&2; exit 1; }
 
 # The screen rig (Xvfb, a session bus with no activation, the tray host) is the test kit's, started

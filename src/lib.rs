@@ -1,39 +1,22 @@
 //! Hyperclay Sync's engine: keeps a local folder and a Hyperclay account in live two-way sync.
-//! No UI lives here: the `hyperclay-sync` binary (command line, headless engine) and the
-//! `hyperclay-sync-tray` binary (the tray app, which shows [`state::EngineState`] and sends
-//! [`state::Command`]s) share everything through this library.
+//! No UI lives here, and this crate links no GUI library: the `hyperclay-sync` binary (command
+//! line, headless engine) and the tray app (the `hyperclay-sync-tray` crate, which shows
+//! [`status::state::EngineState`] and sends [`status::state::Command`]s) share everything
+//! through this library.
+//!
+//! The folders are the layers, from the top (docs/architecture.md has the map):
+//! `engine` (the control loop) drives a `session` (one connection: its parts and bookkeeping),
+//! which decides with the pure `rules` and acts through `remote` (the protocol's calls) and
+//! `local` (the folder, its watcher and the careful write); `status` is what the engine shows,
+//! `auth` the login and the token, `home` the engine's own files, `os` the calls into the
+//! operating system.
 
 pub mod auth;
-mod bookkeeping;
-mod changes_wait;
-pub mod config;
-pub mod data_dir;
 pub mod engine;
-mod event;
-mod executor;
-mod fault;
-mod feed;
-pub mod folder_guard;
-mod folders;
-mod issues;
-pub mod listing;
+pub mod home;
 pub mod local;
-pub mod lock;
-pub mod logging;
-pub mod memory;
-pub mod network;
-mod picture;
-pub mod plan;
+pub mod os;
 pub mod remote;
-mod remote_files;
-pub mod report;
-mod schedule;
+pub mod rules;
 mod session;
-pub mod settings;
-pub mod signals;
-pub mod state;
-pub mod state_store;
-pub mod status_text;
-mod token_slot;
-mod transfer;
-pub mod watch;
+pub mod status;

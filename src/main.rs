@@ -12,13 +12,15 @@ use anyhow::Context;
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use hyperclay_protocol::Timestamp;
 use hyperclay_sync::auth::{self, TokenStore};
-use hyperclay_sync::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig, VERSION};
 use hyperclay_sync::engine::{Engine, EngineError};
-use hyperclay_sync::lock::DataDirLock;
-use hyperclay_sync::report::{StatusFile, issues_report_file, status_file};
-use hyperclay_sync::state::{Command, EngineState, SyncIssue, UserError};
-use hyperclay_sync::status_text::{self, Summary};
-use hyperclay_sync::{local, logging, remote, settings, signals};
+use hyperclay_sync::home::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig, VERSION};
+use hyperclay_sync::home::lock::DataDirLock;
+use hyperclay_sync::home::{logging, settings};
+use hyperclay_sync::os::signals;
+use hyperclay_sync::status::report::{StatusFile, issues_report_file, status_file};
+use hyperclay_sync::status::state::{Command, EngineState, SyncIssue, UserError};
+use hyperclay_sync::status::text::{self, Summary};
+use hyperclay_sync::{local, remote};
 use log::LevelFilter;
 use serde::Serialize;
 
@@ -461,7 +463,7 @@ impl StatusReport {
             .unwrap_or_default()
             .into_iter()
             .map(|issue| {
-                let (why, what_to_do) = status_text::why_and_what_to_do(&issue.kind);
+                let (why, what_to_do) = text::why_and_what_to_do(&issue.kind);
                 IssueReport {
                     issue,
                     why,
@@ -518,7 +520,7 @@ fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
     );
     println!("Error:     {}", r.error.as_deref().unwrap_or("none"));
     let issues: Vec<SyncIssue> = r.issues.iter().map(|i| i.issue.clone()).collect();
-    match status_text::issues_line(&issues) {
+    match text::issues_line(&issues) {
         Some(line) => println!("Issues:    {line}: see {}", r.issues_report.display()),
         None if r.engine_running => println!("Issues:    none"),
         // The report on disk is the last run's; only a running engine knows what stands now.

@@ -15,9 +15,9 @@ mod web;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::Engine;
-use hyperclay_sync::state::{Command, EngineState, UserError};
+use hyperclay_sync::home::config::EngineConfig;
+use hyperclay_sync::status::state::{Command, EngineState, UserError};
 use web::{Browser, link};
 
 /// Opens the authorize URL as a browser would, signs in, allows Sync, and follows the server
@@ -53,7 +53,7 @@ fn config_for(
         server_url: server.url(),
         token_override: None,
         poll_interval: std::time::Duration::from_millis(200),
-        stall_window: hyperclay_sync::config::DEFAULT_STALL_WINDOW,
+        stall_window: hyperclay_sync::home::config::DEFAULT_STALL_WINDOW,
         folder: Some(folder.to_path_buf()),
     }
 }
@@ -99,7 +99,11 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     }));
     let api = Api::new(&server.url(), &server.token("demo"));
     assert!(wait_until(DEADLINE, || api.get("mine.html").is_some()));
-    assert!(hyperclay_sync::settings::load(home.path()).unwrap().enabled);
+    assert!(
+        hyperclay_sync::home::settings::load(home.path())
+            .unwrap()
+            .enabled
+    );
 
     handle.send(Command::Logout);
     assert!(wait_until(DEADLINE, || handle.state().account.is_none()));
@@ -109,13 +113,13 @@ fn login_from_the_tray_syncs_and_logout_forgets_the_token() {
     // later saves keep it.
     handle.send(Command::SetStartAtLogin(true));
     assert!(wait_until(DEADLINE, || {
-        hyperclay_sync::settings::load(home.path())
+        hyperclay_sync::home::settings::load(home.path())
             .unwrap()
             .start_at_login
     }));
     handle.send(Command::SetEnabled(false));
     assert!(wait_until(DEADLINE, || !handle.state().enabled));
-    let s = hyperclay_sync::settings::load(home.path()).unwrap();
+    let s = hyperclay_sync::home::settings::load(home.path()).unwrap();
     assert!(s.start_at_login && !s.enabled);
     handle.send(Command::Shutdown);
     engine.join();

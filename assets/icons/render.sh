@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates every tray PNG from the SVG sources in svg/. Needs rsvg-convert (Debian: librsvg2-bin).
-# Run from anywhere: sh assets/icons/render.sh. The app embeds a few of these PNGs (src/tray/icons.rs),
+# Run from anywhere: sh assets/icons/render.sh. The app embeds a few of these PNGs (tray/src/icons.rs),
 # so rebuild after re-rendering.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

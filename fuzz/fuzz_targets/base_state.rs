@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hyperclay_sync::state_store::{Identity, StateStore, state_file};
+use hyperclay_sync::home::state_store::{Identity, StateStore, state_file};
 use libfuzzer_sys::fuzz_target;
 
 fn fields(data: &[u8]) -> Vec<&[u8]> {
@@ -75,5 +75,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = r.local_mtime.to_rfc3339();
         let _ = r.remote_modified.to_rfc3339();
     }
-    let _ = hyperclay_sync::plan::plan(&base, &BTreeMap::new(), &BTreeMap::new());
+    let _ = hyperclay_sync::rules::plan::plan(&base, &BTreeMap::new(), &BTreeMap::new());
 });

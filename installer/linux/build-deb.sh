@@ -29,7 +29,7 @@ unset HYPERCLAY_URL
 export CARGO_TERM_COLOR=never
 # Separate steps so a build failure is reported as such, not as a packaging failure; cargo-deb
 # then packages the binaries that were just built (--no-build) instead of building them again.
-cargo build --release --locked -p hyperclay-sync --bin hyperclay-sync --bin hyperclay-sync-tray >&2
+cargo build --release --locked -p hyperclay-sync -p hyperclay-sync-tray --bins >&2
 # cargo-deb prints the path of the package it wrote as its last stdout line.
 deb=$(cargo deb --no-build --locked -p hyperclay-sync | tail -n 1)
 if [ ! -f "$deb" ]; then

@@ -58,7 +58,7 @@ assemble() {
   printf 'APPL????' >"$app/Contents/PkgInfo"
   installer/macos/make-icns.sh "$app/Contents/Resources/AppIcon.icns"
   # The menu-bar icons are not copied: they are compiled into the binary
-  # (src/tray/icons.rs embeds assets/icons/png/menubar-*-22@2x.png), so they cannot go missing.
+  # (tray/src/icons.rs embeds assets/icons/png/menubar-*-22@2x.png), so they cannot go missing.
   if command -v plutil >/dev/null 2>&1; then
     plutil -lint "$app/Contents/Info.plist" >&2
   elif command -v python3 >/dev/null 2>&1; then

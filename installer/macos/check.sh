@@ -81,7 +81,7 @@ EOF
   for profile in dev test; do
     env "CC_$var=$cc" "AR_$var=$ar" \
       /usr/bin/cargo clippy --locked -Zbuild-std=std,panic_abort --target "$target" \
-      --profile "$profile" -p hyperclay-sync --lib --bins -- -D warnings
+      --profile "$profile" -p hyperclay-sync -p hyperclay-sync-tray --lib --bins -- -D warnings
   done
   echo "macos/check.sh: $target clean in $((SECONDS - start)) s" >&2
 done

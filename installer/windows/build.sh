@@ -53,7 +53,7 @@ unset HYPERCLAY_URL
 target=x86_64-pc-windows-gnu
 
 /usr/bin/cargo build --release --locked -Zbuild-std=std,panic_abort --target "$target" \
-  -p hyperclay-sync --bin hyperclay-sync --bin hyperclay-sync-tray >&2
+  -p hyperclay-sync -p hyperclay-sync-tray --bins >&2
 bindir=$CARGO_TARGET_DIR/$target/release
 for exe in hyperclay-sync.exe hyperclay-sync-tray.exe; do
   [ -f "$bindir/$exe" ] || { echo "windows/build.sh: $bindir/$exe was not built" >&2; exit 1; }

@@ -190,7 +190,7 @@ impl TokenStore {
             token: token.clone(),
         })
         .map_err(|e| AuthError::Store(format!("encoding the token: {e}")))?;
-        crate::data_dir::write_private(&self.file, &json).map_err(|e| store_io(&self.file, e))
+        crate::home::data_dir::write_private(&self.file, &json).map_err(|e| store_io(&self.file, e))
     }
 }
 

@@ -2,17 +2,19 @@
 //! with its hash cache, careful reads for uploads, and (in [`write`]) the Hyperclay Local save
 //! process for writes. Nothing here may write outside the folder or follow a symlink out of it.
 
+pub mod folder_guard;
 pub mod ignore;
+mod stamp;
+pub mod watch;
 pub mod write;
+
+pub use stamp::{Stamp, stamp_of};
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use hyperclay_protocol::{Checksum, MAX_FILE_BYTES, RemotePath};
-
-use crate::state_store::Stamp;
 
 /// The folder where local backups live; never synced.
 pub const VERSIONS_DIR: &str = "sites-versions";
@@ -53,33 +55,6 @@ pub fn relative(folder: &Path, path: &Path) -> Option<String> {
         .collect();
     let parts = parts?;
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-pub fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    #[cfg(unix)]
-    let (ctime_ns, inode) = {
-        use std::os::unix::fs::MetadataExt;
-        (
-            meta.ctime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.ctime_nsec()),
-            meta.ino(),
-        )
-    };
-    #[cfg(not(unix))]
-    let (ctime_ns, inode) = (0, 0);
-    Stamp {
-        size: meta.len(),
-        mtime_ns,
-        ctime_ns,
-        inode,
-    }
 }
 
 /// One local file as the scan saw it.
@@ -388,7 +363,7 @@ mod tests {
         // The status-change clock can be coarse: wait until a write is sure to move it.
         let before = stamp_of(&file.metadata().unwrap()).ctime_ns;
         while std::time::SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as i64
             <= before + 20_000_000

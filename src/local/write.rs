@@ -16,7 +16,7 @@ use hyperclay_protocol::{Checksum, EntryName, RemotePath};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::{ReadOutcome, VERSIONS_DIR, join_inside, read_stable};
-use crate::state_store::Stamp;
+use crate::local::Stamp;
 use dir_handle::{DirHandle, OpenError};
 
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +232,7 @@ pub struct Staged {
     tmp: Temp,
     name: String,
     rel: String,
-    stamp: Option<crate::state_store::Stamp>,
+    stamp: Option<crate::local::Stamp>,
 }
 
 impl Staged {
@@ -242,7 +242,7 @@ impl Staged {
     }
 
     /// The size and mtime it will have (a rename keeps the inode).
-    pub fn stamp(&self) -> Option<crate::state_store::Stamp> {
+    pub fn stamp(&self) -> Option<crate::local::Stamp> {
         self.stamp
     }
 }

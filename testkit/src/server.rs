@@ -71,7 +71,7 @@ impl ServerProcess {
             // Keep draining so the server never blocks on a full pipe.
             for _ in lines {}
         });
-        let first = rx.recv_timeout(START_DEADLINE);
+        let first = rx.recv_timeout(crate::wait::scaled(START_DEADLINE));
         let url = first
             .as_deref()
             .ok()

@@ -171,7 +171,7 @@ impl TestServer {
         self.stop();
         let port = self.port;
         // The port was ours a moment ago; if something else grabbed it meanwhile, retry.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + crate::wait::scaled(Duration::from_secs(20));
         loop {
             match self.try_spawn(port) {
                 Ok(()) => return,

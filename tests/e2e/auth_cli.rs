@@ -4,7 +4,7 @@
 //! (`cargo build -p hyperclay-server` first).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use hyperclay_protocol::{Timestamp, User};
 use hyperclay_sync::auth::{StoredToken, TokenStore, revoke};
@@ -74,7 +74,8 @@ impl Cli {
     /// The app's answer page as the browser script saved it. The app may exit as soon as it
     /// has answered, before the script has written the page: wait for it.
     fn browser_answer(&self) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now()
+            + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(30));
         loop {
             if let Ok(page) = std::fs::read_to_string(&self.browser_out) {
                 return page;
@@ -96,7 +97,7 @@ impl Cli {
     }
 
     fn run_at(&self, server_url: &str, args: &[&str], user: &str, password: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        hyperclay_testkit::bin::client_command()
             .args(args)
             .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())

@@ -5,23 +5,28 @@
 //! And `hyperclay-sync` with no subcommand must hand over to the tray beside it (with its
 //! arguments: `--folder`, as `scripts/demo.sh` uses it), or say clearly that it is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const CLI: &str = env!("CARGO_BIN_EXE_hyperclay-sync");
-const TRAY: &str = env!("CARGO_BIN_EXE_hyperclay-sync-tray");
+fn tray() -> std::path::PathBuf {
+    hyperclay_testkit::bin::tray()
+}
 
 /// The `NEEDED` entries of an ELF binary's dynamic section, read with `readelf -d`
 /// (binutils, installed by scripts/setup.sh).
 #[cfg(target_os = "linux")]
-fn needed_libraries(binary: &str) -> Vec<String> {
+fn needed_libraries(binary: impl AsRef<Path>) -> Vec<String> {
+    let binary = binary.as_ref();
     let out = Command::new("readelf")
-        .args(["-d", "--wide", binary])
+        .args(["-d", "--wide"])
+        .arg(binary)
         .output()
         .unwrap_or_else(|e| panic!("run readelf (apt-get install binutils): {e}"));
     assert!(
         out.status.success(),
-        "readelf -d {binary} failed: {}",
+        "readelf -d {} failed: {}",
+        binary.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     // ` 0x0000000000000001 (NEEDED)             Shared library: [libgtk-3.so.0]`
@@ -79,7 +84,7 @@ fn the_command_line_links_no_gui_library() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_tray_links_gtk() {
-    let needed = needed_libraries(TRAY);
+    let needed = needed_libraries(tray());
     assert!(
         needed.iter().any(|l| l.starts_with("libgtk-3")),
         "the tray does not link GTK 3: {needed:?}"
@@ -136,8 +141,9 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
         .spawn()
         .expect("start hyperclay-sync");
     let exe = Path::new("/proc").join(child.id().to_string()).join("exe");
-    let tray = Path::new(TRAY).canonicalize().expect("the tray binary");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let tray = tray().canonicalize().expect("the tray binary");
+    let deadline = std::time::Instant::now()
+        + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(10));
     let mut seen = None;
     while std::time::Instant::now() < deadline {
         seen = std::fs::read_link(&exe).ok();
@@ -163,7 +169,8 @@ fn with_no_subcommand_the_command_line_becomes_the_tray_in_the_same_process() {
 fn both_binaries_accept_folder_without_a_subcommand() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let folder = dir.path().join("never created");
-    for bin in [CLI, TRAY] {
+    for bin in [PathBuf::from(CLI), tray()] {
+        let bin = bin.as_path();
         let out = Command::new(bin)
             .arg("--folder")
             .arg(&folder)
@@ -173,7 +180,8 @@ fn both_binaries_accept_folder_without_a_subcommand() {
             .expect("run the binary");
         assert!(
             out.status.success(),
-            "{bin} --folder DIR --version: {}",
+            "{} --folder DIR --version: {}",
+            bin.display(),
             String::from_utf8_lossy(&out.stderr)
         );
         let help = Command::new(bin)
@@ -181,7 +189,11 @@ fn both_binaries_accept_folder_without_a_subcommand() {
             .output()
             .expect("run --help");
         let text = String::from_utf8_lossy(&help.stdout);
-        assert!(text.contains("--folder <DIR>"), "{bin} --help:\n{text}");
+        assert!(
+            text.contains("--folder <DIR>"),
+            "{} --help:\n{text}",
+            bin.display()
+        );
     }
     assert!(!folder.exists(), "--version acted on --folder");
 
@@ -224,11 +236,12 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         .spawn()
         .expect("start hyperclay-sync");
     let log = home.join("logs").join("sync.log");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now()
+        + hyperclay_testkit::wait::scaled(std::time::Duration::from_secs(20));
     let mut seen = None;
     while std::time::Instant::now() < deadline {
         let folder = given.canonicalize().ok();
-        let remembered = hyperclay_sync::settings::load(&home)
+        let remembered = hyperclay_sync::home::settings::load(&home)
             .ok()
             .and_then(|s| s.folder);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -252,10 +265,70 @@ fn the_tray_started_with_folder_creates_uses_and_remembers_it() {
         seen.is_some(),
         "{} was not created, remembered and synced; settings: {:?}; log:\n{text}",
         given.display(),
-        hyperclay_sync::settings::load(&home)
+        hyperclay_sync::home::settings::load(&home)
     );
     assert!(
         !dir.path().join("Hyperclay").exists(),
         "the default folder was used as well"
     );
+}
+
+/// The crate boundary that makes the check above hold on every platform: the engine library and
+/// its command line (`hyperclay-sync`) depend on no GUI crate at all; only `hyperclay-sync-tray`
+/// does. Read from `cargo tree` over the lock file (no network).
+#[test]
+fn the_engine_crate_depends_on_no_gui_crate() {
+    const GUI_CRATES: [&str; 10] = [
+        "tray-icon",
+        "tao",
+        "muda",
+        "rfd",
+        "gtk",
+        "gdk",
+        "ksni",
+        "auto-launch",
+        "libappindicator",
+        "glib",
+    ];
+    let tree = |package: &str| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "tree",
+                "--locked",
+                "--offline",
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+            ])
+            .args(["--target", "all", "-p", package])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run cargo tree");
+        assert!(
+            out.status.success(),
+            "cargo tree -p {package}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let engine = tree("hyperclay-sync");
+    let gui: Vec<&&str> = GUI_CRATES.iter().filter(|c| engine.contains(**c)).collect();
+    assert!(
+        gui.is_empty(),
+        "the engine crate depends on GUI crates {gui:?}"
+    );
+    // The other half: the list names crates the tray really has, so it cannot pass by matching
+    // nothing.
+    let tray = tree("hyperclay-sync-tray");
+    for c in ["tray-icon", "tao", "muda"] {
+        assert!(
+            tray.contains(c),
+            "the tray no longer depends on {c}: update this list"
+        );
+    }
 }

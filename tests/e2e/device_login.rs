@@ -41,7 +41,7 @@ impl Machine {
     }
 
     fn command(&self, server: &TestServer, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"));
+        let mut cmd = hyperclay_testkit::bin::client_command();
         cmd.args(args)
             .env("HYPERCLAY_URL", server.url())
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())
@@ -115,7 +115,7 @@ struct Login {
 impl Login {
     /// The rest of the first printed line starting with `prefix`.
     fn line_after(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + STEP;
+        let deadline = Instant::now() + hyperclay_testkit::wait::scaled(STEP);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -148,7 +148,7 @@ impl Login {
 
     /// Waits for the app to exit; its output (stdout: what was not read yet).
     fn finish(mut self) -> Output {
-        let deadline = Instant::now() + STEP;
+        let deadline = Instant::now() + hyperclay_testkit::wait::scaled(STEP);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for the app") {
                 break status;

@@ -457,10 +457,10 @@ fn a_token_older_than_a_day_is_refreshed() {
 
 #[test]
 fn a_day_old_token_is_refreshed_on_use_while_sync_is_off() {
-    use hyperclay_sync::config::EngineConfig;
     use hyperclay_sync::engine::Engine;
-    use hyperclay_sync::settings::{self, Settings};
-    use hyperclay_sync::state::Command;
+    use hyperclay_sync::home::config::EngineConfig;
+    use hyperclay_sync::home::settings::{self, Settings};
+    use hyperclay_sync::status::state::Command;
 
     let server = TestServer::start();
     let proxy = Proxy::start(&server.url());
@@ -719,7 +719,7 @@ fn coming_back_online_reconnects_before_the_next_probe() {
         ip(&["link", "set", "lo", "down"]);
 
         let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut engine = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        let mut engine = hyperclay_testkit::bin::client_command()
             .args(["run", "--headless", "--folder"])
             .arg(folder.path())
             .env("HYPERCLAY_SYNC_HOME", home.path())

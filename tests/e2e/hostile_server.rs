@@ -66,7 +66,7 @@ impl Rig {
             .into_iter()
             .filter(|p| !p.starts_with("sites-versions/"))
             // The folder guard's own marker, not something the server sent.
-            .filter(|p| p != hyperclay_sync::folder_guard::MARKER)
+            .filter(|p| p != hyperclay_sync::local::folder_guard::MARKER)
             .collect()
     }
 

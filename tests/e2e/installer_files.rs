@@ -165,7 +165,7 @@ fn deb_depends_on_the_tray_runtime_libraries() {
 fn desktop_entry_starts_the_installed_tray_with_the_installed_icon() {
     let built = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync"));
     assert_eq!(built.file_stem().and_then(|s| s.to_str()), Some(BIN));
-    let tray = PathBuf::from(env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    let tray = hyperclay_testkit::bin::tray();
     assert_eq!(tray.file_stem().and_then(|s| s.to_str()), Some(TRAY_BIN));
     let entry = read("installer/linux/hyperclay-sync.desktop");
     let lines: Vec<&str> = entry.lines().collect();
@@ -271,7 +271,7 @@ fn windows_setup_is_per_user_with_a_start_menu_entry_and_no_autostart() {
         // The uninstaller must never take the user's files with it.
         assert!(!line.starts_with("RMDir /r"), "a recursive delete: {line}");
     }
-    let name = source_const("src/tray/autostart.rs", "NAME");
+    let name = source_const("tray/src/autostart.rs", "NAME");
     assert_eq!(define("AUTOSTARTNAME"), name);
     assert!(
         lines.contains(&"DeleteRegValue HKCU \"${RUNKEY}\" \"${AUTOSTARTNAME}\""),
@@ -291,7 +291,7 @@ fn uninstall_text_names_what_the_app_really_leaves_behind() {
     assert!(doc.contains(&format!("secret-tool clear service {service}")));
     assert!(doc.contains(&format!("security delete-generic-password -s {service}")));
 
-    let autostart = source_const("src/tray/autostart.rs", "NAME");
+    let autostart = source_const("tray/src/autostart.rs", "NAME");
     assert!(doc.contains(&format!("~/.config/autostart/{autostart}.desktop")));
     assert!(doc.contains(&format!("~/Library/LaunchAgents/{autostart}.plist")));
     assert!(doc.contains(&format!("-Name {autostart} ")));
@@ -300,7 +300,7 @@ fn uninstall_text_names_what_the_app_really_leaves_behind() {
 #[cfg(target_os = "linux")]
 #[test]
 fn uninstall_text_names_the_engines_linux_data_folder() {
-    let config = hyperclay_sync::config::EngineConfig::from_vars(|_| None)
+    let config = hyperclay_sync::home::config::EngineConfig::from_vars(|_| None)
         .expect("the engine finds a data folder without any variable");
     let name = config
         .home

@@ -77,7 +77,7 @@ fn kill_during_download(at: KillAt) {
     let total = new.len();
     let reached = if let KillAt::TempFileSeen(own) = at {
         // Polled tightly: the write lasts only milliseconds.
-        let end = std::time::Instant::now() + DEADLINE;
+        let end = std::time::Instant::now() + hyperclay_testkit::wait::scaled(DEADLINE);
         loop {
             if temp_files(&client.folder)
                 .iter()

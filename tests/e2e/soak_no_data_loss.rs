@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::{Api, Client, DEADLINE, Proxy, TestServer, wait_until};
 use hyperclay_protocol::Timestamp;
+use hyperclay_testkit::wait::pause_until;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -198,7 +199,7 @@ impl Soak {
                 let polls = "GET /api/local-sync/changes";
                 let seen = self.proxy.count("GET", "/api/local-sync/changes");
                 self.proxy.fail(polls, 500, "internal");
-                wait_until(IDLE_WAIT, || {
+                pause_until(IDLE_WAIT, || {
                     self.proxy.count("GET", "/api/local-sync/changes") >= seen + 2
                 });
                 self.proxy.heal();
@@ -217,7 +218,7 @@ impl Soak {
     fn wait_polls(&self, n: usize, within: Duration) {
         for _ in 0..n {
             let before = self.client.status()["lastSync"].clone();
-            wait_until(within, || {
+            pause_until(within, || {
                 let now = self.client.status()["lastSync"].clone();
                 !now.is_null() && now != before
             });

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use common::*;
 use hyperclay_protocol::Timestamp;
-use hyperclay_sync::config::EngineConfig;
 use hyperclay_sync::engine::{Engine, EngineHandle};
-use hyperclay_sync::state::{Command, EngineState, IssueKind, Progress};
-use hyperclay_sync::status_text::Summary;
+use hyperclay_sync::home::config::EngineConfig;
+use hyperclay_sync::status::state::{Command, EngineState, IssueKind, Progress};
+use hyperclay_sync::status::text::Summary;
 
 const SITE_LIMIT: &str = "You've run out of sites. We can't sync any more sites.";
 
@@ -49,7 +49,7 @@ impl Running {
             server_url: url.to_owned(),
             token_override: Some(token.to_owned()),
             poll_interval: Duration::from_millis(300),
-            stall_window: hyperclay_sync::config::DEFAULT_STALL_WINDOW,
+            stall_window: hyperclay_sync::home::config::DEFAULT_STALL_WINDOW,
             folder: Some(folder.clone()),
         };
         let seen: Arc<Mutex<Vec<EngineState>>> = Arc::default();

@@ -176,7 +176,7 @@ fn started_with_a_folder_like_the_demo_the_tray_docks_and_syncs_that_folder() {
     );
 
     // Remembered in the settings, and what `status` reports.
-    let settings = hyperclay_sync::settings::load(&dirs.data()).expect("read the settings");
+    let settings = hyperclay_sync::home::settings::load(&dirs.data()).expect("read the settings");
     assert_eq!(settings.folder.as_deref(), Some(folder.as_path()));
     assert!(settings.enabled, "sync switched off: {settings:?}");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
@@ -242,7 +242,7 @@ fn second_instance_exits_with_a_clear_message_and_quit_ends_the_first() {
     let text = wait_for_autostart_entry(&entry, || first.output());
     // The app was started as `hyperclay-sync`, which execs the tray binary: that is what a login
     // should start.
-    let exec = format!("Exec={} ", env!("CARGO_BIN_EXE_hyperclay-sync-tray"));
+    let exec = format!("Exec={} ", hyperclay_testkit::bin::tray().display());
     assert!(text.contains(&exec), "unexpected entry:\n{text}");
     let settings = wait_for(
         "start at login remembered in the settings",

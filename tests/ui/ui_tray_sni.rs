@@ -338,7 +338,7 @@ fn start_at_login_registers_the_app_quoted_when_its_path_has_a_space() {
     let apps = dirs.root().join("my apps");
     std::fs::create_dir_all(&apps).unwrap();
     let tray = apps.join("hyperclay-sync-tray");
-    std::fs::copy(env!("CARGO_BIN_EXE_hyperclay-sync-tray"), &tray).unwrap();
+    std::fs::copy(hyperclay_testkit::bin::tray(), &tray).unwrap();
     let app = App::start_program(&screen, &dirs, &tray, &url, &[("HYPERCLAY_TOKEN", &token)]);
     let item = host.wait_for_item(|| app.output());
 

@@ -430,11 +430,11 @@ impl AppDirs {
 
     /// Leaves sync switched on in the settings, as a user who switched it on last time would.
     pub fn remember_sync_on(&self) {
-        let settings = hyperclay_sync::settings::Settings {
+        let settings = hyperclay_sync::home::settings::Settings {
             enabled: true,
             ..Default::default()
         };
-        hyperclay_sync::settings::save(&self.data(), &settings).expect("write the settings");
+        hyperclay_sync::home::settings::save(&self.data(), &settings).expect("write the settings");
     }
 }
 
