@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod engine;
+pub mod history;
 pub mod home;
 pub mod local;
 pub mod os;

@@ -13,6 +13,7 @@ use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use hyperclay_protocol::Timestamp;
 use hyperclay_sync::auth::{self, TokenStore};
 use hyperclay_sync::engine::{Engine, EngineError};
+use hyperclay_sync::history::command as history;
 use hyperclay_sync::home::config::{ConfigError, DEFAULT_SERVER_URL, EngineConfig, VERSION};
 use hyperclay_sync::home::lock::DataDirLock;
 use hyperclay_sync::home::{logging, settings};
@@ -188,6 +189,49 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List every version of a file, here (sites-versions/) and on the server, newest first.
+    History {
+        /// A path in the sync folder, or an app's name (`hello`)
+        path: String,
+        /// Print one JSON object (`versions`: id, savedAt, size, checksum, where, current)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier version the current content on both sides, as an ordinary save (what it
+    /// replaces is backed up first, here and on the server).
+    Restore {
+        /// A path in the sync folder, or an app's name
+        path: String,
+        #[command(flatten)]
+        version: VersionArg,
+        /// Only say what would be done
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show how a version differs from the current content.
+    Diff {
+        /// A path in the sync folder, or an app's name
+        path: String,
+        #[command(flatten)]
+        version: VersionArg,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct VersionArg {
+    /// The version's id, as `history` shows it
+    #[arg(long, value_name = "ID")]
+    version: Option<String>,
+    /// The newest version saved at or before TIME (RFC 3339, or `2026-12-01`, UTC)
+    #[arg(long, value_name = "TIME")]
+    before: Option<String>,
+}
+
+impl VersionArg {
+    fn choice(&self) -> Result<history::Choice, history::HistoryError> {
+        history::Choice::from_args(self.version.as_deref(), self.before.as_deref())
+    }
 }
 
 fn main() -> ExitCode {
@@ -196,7 +240,11 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("hyperclay-sync: {e:#}");
+            // A cause may carry a server's message: never raw onto the terminal.
+            eprintln!(
+                "hyperclay-sync: {}",
+                hyperclay_sync::history::escape_lines(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }
@@ -250,6 +298,23 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Status { json }) => print_status(&config, json).map(|()| ExitCode::SUCCESS),
+        Some(Cmd::History { path, json }) => {
+            history::history(&config, &path, json, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Restore {
+            path,
+            version,
+            dry_run,
+        }) => {
+            let choice = version.choice()?;
+            history::restore(&config, &path, &choice, dry_run, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Diff { path, version }) => {
+            history::diff(&config, &path, &version.choice()?, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -145,6 +145,7 @@ impl Engine {
                     offline_said: false,
                     retrying_said: 0,
                     login_running: false,
+                    pruned_at: None,
                     _lock: data_lock,
                 };
                 runner.run(rx);
@@ -185,6 +186,8 @@ struct Runner {
     /// The count of files waiting for a retry, as last put into the state.
     retrying_said: usize,
     login_running: bool,
+    /// When `sites-versions/` was last pruned to its retention (at a session's start, daily).
+    pruned_at: Option<Instant>,
     _lock: DataDirLock,
 }
 
@@ -383,6 +386,7 @@ impl Runner {
                 .map(|session| {
                     self.offline_said = false;
                     self.session = Some(session);
+                    crate::history::retention::prune_if_due(&self.folder, &mut self.pruned_at);
                 })
             }
         };

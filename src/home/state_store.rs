@@ -185,6 +185,26 @@ impl StateStore {
         Ok(())
     }
 
+    /// [`StateStore::put_folder`] for many paths in one transaction.
+    pub fn put_folders(&mut self, paths: &[String]) -> Result<(), StoreError> {
+        if !self.db.is_autocommit() {
+            // Inside a caller's `begin`: its commit covers these too.
+            for p in paths {
+                self.put_folder(p)?;
+            }
+            return Ok(());
+        }
+        let tx = self.db.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO folders VALUES (?1)")?;
+            for p in paths {
+                stmt.execute([p])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn forget_folder(&self, path: &str) -> Result<(), StoreError> {
         self.db
             .execute("DELETE FROM folders WHERE path = ?1", [path])?;

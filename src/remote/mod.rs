@@ -5,6 +5,7 @@
 //! token.
 
 pub mod listing;
+mod versions;
 
 use std::io::Read;
 use std::time::{Duration, Instant};

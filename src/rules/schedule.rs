@@ -108,6 +108,11 @@ impl Schedule {
         self.rescan_at = Some(now + QUIET);
     }
 
+    /// How many paths wait to be read (due or not).
+    pub(crate) fn looks_pending(&self) -> usize {
+        self.looks.len()
+    }
+
     /// How many files wait for another try of their transfer.
     pub(crate) fn retries_pending(&self) -> usize {
         self.retries.len()

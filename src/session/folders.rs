@@ -44,13 +44,9 @@ impl Folders<'_> {
                 .and_then(|rp| local::join_inside(self.folder, &rp))
                 .and_then(|dir| std::fs::symlink_metadata(dir).ok())
                 .is_some_and(|m| m.is_dir());
-            if here {
-                self.book.picture.local_folders.insert(p.clone());
-            } else {
-                self.book.picture.local_folders.remove(p);
-            }
+            self.book.folder_here(p, here);
         }
-        self.book.picture.plan_folder_paths(&paths)
+        self.book.plan_folders(&paths)
     }
 
     /// Creates folders on either side. Nothing here ever deletes one.
@@ -59,32 +55,20 @@ impl Folders<'_> {
         actions: Vec<FolderAction>,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
+        let (creates, others): (Vec<FolderAction>, Vec<FolderAction>) = actions
+            .into_iter()
+            .partition(|a| matches!(a, FolderAction::Create(_)));
+        self.create_here(creates, reporter);
         // Folders that did not go up for trouble that may pass, with why; and whether any did.
         let (mut passing, mut pushed) = (Vec::new(), false);
-        for action in actions {
+        for action in others {
             if self.shutdown.load(Ordering::SeqCst) {
                 break;
             }
             match action {
-                FolderAction::Record(p) => self.book.picture.put_base_folder(&p),
-                FolderAction::Forget(p) => self.book.picture.forget_base_folder(&p),
-                FolderAction::Create(p) => {
-                    let Ok(rp) = RemotePath::folder(&p) else {
-                        continue;
-                    };
-                    match write::create_folder(self.folder, &rp) {
-                        Ok(()) => {
-                            log::info!("download folder {p}");
-                            self.book.picture.local_folders.insert(p.clone());
-                            self.book.picture.put_base_folder(&p);
-                            self.book.issues.resolved(reporter, &p);
-                        }
-                        Err(e) => self
-                            .book
-                            .issues
-                            .tell(reporter, issues::not_written(&p, &e.to_string())),
-                    }
-                }
+                FolderAction::Record(p) => self.book.folder_recorded(&p),
+                FolderAction::Forget(p) => self.book.folder_forgotten(&p),
+                FolderAction::Create(_) => {}
                 FolderAction::Push(p) => {
                     let Ok(rp) = RemotePath::folder(&p) else {
                         continue;
@@ -93,28 +77,54 @@ impl Folders<'_> {
                         Ok(_) => {
                             log::info!("upload folder {p}");
                             pushed = true;
-                            self.book.picture.remote_folders.insert(p.clone());
-                            self.book.picture.put_base_folder(&p);
-                            self.book.issues.resolved(reporter, &p);
+                            self.book.folder_pushed(&p, reporter);
                         }
                         Err(e) => match fault::file_fault(&e) {
                             FileFault::EndSession => return Err(session_end(e)),
                             FileFault::Retry => passing.push((p, e)),
                             FileFault::Tell(ue) => {
-                                self.book.issues.tell(reporter, issues::failed(&p, &e));
+                                self.book.tell(reporter, issues::failed(&p, &e));
                                 reporter.update(|s| s.error = Some(ue));
                             }
-                            _ => self.book.issues.tell(reporter, issues::failed(&p, &e)),
+                            _ => self.book.tell(reporter, issues::failed(&p, &e)),
                         },
                     }
                 }
             }
         }
         if passing.is_empty() && pushed {
-            self.book.schedule.folders_pushed();
+            self.book.folder_pushes_done();
         }
         self.retry_later(passing, reporter);
         Ok(())
+    }
+
+    /// The remote's new folders, made here in one pass (`write::create_folders`: durable before
+    /// it returns), then recorded in the base in one transaction. A first sync of 50,000 empty
+    /// folders was one SQLite commit and one log line per folder.
+    fn create_here(&mut self, creates: Vec<FolderAction>, reporter: &Reporter) {
+        let rels: Vec<RemotePath> = creates
+            .into_iter()
+            .filter_map(|a| match a {
+                FolderAction::Create(p) => RemotePath::folder(&p).ok(),
+                _ => None,
+            })
+            .collect();
+        if rels.is_empty() || self.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut made = Vec::with_capacity(rels.len());
+        for (rel, result) in write::create_folders(self.folder, &rels) {
+            let p = rel.as_str().to_owned();
+            match result {
+                Ok(()) => made.push(p),
+                Err(e) => self
+                    .book
+                    .tell(reporter, issues::not_written(&p, &e.to_string())),
+            }
+        }
+        log_downloaded_folders(&made);
+        self.book.folders_made(&made, reporter);
     }
 
     /// One attempt per folder: those that met trouble that may pass go again with a rescan at
@@ -124,7 +134,7 @@ impl Folders<'_> {
         if passing.is_empty() {
             return;
         }
-        match self.book.schedule.folder_push_failed(Instant::now()) {
+        match self.book.folder_push_failed(Instant::now()) {
             Attempt::RetryAt(_) => {
                 for (p, e) in passing {
                     log::info!("folder {p}: {e}; trying again shortly");
@@ -132,9 +142,27 @@ impl Folders<'_> {
             }
             Attempt::GiveUp => {
                 for (p, e) in passing {
-                    self.book.issues.tell(reporter, issues::failed(&p, &e));
+                    self.book.tell(reporter, issues::failed(&p, &e));
                 }
             }
         }
+    }
+}
+
+/// One log line per folder made, up to a few; past that one line with the count, so a first
+/// sync of a huge tree does not write a line per folder.
+fn log_downloaded_folders(made: &[String]) {
+    const NAMED: usize = 20;
+    if made.len() <= NAMED {
+        for p in made {
+            log::info!("download folder {p}");
+        }
+    } else {
+        log::info!(
+            "download {} folders ({}, … {})",
+            made.len(),
+            made[..3].join(", "),
+            made[made.len() - 1]
+        );
     }
 }

@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
+use hyperclay_protocol::Checksum;
+
 use crate::remote::RemoteError;
 use crate::rules::fault::{self, Cleared};
 use crate::rules::plan::Key;
@@ -290,14 +292,22 @@ pub(crate) fn held_back(path: &str) -> Told {
     (issue, line)
 }
 
-/// Both sides changed; the newer copy won and the other is kept at `backup`.
-pub(crate) fn conflict(path: &str, backup: String) -> Told {
-    let line = format!(
-        "conflict {path}: both sides changed; the newer copy won, the other is at {backup}"
-    );
+/// Both sides changed; the newer copy won and the other (with checksum `loser`, when known) is
+/// kept at `backup`.
+pub(crate) fn conflict(path: &str, backup: String, loser: Option<Checksum>) -> Told {
+    let restore = loser.map(|c| crate::history::restore_command(path, &c));
+    let line = match &restore {
+        Some(cmd) => format!(
+            "conflict {path}: both sides changed; the newer copy won, the other is at {backup} \
+             (bring it back: {cmd})"
+        ),
+        None => format!(
+            "conflict {path}: both sides changed; the newer copy won, the other is at {backup}"
+        ),
+    };
     let issue = SyncIssue {
         path: path.to_owned(),
-        kind: IssueKind::Conflict { backup },
+        kind: IssueKind::Conflict { backup, restore },
     };
     (issue, line)
 }
@@ -365,7 +375,10 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let r = reporter(home.path());
         let mut issues = Issues::default();
-        issues.tell(&r, conflict("x.html", "sites-versions/x/1.html".into()));
+        issues.tell(
+            &r,
+            conflict("x.html", "sites-versions/x/1.html".into(), None),
+        );
         issues.tell(&r, too_large("big.bin", 30 << 20));
         issues.unchanged(&r, "x.html");
         issues.unchanged(&r, "big.bin");

@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hyperclay_protocol::{RemotePath, Timestamp};
 
 use crate::engine::event::{Event, WaitReply};
 use crate::home::config::EngineConfig;
-use crate::home::state_store::{Identity, StateStore};
+use crate::home::state_store::Identity;
 use crate::local::folder_guard;
 use crate::local::ignore::{IGNORE_FILE, Rules};
 use crate::local::watch::{FsSignal, Inbox};
@@ -34,17 +34,15 @@ use crate::local::{self, Notice, ReadOutcome, Snapshot, Verdict, write};
 use crate::remote::listing::{PageError, read_pages};
 use crate::remote::{Remote, RemoteError};
 use crate::rules::fault::{self, Cleared, SessionEnd, listing_end, session_end};
-use crate::rules::plan::{Action, Key, LocalFile, key_of};
-use crate::rules::schedule::{self, Attempt, Echoes, Schedule, Stalls};
-use crate::session::book::{Book, Prepared};
+use crate::rules::plan::{Action, LocalFile, key_of};
+use crate::rules::schedule::{self, Attempt};
+use crate::session::book::{Book, Prepared, Seen};
 use crate::session::feed::Feed;
 use crate::session::folders::Folders;
-use crate::session::picture::Picture;
 use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
 use crate::session::transfer::Ctx;
 use crate::status::report::Reporter;
 use crate::status::state::Progress;
-use issues::Issues;
 
 pub(crate) struct Session {
     remote: Remote,
@@ -52,9 +50,10 @@ pub(crate) struct Session {
     /// The ignore rules read at the start; a change to the ignore file starts a new session.
     rules: Rules,
     offset_ms: i64,
-    poll_interval: Duration,
     feed: Feed,
     book: Book,
+    /// The burst in progress, counted across steps for "Syncing N of M".
+    burst: Burst,
     shutdown: Arc<AtomicBool>,
     /// The folder watcher and the inbox its signals wait in.
     watcher: Option<(notify::RecommendedWatcher, Inbox)>,
@@ -107,10 +106,14 @@ impl Session {
             server: &config.server_url,
             account_id: &status.user.id,
         };
-        let failed = |e: crate::home::state_store::StoreError| SessionEnd::Failed(e.to_string());
-        let store = StateStore::open(&config.home, &folder, who).map_err(failed)?;
-        let base = store.base().map_err(failed)?;
-        let base_folders = store.folders().map_err(failed)?;
+        let known_issues = reporter.state().issues.into_iter();
+        let book = Book::open(
+            (&config.home, &folder, who),
+            (files, folders),
+            known_issues.map(|i| (i.path, i.kind.unsynced())),
+            config.poll_interval,
+        )
+        .map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let events = tx.clone();
         // Watch before scanning: a save during the scan must not be missed.
         let watcher = match crate::local::watch::start(&folder, tx, || Event::FsReady) {
@@ -129,34 +132,24 @@ impl Session {
             folder,
             rules,
             offset_ms,
-            poll_interval: config.poll_interval,
             feed: Feed::new(cursor, config.poll_interval, now),
-            book: Book {
-                picture: Picture::new(store, base, base_folders, files, folders),
-                schedule: Schedule::default(),
-                echoes: Echoes::default(),
-                stalls: Stalls::default(),
-                issues: Issues::new(
-                    reporter
-                        .state()
-                        .issues
-                        .into_iter()
-                        .map(|i| (i.path, i.kind.unsynced())),
-                ),
-                poll_interval: config.poll_interval,
-            },
+            book,
+            burst: Burst::default(),
             shutdown: reporter.shutdown_flag(),
             watcher,
         };
         for (path, why) in dropped {
             let told = issues::remote_dropped(&path, &why);
-            session.book.issues.tell(reporter, told);
+            session.book.tell(reporter, told);
         }
         session.reconcile_all(reporter)?;
-        session.book.issues.settle_held_back(reporter);
+        session.book.settle_held_back(reporter);
+        // Up to date only if nothing waits: files the scan found too freshly written to trust
+        // wait for a look, and the status says so ("Syncing 0 of N"), in the same update.
+        let progress = session.pending_progress();
         reporter.update(|s| {
             s.last_sync = Some(Timestamp::now());
-            s.progress = None;
+            s.progress = progress;
         });
         session.feed.start_waiting(&session.remote, events);
         Ok(session)
@@ -173,31 +166,19 @@ impl Session {
 
     pub(crate) fn poll_due(&self) -> bool {
         let now = Instant::now();
-        self.book.schedule.poll_retry_due(now)
-            || (self.feed.due(now) && !self.book.schedule.poll_waiting(now))
+        self.book.poll_due(self.feed.due(now), now)
     }
 
     /// How many files wait for another try of their transfer: work still in hand.
     pub(crate) fn retries_pending(&self) -> usize {
-        self.book.schedule.retries_pending()
+        self.book.retries_pending()
     }
 
     /// The next deadline; `None` when only an event (a watcher signal, a long-poll reply) can
     /// bring work.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let now = Instant::now();
-        let feed = match self.book.schedule.poll_waiting(now) {
-            true => None,
-            false => self.feed.next_wake(now),
-        };
-        [
-            feed,
-            self.book.schedule.next_wake(now),
-            self.book.issues.next_quota_check(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.book.next_wake(self.feed.next_wake(now), now)
     }
 
     /// The watcher has signals waiting: each is noted.
@@ -215,50 +196,43 @@ impl Session {
     fn note(&mut self, signal: FsSignal) {
         let now = Instant::now();
         let (path, quiet_first) = match signal {
-            FsSignal::Rescan => {
-                self.book.schedule.rescan();
-                return;
-            }
+            FsSignal::Rescan => return self.book.watcher_saw(Seen::Overflow, now),
             FsSignal::Done(p) => (p, false),
             FsSignal::Changed(p) => (p, true),
         };
         if path.is_dir() {
             let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
-            self.book.schedule.folder_appeared(!empty, now);
-            return;
+            return self.book.watcher_saw(Seen::Folder { empty }, now);
         }
         let Some(rel) = local::relative(&self.folder, &path) else {
             return;
         };
-        match quiet_first {
-            true => self.book.schedule.changed(rel, now),
-            false => self.book.schedule.saved(rel, now),
-        }
+        let seen = match quiet_first {
+            true => Seen::Changed(rel),
+            false => Seen::Saved(rel),
+        };
+        self.book.watcher_saw(seen, now);
     }
 
     /// Does whatever is due: a rescan, pushes, retries, a quota check, a poll.
     pub(crate) fn step(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
+        let stepped = self.step_due(reporter);
+        self.settle_progress(reporter);
+        stepped
+    }
+
+    fn step_due(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
         // Every step, before anything is read, written or sent: a folder that went away (or a
         // drive unmounted) must not look like files the user deleted.
         self.check_folder()?;
         let now = Instant::now();
-        if self.book.schedule.take_rescan(now) {
+        let due = self.book.take_due(now);
+        if due.rescan {
             self.reconcile_all(reporter)?;
         }
-        for (rel, waited_empty) in self.book.schedule.take_looks(now) {
-            self.push(&rel, waited_empty, reporter)?;
-        }
-        let retries: BTreeSet<Key> = self.book.schedule.take_retries(now).into_iter().collect();
-        if !retries.is_empty() {
-            let actions = self.book.picture.plan_keys(&retries);
-            self.execute(actions, None, false, reporter)?;
-        }
-        if self
-            .book
-            .issues
-            .next_quota_check()
-            .is_some_and(|at| at <= now)
-        {
+        self.push_all(due.looks, reporter)?;
+        self.execute(due.retries, None, false, reporter)?;
+        if self.book.quota_check_due(now) {
             self.check_quota(reporter)?;
         }
         if self.poll_due() {
@@ -286,14 +260,14 @@ impl Session {
         let done = self.reconcile(reporter);
         // The listing, the scan, the hash cache and the transfers are done with (all dropped
         // by now); the idle engine keeps only the snapshots, so the rest goes back to the system.
-        self.book.picture.store.release_memory();
+        self.book.release_memory();
         crate::os::memory::give_back();
         done
     }
 
     fn reconcile(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
-        self.book.echoes.forget_all();
-        let cache = self.book.picture.store.hashes().unwrap_or_default();
+        self.book.rescanning();
+        let cache = self.book.hash_cache();
         self.check_folder()?;
         let scan = local::scan(&self.folder, &self.rules, &cache).map_err(|e| {
             SessionEnd::Failed(format!(
@@ -306,19 +280,16 @@ impl Session {
                 Notice::Forbidden { path, why } => issues::name_breaks_rules(path, why),
                 Notice::TooLarge { path, size } => issues::too_large(path, *size),
             };
-            self.book.issues.tell(reporter, told);
+            self.book.tell(reporter, told);
         }
-        self.book.picture.local_folders = scan.folders;
-        let folder_actions = self.book.picture.plan_all_folders();
+        let folder_actions = self.book.folders_scanned(scan.folders);
         self.folders().execute(folder_actions, reporter)?;
         let hashes = scan
             .files
             .iter()
             .map(|(p, s)| (p.clone(), (s.stamp, s.checksum)))
             .collect();
-        if let Err(e) = self.book.picture.store.update_hashes(&cache, &hashes) {
-            log::warn!("Cannot save the hash cache: {e}");
-        }
+        self.book.save_hash_cache(&cache, &hashes);
         let ctx = self.ctx();
         let local = scan
             .files
@@ -333,114 +304,107 @@ impl Session {
                 (path, file)
             })
             .collect();
-        for (path, held) in self.book.picture.scanned(local) {
-            self.book
-                .issues
-                .tell(reporter, issues::local_collision(&path, &held));
-        }
-        let mut actions = self.book.picture.plan_all();
+        self.book.files_scanned(local, reporter);
         let (now, server_now) = (Instant::now(), Timestamp::now().offset_by(self.offset_ms));
-        actions.retain(|a| match a {
-            Action::Upload { local, .. }
-                if schedule::written_too_recently(local.mtime, server_now) =>
-            {
-                self.book.schedule.written_recently(local.path.clone(), now);
-                false
-            }
-            _ => true,
-        });
+        let actions = self.book.plan_all_files(server_now, now);
         self.execute(actions, None, true, reporter)
     }
 
-    /// A watcher signal came due for `rel`.
-    fn push(
+    /// The paths whose watcher signal came due, looked at and then carried out together: a
+    /// single save as before (its bytes already read, no status change for one file); a burst
+    /// (a folder dropped in, a build writing many files) through the parallel executor a first
+    /// sync uses, counted as "N of M" from its first file to its last.
+    fn push_all(
+        &mut self,
+        looks: Vec<(String, bool)>,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
+        let looked = looks.len() as u64;
+        let mut plans = Vec::new();
+        for (rel, waited_empty) in looks {
+            if let Pushed::Plan(actions, snap) = self.look_at(&rel, waited_empty, reporter)? {
+                plans.push((actions, snap));
+            }
+        }
+        let count = match self.burst.total > 0 || plans.len() > 1 {
+            true => Count::Burst { looked },
+            false => Count::Own,
+        };
+        if plans.len() <= 1 {
+            let (actions, snap) = plans.pop().unwrap_or_default();
+            return self.execute_counted(actions, snap, false, count, reporter);
+        }
+        // Past one file the bytes are read again by the transfer (as a first sync does): a
+        // burst of large files must not be held in memory all at once.
+        let actions: Vec<Action> = plans.into_iter().flat_map(|(a, _)| a).collect();
+        self.execute_counted(actions, None, true, count, reporter)
+    }
+
+    /// A watcher signal came due for `rel`: what to do about it (nothing, a plan, and the bytes
+    /// already read for its upload).
+    fn look_at(
         &mut self,
         rel: &str,
         waited_empty: bool,
         reporter: &Reporter,
-    ) -> Result<(), SessionEnd> {
+    ) -> Result<Pushed, SessionEnd> {
         if rel == IGNORE_FILE {
             // What is synced changed: a new session lists both sides again under the new rules.
             return Err(SessionEnd::Restart("the ignore rules changed".into()));
         }
         match self.rules.verdict(rel) {
             Verdict::Synced(_) => {}
-            Verdict::Ignored => return Ok(()),
+            Verdict::Ignored => return Ok(Pushed::Nothing),
             Verdict::Forbidden(why) => {
                 // Renamed away or deleted: its issue is over.
                 match std::fs::symlink_metadata(self.folder.join(rel)) {
                     Ok(_) => self
                         .book
-                        .issues
                         .tell(reporter, issues::name_breaks_rules(rel, &why)),
-                    Err(_) => self.book.issues.gone(reporter, rel),
+                    Err(_) => self.book.gone(reporter, rel),
                 }
-                return Ok(());
+                return Ok(Pushed::Nothing);
             }
         }
         let stamp_now = std::fs::symlink_metadata(self.folder.join(rel))
             .ok()
             .filter(std::fs::Metadata::is_file)
             .map(|m| local::stamp_of(&m));
-        if self.book.echoes.is_echo(rel, stamp_now) {
-            return Ok(());
+        if self.book.is_echo(rel, stamp_now) {
+            return Ok(Pushed::Nothing);
         }
         let snap = match local::read_stable(&self.folder, &self.folder.join(rel)) {
             ReadOutcome::Ready(s) => s,
             ReadOutcome::Gone => {
                 // The whole folder going away is not the user deleting this file.
                 self.check_folder()?;
-                self.book.issues.gone(reporter, rel);
-                // Deletions never propagate (the base keeps the file "deleted here"), but a remote
-                // edit the session already knows about must now come down.
-                if self.book.picture.local_gone(rel) {
-                    let actions = self.book.picture.plan_keys(&BTreeSet::from([key_of(rel)]));
-                    return self.execute(actions, None, false, reporter);
-                }
-                return Ok(());
+                return Ok(Pushed::Plan(self.book.local_gone(reporter, rel), None));
             }
             ReadOutcome::TooLarge(size) => {
-                self.book
-                    .issues
-                    .tell(reporter, issues::too_large(rel, size));
-                return Ok(());
+                self.book.tell(reporter, issues::too_large(rel, size));
+                return Ok(Pushed::Nothing);
             }
-            ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(()),
+            ReadOutcome::Moving | ReadOutcome::NotAFile => return Ok(Pushed::Nothing),
         };
-        let key = key_of(rel);
-        let synced = self.book.picture.base.get(&key).cloned();
-        let synced_size = synced.as_ref().map(|b| b.size);
+        let synced_size = self.book.synced_record(&key_of(rel)).map(|b| b.size);
         if schedule::waits_for_next_write(snap.bytes.is_empty(), waited_empty, synced_size) {
-            self.book.schedule.emptied(rel.to_owned(), Instant::now());
-            return Ok(());
+            self.book.wait_for_next_write(rel, Instant::now());
+            return Ok(Pushed::Nothing);
         }
-        if let Err(e) = self
-            .book
-            .picture
-            .store
-            .put_hash(rel, snap.stamp, snap.checksum)
-        {
-            log::warn!("Cannot save the hash cache: {e}");
-        }
-        if let Some(held) = self.book.picture.held_by_another(rel) {
+        self.book.remember_hash(rel, snap.stamp, snap.checksum);
+        if let Some(held) = self.book.held_by_another(rel) {
             self.book
-                .issues
                 .tell(reporter, issues::local_collision(rel, &held));
-            return Ok(());
+            return Ok(Pushed::Nothing);
         }
-        self.book.picture.local_seen(LocalFile {
+        let file = LocalFile {
             path: rel.to_owned(),
             size: snap.stamp.size,
             mtime: self.ctx().server_time(snap.stamp),
             checksum: snap.checksum,
-        });
-        if synced.is_some_and(|b| b.checksum == snap.checksum && b.local_path == rel) {
-            // Our own download coming back, or a save without changes.
-            self.book.issues.unchanged(reporter, rel);
-            return Ok(());
-        }
-        let actions = self.book.picture.plan_keys(&BTreeSet::from([key]));
-        self.execute(actions, Some((rel.to_owned(), snap)), false, reporter)
+        };
+        let actions = self.book.local_read(reporter, file);
+        Ok(Pushed::Plan(actions, Some((rel.to_owned(), snap))))
     }
 
     fn poll(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
@@ -449,19 +413,16 @@ impl Session {
             Err(e) => return self.poll_failed(e, reporter),
         };
         let mut changes = Changes::default();
-        let (rules, picture, remote) = (&self.rules, &mut self.book.picture, &self.remote);
+        let (rules, book, remote) = (&self.rules, &mut self.book, &self.remote);
         let read = read_pages(
             Some(self.feed.cursor()),
             first,
             |at| remote.changes(at, None),
-            |entry| {
-                let (files, folders) = (&mut picture.remote, &mut picture.remote_folders);
-                changes.take(rules, files, folders, entry);
-            },
+            |entry| book.take_remote_entry(&mut changes, rules, entry),
         );
         for (path, why) in changes.dropped {
             let told = issues::remote_dropped(&path, &why);
-            self.book.issues.tell(reporter, told);
+            self.book.tell(reporter, told);
         }
         // Deleted on the server with nothing of it here: an issue about fetching it is over (a
         // local file's own issue stands).
@@ -471,7 +432,7 @@ impl Session {
                 .and_then(|rp| local::join_inside(&self.folder, &rp))
                 .is_some_and(|p| std::fs::symlink_metadata(p).is_ok());
             if !here {
-                self.book.issues.resolved(reporter, &path);
+                self.book.resolved(reporter, &path);
             }
         }
         let cursor = match read {
@@ -479,14 +440,14 @@ impl Session {
             Err(PageError::Remote(e)) => return self.poll_failed(e, reporter),
             Err(e) => return Err(listing_end(e)),
         };
-        self.book.schedule.poll_done();
+        self.book.poll_done();
         self.feed.moved_to(cursor);
         if !changes.folders.is_empty() {
             let actions = self.folders().look(&changes.folders);
             self.folders().execute(actions, reporter)?;
         }
         if !changes.keys.is_empty() {
-            let actions = self.book.picture.plan_keys(&changes.keys);
+            let actions = self.book.plan(&changes.keys);
             self.execute(actions, None, false, reporter)?;
         }
         reporter.update(|s| {
@@ -508,7 +469,7 @@ impl Session {
             return Err(session_end(e));
         }
         let now = Instant::now();
-        match self.book.schedule.poll_failed(now) {
+        match self.book.poll_failed(now) {
             Attempt::RetryAt(at) => {
                 let wait = at.saturating_duration_since(now).as_secs_f32().round();
                 log::info!("A poll failed ({e}); trying again in {wait} s");
@@ -528,18 +489,15 @@ impl Session {
     /// While an app is held back by the site quota: once the account has a site free, the
     /// held-back apps are tried again.
     fn check_quota(&mut self, reporter: &Reporter) -> Result<(), SessionEnd> {
-        self.book
-            .issues
-            .quota_checked(Instant::now() + self.poll_interval);
+        self.book.quota_asked(Instant::now());
         let status = match self.remote.status() {
             Ok((status, _)) => status,
             Err(e) if fault::call_retryable(&e) => return Ok(()),
             Err(e) => return Err(session_end(e)),
         };
         if status.sites.used < status.sites.limit {
-            let keys = self.book.issues.held_back_keys();
             log::info!("The account has a site free: trying the held-back apps again");
-            let actions = self.book.picture.plan_keys(&keys);
+            let actions = self.book.held_back_plan();
             self.execute(actions, None, false, reporter)?;
         }
         Ok(())
@@ -565,44 +523,117 @@ impl Session {
         parallel: bool,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
+        self.execute_counted(actions, snap, parallel, Count::Own, reporter)
+    }
+
+    /// [`Session::execute`], counting its transfers by `count`.
+    fn execute_counted(
+        &mut self,
+        actions: Vec<Action>,
+        snap: Option<(String, Snapshot)>,
+        parallel: bool,
+        count: Count,
+        reporter: &Reporter,
+    ) -> Result<(), SessionEnd> {
         let Prepared {
             transfers,
             conflicts,
         } = self.book.prepare(actions, reporter);
+        let n = transfers.len() as u64;
+        if let Count::Burst { looked } = count {
+            // The paths looked at that need no transfer (our own downloads coming back,
+            // unchanged saves) are settled already.
+            self.burst.done += looked.saturating_sub(n);
+        }
         if transfers.is_empty() {
             return Ok(());
         }
-        let total = transfers.len() as u64;
-        let shown = total > 1;
+        let (before, total, shown) = match count {
+            Count::Own => (0, n, n > 1),
+            Count::Burst { .. } => {
+                let waiting = self.book.looks_pending() as u64;
+                self.burst.total = self.burst.total.max(self.burst.done + n + waiting);
+                (self.burst.done, self.burst.total, true)
+            }
+        };
         // A status write (a flush) per file would cost more than a small file's transfer: the
         // count moves about every 5%.
         let step = (total / 20).max(1);
         let ctx = self.ctx();
-        let outcomes = executor::run(&ctx, transfers, snap, parallel, &mut |done| {
-            let done = done as u64;
+        if shown {
+            reporter.progress(Some(Progress {
+                done: before,
+                total,
+            }));
+        }
+        let outcomes = executor::run(&ctx, transfers, snap, parallel, &mut |finished| {
+            let done = before + finished as u64;
             if shown && (done.is_multiple_of(step) || done == total) {
                 reporter.progress(Some(Progress { done, total }));
             }
         });
-        if shown {
-            reporter.progress(None);
+        // The count stays until the step (or the session's start) settles it: going to "Up to
+        // date" here and back to "Syncing" a moment later would be a lie in between.
+        if let Count::Burst { .. } = count {
+            self.burst.done += outcomes.len() as u64;
         }
-        // One transaction for the whole set: a commit per file was a tenth of a first sync.
-        let batch = self.book.picture.store.begin();
-        if let Err(e) = &batch {
-            log::warn!("Cannot batch the sync state updates: {e}");
-        }
-        let mut end = None;
-        for outcome in outcomes {
-            if let Err(e) = self.book.apply(outcome, &conflicts, reporter) {
-                end.get_or_insert(e);
-            }
-        }
-        if batch.is_ok()
-            && let Err(e) = self.book.picture.store.commit()
-        {
-            log::warn!("Cannot update the sync state: {e}");
-        }
-        end.map_or(Ok(()), Err)
+        self.book.apply_all(outcomes, &conflicts, reporter)
     }
+
+    /// After a step (or a session's start): while files wait to be read and pushed (a burst in
+    /// progress, a write too fresh to trust, a file waiting for its next write), the status says
+    /// "Syncing N of M", never "Up to date"; once none waits, the burst's count is over.
+    /// Unchanged states are not published again, so this costs an idle step nothing.
+    fn settle_progress(&mut self, reporter: &Reporter) {
+        let burst = self.burst.total;
+        let progress = self.pending_progress();
+        reporter.progress(progress);
+        if progress.is_none() && burst >= BIG_BURST {
+            // As after a full reconcile: the burst's reads, plans and transfers are done with.
+            self.book.release_memory();
+            crate::os::memory::give_back();
+        }
+    }
+
+    /// The count of the work still waiting, if any (the burst's, grown by what waits now).
+    fn pending_progress(&mut self) -> Option<Progress> {
+        let waiting = self.book.looks_pending() as u64;
+        if waiting == 0 {
+            self.burst = Burst::default();
+            return None;
+        }
+        self.burst.total = self.burst.total.max(self.burst.done + waiting);
+        Some(Progress {
+            done: self.burst.done,
+            total: self.burst.total,
+        })
+    }
+}
+
+/// A burst this large gives its memory back once it is over (a trim costs a few ms; a save or
+/// two does not need one).
+const BIG_BURST: u64 = 256;
+
+/// How [`Session::execute_counted`] counts its transfers for the status.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    /// "N of M" of this set alone, shown while more than one runs.
+    Own,
+    /// Part of the burst in progress, for `looked` paths the watcher reported: its count goes
+    /// on across steps.
+    Burst { looked: u64 },
+}
+
+/// The files of a burst: found by the watcher since nothing was waiting, and synced so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Burst {
+    done: u64,
+    total: u64,
+}
+
+/// What a look at one path calls for.
+enum Pushed {
+    Nothing,
+    /// The plan, and the bytes already read for its upload.
+    Plan(Vec<Action>, Option<(String, Snapshot)>),
 }

@@ -177,6 +177,15 @@ impl Picture {
         self.base_folders.insert(path.to_owned());
     }
 
+    /// Records many folders in the base in one transaction (one commit, not one per folder).
+    pub(crate) fn put_base_folders(&mut self, paths: &[String]) {
+        let recorded = self.store.put_folders(paths);
+        if let Err(e) = recorded {
+            log::warn!("Cannot update the sync state: {e}");
+        }
+        self.base_folders.extend(paths.iter().cloned());
+    }
+
     pub(crate) fn forget_base_folder(&mut self, path: &str) {
         self.base_folders.remove(path);
         if let Err(e) = self.store.forget_folder(path) {

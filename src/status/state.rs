@@ -76,8 +76,13 @@ pub enum IssueKind {
     /// An app not created because the account is out of sites; tried again when the count allows.
     HeldBack,
     /// Both sides changed; the newer copy won and the other one is kept at `backup` (a path the
-    /// user can open: local `sites-versions/…`, or the server's version history).
-    Conflict { backup: String },
+    /// user can open: local `sites-versions/…`, or the server's version history). `restore` is
+    /// the command that brings that other copy back (`hyperclay-sync restore … --version …`).
+    Conflict {
+        backup: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restore: Option<String>,
+    },
 }
 
 impl IssueKind {
@@ -204,7 +209,10 @@ mod tests {
             },
             IssueKind::Failed { error: "e".into() },
             IssueKind::HeldBack,
-            IssueKind::Conflict { backup: "b".into() },
+            IssueKind::Conflict {
+                backup: "b".into(),
+                restore: None,
+            },
         ];
         for kind in kinds {
             let issue = SyncIssue {

@@ -207,9 +207,17 @@ pub fn why_and_what_to_do(kind: &IssueKind) -> (String, String) {
              as soon as the account allows"
                 .to_owned(),
         ),
-        IssueKind::Conflict { backup } => (
+        IssueKind::Conflict { backup, restore } => (
             "it changed on both sides; the newer copy won".to_owned(),
-            format!("the other copy is kept at {backup}: open it to take anything back"),
+            match restore {
+                Some(cmd) => format!(
+                    "the other copy is kept at {backup}; to make it the current content again, \
+                     run: {cmd}"
+                ),
+                None => {
+                    format!("the other copy is kept at {backup}: open it to take anything back")
+                }
+            },
         ),
     }
 }
@@ -284,6 +292,7 @@ mod tests {
             path: path.to_owned(),
             kind: IssueKind::Conflict {
                 backup: "sites-versions/notes/2026-11-30-10-00-00.html".to_owned(),
+                restore: None,
             },
         }
     }
@@ -440,6 +449,22 @@ mod tests {
         assert_eq!(
             Summary::on_disk(false, true, true, Some(refused.clone())),
             refused
+        );
+    }
+
+    #[test]
+    fn a_settled_conflict_names_the_command_that_brings_the_other_copy_back() {
+        let issue = SyncIssue {
+            path: "notes.html".to_owned(),
+            kind: IssueKind::Conflict {
+                backup: "sites-versions/notes/2026-11-30-10-00-00-000+0000.html".to_owned(),
+                restore: Some("hyperclay-sync restore notes.html --version 0123456789ab".into()),
+            },
+        };
+        let report = issues_report("/f", &[issue]);
+        assert!(
+            report.contains("run: hyperclay-sync restore notes.html --version 0123456789ab"),
+            "{report}"
         );
     }
 

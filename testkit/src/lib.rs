@@ -1,5 +1,5 @@
 //! The test kit: the processes the end-to-end tests and the benchmark (xtask) drive, started one
-//! way for both. The reference server (`bin` finds the built programs, `server`, and `test_server` for the tests' temp-dir
+//! way for both. The reference server (`bin` finds the built programs, `http` is the one HTTP client of the tests and the bench, `server`, and `test_server` for the tests' temp-dir
 //! server with its admin helpers), the sync client (`client`), the screen rig of
 //! Xvfb, a private session bus and a tray host (`screen`), and waits on conditions with a
 //! deadline (`wait`). It only ever signals or kills processes it started itself, never prints a
@@ -7,6 +7,7 @@
 
 pub mod bin;
 pub mod client;
+pub mod http;
 pub mod screen;
 pub mod server;
 pub mod test_server;

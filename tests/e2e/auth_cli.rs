@@ -142,16 +142,9 @@ fn stored_access_token(file: &Path) -> String {
 }
 
 fn status_code(server: &TestServer, token: &str) -> u16 {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-        .get(&format!("{}/api/local-sync/status", server.url()))
-        .header("Authorization", format!("Bearer {token}"))
-        .call()
-        .expect("status reaches the server")
+    hyperclay_testkit::http::Api::new(&server.url(), Some(token))
         .status()
-        .as_u16()
+        .status
 }
 
 #[test]

@@ -20,9 +20,8 @@ fn set_mtime(path: &std::path::Path, t: Timestamp) {
 
 #[test]
 fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
+    let mut rig = Rig::stopped();
+    let api = &rig.api;
     assert_eq!(
         api.put("remote-only.html", b"<p>remote</p>", hours_ago(1)),
         200
@@ -36,7 +35,7 @@ fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
         200
     );
 
-    let mut client = Client::start_stopped(&server.url(), &token);
+    let client = &mut rig.client;
     client.write("local-only.html", "<p>local</p>");
     client.write("local-wins.html", "<p>new local</p>");
     client.write("remote-wins.html", "<p>old local</p>");
@@ -68,12 +67,8 @@ fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
 
 #[test]
 fn a_local_save_reaches_the_server_and_is_not_echoed_back() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let proxy = Proxy::start(&server.url());
-    let api = Api::new(&server.url(), &token);
-    let client = Client::start(&proxy.url, &token);
-    client.wait_synced();
+    let rig = Rig::synced_through_proxy(&[]);
+    let (api, client, proxy) = (&rig.api, &rig.client, rig.proxy());
 
     client.write("blog/post.html", "<p>v1</p>");
     assert!(wait_until(DEADLINE, || api
@@ -169,14 +164,13 @@ fn deletions_are_respected_on_both_sides_even_after_a_restart() {
 
 #[test]
 fn a_rename_is_a_new_file_and_an_app_elsewhere_is_updated_in_place() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
+    let mut rig = Rig::stopped();
+    let api = &rig.api;
     assert_eq!(
         api.put("deep/er/hello.html", b"<p>remote</p>", hours_ago(2)),
         200
     );
-    let mut client = Client::start_stopped(&server.url(), &token);
+    let client = &mut rig.client;
     client.write("hello.html", "<p>local newer</p>");
     client.write("old-name.png", "png");
     client.spawn();
@@ -248,12 +242,8 @@ fn offline_makes_no_requests_and_reconnecting_reconciles_both_ways() {
 
 #[test]
 fn server_errors_are_retried_on_the_schedule_then_given_up() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let proxy = Proxy::start(&server.url());
-    let api = Api::new(&server.url(), &token);
-    let client = Client::start(&proxy.url, &token);
-    client.wait_synced();
+    let rig = Rig::synced_through_proxy(&[]);
+    let (api, client, proxy) = (&rig.api, &rig.client, rig.proxy());
 
     proxy.fail("PUT /api/local-sync/files/flaky.html", 500, "internal");
     client.write("flaky.html", "<p>x</p>");
@@ -279,35 +269,35 @@ fn server_errors_are_retried_on_the_schedule_then_given_up() {
 /// meanwhile goes up once the server is back.
 #[test]
 fn a_server_restart_costs_neither_offline_nor_the_session() {
-    let mut server = TestServer::start();
-    let token = server.token("demo");
-    let client = Client::start(&server.url(), &token);
-    client.wait_synced();
+    let mut rig = Rig::synced(&[]);
+    let url = rig.server.url();
     let sessions = |log: &str| log.matches("Session started").count();
-    let before = sessions(&client.log());
-    assert!(before >= 1, "{}", client.log());
+    let before = sessions(&rig.client.log());
+    assert!(before >= 1, "{}", rig.client.log());
 
-    server.stop();
+    rig.server.stop();
     // Down long enough for polls to meet a refused connection (one 0.2 s apart at most, and
     // the first retry comes 1 s after the first failure), well within the 15 s of retries;
     // meanwhile the status says so.
-    assert!(wait_until(DEADLINE, || client
+    assert!(wait_until(DEADLINE, || rig
+        .client
         .log()
         .contains("Connection refused")));
     let said = |status: &serde_json::Value| {
         let reason = status["reason"].as_str().unwrap_or_default();
         status["state"] == "offline"
-            && reason.starts_with(&format!("cannot reach {}: ", server.url()))
+            && reason.starts_with(&format!("cannot reach {url}: "))
             && reason.ends_with("; trying again")
     };
     assert!(
-        wait_until(DEADLINE, || said(&client.status())),
+        wait_until(DEADLINE, || said(&rig.client.status())),
         "{}",
-        client.status()
+        rig.client.status()
     );
     std::thread::sleep(std::time::Duration::from_secs(2));
-    server.restart();
-    let api = Api::new(&server.url(), &token);
+    rig.server.restart();
+    assert_eq!(rig.server.url(), url, "restarted on the same port");
+    let (client, api) = (&rig.client, Api::new(&url, &rig.token));
     api.marker("after-restart");
     assert!(wait_until(DEADLINE, || client
         .read("after-restart.html")
@@ -325,11 +315,8 @@ fn a_server_restart_costs_neither_offline_nor_the_session() {
 #[test]
 fn editor_save_patterns_end_with_the_last_content_and_no_partial_version() {
     use std::io::Write;
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
-    let client = Client::with_files(&server.url(), &token, &[("page.html", "<p>start</p>")]);
-    client.wait_synced();
+    let rig = Rig::synced(&[("page.html", "<p>start</p>")]);
+    let (api, client) = (&rig.api, &rig.client);
     assert!(wait_until(DEADLINE, || api.get("page.html").is_some()));
 
     // Temp file + rename (most editors' atomic save).
@@ -372,11 +359,8 @@ fn editor_save_patterns_end_with_the_last_content_and_no_partial_version() {
 
 #[test]
 fn files_over_20_mib_are_never_sent_and_20_mib_is() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
-    let client = Client::start(&server.url(), &token);
-    client.wait_synced();
+    let rig = Rig::synced(&[]);
+    let (api, client) = (&rig.api, &rig.client);
     let limit = hyperclay_protocol::MAX_FILE_BYTES as usize;
     std::fs::write(client.path("too-big.bin"), vec![b'x'; limit + 1]).unwrap();
     std::fs::write(client.path("just-fits.bin"), vec![b'y'; limit]).unwrap();
@@ -544,14 +528,10 @@ fn clock_skew_either_way_still_lets_the_newer_side_win() {
 
 #[test]
 fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let proxy = Proxy::start(&server.url());
-    let api = Api::new(&server.url(), &token);
-    let client = Client::start(&proxy.url, &token);
-    client.wait_synced();
+    let rig = Rig::synced_through_proxy(&[]);
+    let (api, client, proxy) = (&rig.api, &rig.client, rig.proxy());
     let full = |p: &Proxy| p.count("GET", "/api/local-sync/changes?limit");
-    let sessions = full(&proxy);
+    let sessions = full(proxy);
     proxy.fail(
         "GET /api/local-sync/changes?limit=1000&cursor",
         410,
@@ -559,7 +539,7 @@ fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
     );
     // The long-poll already held open ends with this change; the next one gets the 410.
     api.marker("wake-the-poll");
-    assert!(wait_until(DEADLINE, || full(&proxy) > sessions));
+    assert!(wait_until(DEADLINE, || full(proxy) > sessions));
     proxy.heal();
     api.marker("after-410");
     assert!(wait_until(DEADLINE, || client
@@ -570,12 +550,8 @@ fn an_expired_cursor_starts_a_new_session_with_a_full_listing() {
 
 #[test]
 fn a_stale_upload_takes_the_servers_copy_and_keeps_the_local_one_as_a_backup() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let proxy = Proxy::start(&server.url());
-    let api = Api::new(&server.url(), &token);
-    let client = Client::with_files(&proxy.url, &token, &[("s.html", "<p>v1</p>")]);
-    client.wait_synced();
+    let rig = Rig::synced_through_proxy(&[("s.html", "<p>v1</p>")]);
+    let (api, client, proxy) = (&rig.api, &rig.client, rig.proxy());
     assert!(wait_until(DEADLINE, || api.get("s.html").is_some()));
     // The server gets a newer copy the client has not polled yet, and refuses the local save.
     api.save("s", "<p>server newer</p>");
@@ -592,11 +568,8 @@ fn a_stale_upload_takes_the_servers_copy_and_keeps_the_local_one_as_a_backup() {
 
 #[test]
 fn names_the_protocol_forbids_are_skipped_and_logged_once() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
-    let client = Client::with_files(&server.url(), &token, &[("Bad Name.html", "<p>1</p>")]);
-    client.wait_synced();
+    let rig = Rig::synced(&[("Bad Name.html", "<p>1</p>")]);
+    let (api, client) = (&rig.api, &rig.client);
     client.write("Bad Name.html", "<p>2</p>");
     client.write("fine.html", "<p>ok</p>");
     assert!(wait_until(DEADLINE, || api.get("fine.html").is_some()));
@@ -641,12 +614,11 @@ fn a_lapsed_subscription_pauses_sync_until_it_is_paid_again() {
 
 #[test]
 fn empty_folders_sync_both_ways_and_a_folder_deleted_here_stays_deleted() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
+    let mut rig = Rig::stopped();
+    let api = &rig.api;
     assert_eq!(api.put_folder("remote-empty"), 200);
     assert_eq!(api.put_folder("deep/er"), 200);
-    let mut client = Client::start_stopped(&server.url(), &token);
+    let client = &mut rig.client;
     std::fs::create_dir_all(client.path("local-empty/inner")).unwrap();
     std::fs::create_dir_all(client.path("Bad Folder")).unwrap();
     std::fs::create_dir_all(client.path("node_modules/pkg")).unwrap();

@@ -183,19 +183,15 @@ fn another_server_for_the_same_folder_gets_a_first_sync_not_the_old_base() {
 
 #[test]
 fn a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let proxy = Proxy::start(&server.url());
-    let api = Api::new(&server.url(), &token);
-    let client = Client::with_files(&proxy.url, &token, &[("a.html", "<p>a</p>")]);
-    client.wait_synced();
+    let rig = Rig::synced_through_proxy(&[("a.html", "<p>a</p>")]);
+    let (api, client, proxy) = (&rig.api, &rig.client, rig.proxy());
     assert!(wait_until(DEADLINE, || api.get("a.html").is_some()));
     let away = client.folder.with_extension("away");
 
     // Unmounted, or moved away: the folder is gone while the app runs.
     std::fs::rename(&client.folder, &away).unwrap();
     assert!(
-        wait_until(DEADLINE, || status_error(&client).contains("is missing")),
+        wait_until(DEADLINE, || status_error(client).contains("is missing")),
         "status: {}",
         client.status()
     );
@@ -209,7 +205,7 @@ fn a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back()
 
     // An empty folder in its place (an empty mount point) is not the synced folder either.
     std::fs::create_dir(&client.folder).unwrap();
-    assert!(wait_until(DEADLINE, || status_error(&client).contains("not the one")));
+    assert!(wait_until(DEADLINE, || status_error(client).contains("not the one")));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(std::fs::read_dir(&client.folder).unwrap().count(), 0);
     assert_eq!(proxy.seen.lock().unwrap().len(), calls);
@@ -225,7 +221,7 @@ fn a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back()
     assert!(client.status()["error"].is_null());
     assert_eq!(client.read("a.html").as_deref(), Some("<p>a</p>"));
     assert_eq!(
-        paths(&api),
+        paths(api),
         BTreeSet::from(["a.html".into(), "b.html".into(), "while-away.html".into()])
     );
 }
@@ -534,24 +530,21 @@ fn save_patterns_of_other_editors_upload_only_the_saved_file() {
 /// up as an empty folder; a folder left empty does (an empty folder is the user's too).
 #[test]
 fn a_folder_made_and_filled_with_ignored_files_at_once_is_not_created_remotely() {
-    let server = TestServer::start();
-    let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
-    let client = Client::start(&server.url(), &token);
-    client.wait_synced();
+    let rig = Rig::synced(&[]);
+    let (api, client) = (&rig.api, &rig.client);
     // Made, then filled a moment later, as a tool does (well inside the 200 ms second look).
     std::fs::create_dir(client.path("cache")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(client.path("cache/m.pyc"), "bytecode").unwrap();
     std::fs::create_dir(client.path("keep")).unwrap();
     assert!(
-        wait_until(DEADLINE, || paths(&api).contains("keep")),
+        wait_until(DEADLINE, || paths(api).contains("keep")),
         "the empty folder never went up"
     );
     // Nothing to wait for when nothing should happen: well past the second look (200 ms).
     std::thread::sleep(std::time::Duration::from_secs(1));
-    round_trip(&client, &api, "later");
-    assert!(!paths(&api).contains("cache"), "{:?}", paths(&api));
+    round_trip(client, api, "later");
+    assert!(!paths(api).contains("cache"), "{:?}", paths(api));
 }
 
 /// Two local names that Windows or macOS could not tell apart (made on Linux) would both be kept

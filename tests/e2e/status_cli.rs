@@ -101,6 +101,11 @@ fn a_synced_folder_is_up_to_date_with_no_issues_then_not_running() {
     client.wait_synced();
     let home = client.home.path().to_owned();
 
+    // A file written just before the start waits out the fresh-write rule: syncing until then.
+    assert!(wait_until(
+        DEADLINE,
+        || status_json(&home, &server.url())["state"] == "upToDate"
+    ));
     let json = status_json(&home, &server.url());
     assert_eq!(json["state"], "upToDate", "{json}");
     assert_eq!(json["line"], "Up to date", "{json}");

@@ -327,7 +327,7 @@ fn a_first_sync_shows_n_of_m_and_a_conflict_names_its_backup() {
         "<p>remote, newer</p>"
     );
     match engine.issue("both.html") {
-        Some(IssueKind::Conflict { backup }) => {
+        Some(IssueKind::Conflict { backup, .. }) => {
             assert!(backup.contains("sites-versions"), "{backup}");
         }
         other => panic!("no conflict issue: {other:?}"),

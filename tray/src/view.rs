@@ -455,6 +455,7 @@ mod tests {
                     path: "n.html".to_owned(),
                     kind: IssueKind::Conflict {
                         backup: "sites-versions/n/1.html".to_owned(),
+                        restore: None,
                     },
                 },
             ],

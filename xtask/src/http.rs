@@ -1,37 +1,27 @@
-//! The bench's own HTTP: a bare protocol client (ureq, keep-alive, nothing else) that seeds
-//! accounts, makes the floor PUTs and the remote edits, and a raw HTTP/1.1 exchange over a
-//! TcpStream that counts every byte on the wire. It never logs a token.
+//! The bench's HTTP: the test kit's one client (keep-alive) that seeds accounts, makes the floor
+//! PUTs and the remote edits, and a raw HTTP/1.1 exchange over a TcpStream that counts every
+//! byte on the wire (what no HTTP client reports, so it is written here). It never logs a token.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hyperclay_protocol::{
-    ChangesResponse, Entry, HEADER_CHECKSUM, HEADER_MODIFIED_AT, PutResponse, RemotePath,
-    Timestamp, sha256_hex,
-};
+use hyperclay_protocol::{ChangesResponse, Entry, PutResponse, RemotePath, Timestamp, sha256_hex};
+use hyperclay_testkit::http::Reply;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// A bare client for one account.
+/// A client for one account: the test kit's one HTTP client on keep-alive connections, its
+/// replies turned into the protocol's types or an error that says which call failed.
 #[derive(Clone)]
 pub struct Api {
-    agent: ureq::Agent,
-    base: String,
-    auth: String,
+    http: hyperclay_testkit::http::Api,
 }
 
 impl Api {
     pub fn new(base: &str, token: &str) -> Api {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
         Api {
-            agent,
-            base: base.trim_end_matches('/').to_owned(),
-            auth: format!("Bearer {token}"),
+            http: hyperclay_testkit::http::Api::new(base, Some(token)).keep_alive(),
         }
     }
 
@@ -42,79 +32,37 @@ impl Api {
 
     /// [`Api::put_file`] with the checksum already computed (the floor's bare PUT).
     pub fn put_file_summed(&self, path: &str, bytes: &[u8], checksum: &str) -> Result<PutResponse> {
-        let rp = RemotePath::file(path).with_context(|| format!("bad bench path {path}"))?;
-        let url = format!("{}/api/local-sync/files/{}", self.base, rp.to_url_path());
-        let resp = self
-            .agent
-            .put(&url)
-            .header("Authorization", &self.auth)
-            .header(HEADER_MODIFIED_AT, Timestamp::now().to_rfc3339())
-            .header(HEADER_CHECKSUM, checksum)
-            .send(bytes)
-            .with_context(|| format!("PUT {path}"))?;
-        json(resp, &format!("PUT {path}"))
+        RemotePath::file(path).with_context(|| format!("bad bench path {path}"))?;
+        let reply = self
+            .http
+            .try_put_summed(path, bytes, Timestamp::now(), checksum)?;
+        json(&reply, &format!("PUT {path}"))
     }
 
     /// The platform's own `POST /save/{app}` (a remote edit), authenticated by the bearer token.
     pub fn platform_save(&self, app: &str, html: &[u8]) -> Result<PutResponse> {
-        let url = format!("{}/save/{app}", self.base);
-        let resp = self
-            .agent
-            .post(&url)
-            .header("Authorization", &self.auth)
-            .send(html)
-            .with_context(|| format!("POST /save/{app}"))?;
-        json(resp, &format!("POST /save/{app}"))
+        let reply = self.http.try_platform_save(app, html)?;
+        json(&reply, &format!("POST /save/{app}"))
     }
 
     /// One page of `/changes`.
     pub fn changes(&self, cursor: Option<&str>) -> Result<ChangesResponse> {
-        let mut req = self
-            .agent
-            .get(format!("{}/api/local-sync/changes", self.base))
-            .header("Authorization", &self.auth);
-        if let Some(c) = cursor {
-            req = req.query("cursor", c);
-        }
-        let resp = req.call().context("GET /changes")?;
-        json(resp, "GET /changes")
+        let reply = self.http.try_changes(cursor, None)?;
+        json(&reply, "GET /changes")
     }
 
     /// Every live file of the account (folders left out) and the cursor after the listing.
     pub fn files(&self) -> Result<(Vec<Entry>, String)> {
-        let mut files = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.changes(cursor.as_deref())?;
-            files.extend(
-                page.entries
-                    .into_iter()
-                    .filter(|e| !e.deleted && e.kind != hyperclay_protocol::EntryKind::Folder),
-            );
-            cursor = Some(page.cursor);
-            if !page.has_more {
-                break;
-            }
-        }
-        Ok((files, cursor.unwrap_or_default()))
+        Ok(self.http.try_files()?)
     }
 }
 
-fn json<T: serde::de::DeserializeOwned>(
-    mut resp: ureq::http::Response<ureq::Body>,
-    what: &str,
-) -> Result<T> {
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_vec()
-        .with_context(|| format!("{what}: reading the reply"))?;
-    if !(200..300).contains(&status) {
-        bail!("{what}: HTTP {status}: {}", String::from_utf8_lossy(&body));
+fn json<T: serde::de::DeserializeOwned>(reply: &Reply, what: &str) -> Result<T> {
+    if !reply.is_success() {
+        bail!("{what}: HTTP {}: {}", reply.status, reply.text());
     }
-    serde_json::from_slice(&body)
+    reply
+        .try_json()
         .with_context(|| format!("{what}: the reply is not the protocol's JSON"))
 }
 

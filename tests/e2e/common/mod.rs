@@ -168,11 +168,78 @@ impl Drop for Client {
     }
 }
 
-/// Another client of the account, straight over HTTP.
+/// The set-up most scenarios start from: the real server, the demo account's token, another
+/// client of that account over HTTP (`api`), and the sync client, optionally behind a `proxy`
+/// that counts and can fail its requests. Each constructor names the moment the test starts at.
+pub struct Rig {
+    pub client: Client,
+    pub api: Api,
+    pub proxy: Option<Proxy>,
+    pub token: String,
+    pub server: TestServer,
+}
+
+impl Rig {
+    /// The client has finished its first session with `files` written into its folder before
+    /// it started.
+    pub fn synced(files: &[(&str, &str)]) -> Rig {
+        let rig = Rig::stopped_with(files, false);
+        rig.start()
+    }
+
+    /// As [`Rig::synced`], the client talking to the server through `rig.proxy`.
+    pub fn synced_through_proxy(files: &[(&str, &str)]) -> Rig {
+        let rig = Rig::stopped_with(files, true);
+        rig.start()
+    }
+
+    /// The server and the account are up; the client is not started (`rig.start()` starts it
+    /// and waits for its first session), so the test can lay out its folder and the server's
+    /// side first.
+    pub fn stopped() -> Rig {
+        Rig::stopped_with(&[], false)
+    }
+
+    fn stopped_with(files: &[(&str, &str)], proxied: bool) -> Rig {
+        let server = TestServer::start();
+        let token = server.token("demo");
+        let api = Api::new(&server.url(), &token);
+        let proxy = proxied.then(|| Proxy::start(&server.url()));
+        let url = proxy
+            .as_ref()
+            .map_or_else(|| server.url(), |p| p.url.clone());
+        let client = Client::start_stopped(&url, &token);
+        for (p, content) in files {
+            client.write(p, content);
+        }
+        Rig {
+            client,
+            api,
+            proxy,
+            token,
+            server,
+        }
+    }
+
+    /// Starts the client and waits for its first session.
+    pub fn start(mut self) -> Rig {
+        self.client.spawn();
+        self.client.wait_synced();
+        self
+    }
+
+    /// The proxy of [`Rig::synced_through_proxy`].
+    pub fn proxy(&self) -> &Proxy {
+        self.proxy.as_ref().expect("a rig started through a proxy")
+    }
+}
+
+/// Another client of the account, straight over HTTP (the test kit's one client, as this
+/// account).
 pub struct Api {
     pub url: String,
     pub token: String,
-    agent: ureq::Agent,
+    http: hyperclay_testkit::http::Api,
 }
 
 impl Api {
@@ -180,30 +247,14 @@ impl Api {
         Api {
             url: url.to_owned(),
             token: token.to_owned(),
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .new_agent(),
+            http: hyperclay_testkit::http::Api::new(url, Some(token)).keep_alive(),
         }
     }
 
     /// The server's content of `path`, or None when it has none.
     pub fn get(&self, path: &str) -> Option<String> {
-        let mut r = self
-            .agent
-            .get(format!("{}/api/local-sync/files/{path}", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .unwrap();
-        (r.status() == 200).then(|| {
-            let bytes = r
-                .body_mut()
-                .with_config()
-                .limit(64 << 20)
-                .read_to_vec()
-                .unwrap();
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
+        let r = self.http.get(&format!("/api/local-sync/files/{path}"));
+        (r.status == 200).then(|| r.text())
     }
 
     /// A new app created by another client "now": proof, once it arrives, that polls ran.
@@ -222,49 +273,33 @@ impl Api {
         content: &[u8],
         modified_at: hyperclay_protocol::Timestamp,
     ) -> u16 {
-        self.agent
-            .put(format!("{}/api/local-sync/files/{path}", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("X-Modified-At", modified_at.to_rfc3339())
-            .send(content)
-            .unwrap()
-            .status()
-            .as_u16()
+        self.http
+            .put_raw(path, content, &modified_at.to_rfc3339())
+            .status
     }
 
     /// `PUT /folders/{path}`: the status.
     pub fn put_folder(&self, path: &str) -> u16 {
-        self.agent
-            .put(format!("{}/api/local-sync/folders/{path}", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .send_empty()
-            .unwrap()
-            .status()
-            .as_u16()
+        self.http
+            .put_with(&format!("/api/local-sync/folders/{path}"), b"", &[])
+            .status
     }
 
     /// The platform's own save (an app edited in the browser).
     pub fn save(&self, app: &str, html: &str) {
         let r = self
-            .agent
-            .post(format!("{}/save/{app}", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .send(html)
-            .unwrap();
-        assert!(r.status().is_success(), "save failed: {}", r.status());
+            .http
+            .try_platform_save(app, html.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.is_success(), "save failed: {}", r.status);
     }
 
     /// The contents of every version the server kept of `path`, newest first.
     pub fn versions(&self, path: &str) -> Vec<String> {
-        let auth = format!("Bearer {}", self.token);
-        let mut r = self
-            .agent
-            .get(format!("{}/api/local-sync/versions/{path}", self.url))
-            .header("Authorization", &auth)
-            .call()
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        let v: serde_json::Value = self
+            .http
+            .get(&format!("/api/local-sync/versions/{path}"))
+            .json();
         v["versions"]
             .as_array()
             .cloned()
@@ -272,28 +307,16 @@ impl Api {
             .iter()
             .map(|e| {
                 let id = e["id"].as_str().unwrap();
-                self.agent
-                    .get(format!("{}/api/local-sync/versions/{path}/{id}", self.url))
-                    .header("Authorization", &auth)
-                    .call()
-                    .unwrap()
-                    .body_mut()
-                    .read_to_string()
-                    .unwrap()
+                self.http
+                    .get(&format!("/api/local-sync/versions/{path}/{id}"))
+                    .text()
             })
             .collect()
     }
 
     /// Every path of the account.
     pub fn paths(&self) -> Vec<String> {
-        let mut r = self
-            .agent
-            .get(format!("{}/api/local-sync/changes", self.url))
-            .header("Authorization", format!("Bearer {}", self.token))
-            .call()
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        let v: serde_json::Value = self.http.get("/api/local-sync/changes").json();
         v["entries"]
             .as_array()
             .unwrap()

@@ -17,7 +17,7 @@ pub mod sni_host;
 /// How long any single condition may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// The XEmbed fallback gives the icon's window this WM_CLASS, after the tray id (src/tray/app.rs).
+/// The XEmbed fallback gives the icon's window this WM_CLASS, after the tray id (tray/src/app.rs).
 pub const ICON_WINDOW: &str = "tray-icon tray app hyperclay-sync";
 
 /// Polls `check` every 20 ms until it gives a value; panics with `what` (and `context()`, for
@@ -663,11 +663,10 @@ pub fn server_files(
     server_url: &str,
     token: &str,
 ) -> Result<Vec<(String, Option<String>)>, String> {
-    let mut response = ureq::get(&format!("{server_url}/api/local-sync/changes"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
+    let reply = hyperclay_testkit::http::Api::new(server_url, Some(token))
+        .try_changes(None, None)
         .map_err(|e| e.to_string())?;
-    let body: serde_json::Value = response.body_mut().read_json().map_err(|e| e.to_string())?;
+    let body: serde_json::Value = reply.try_json().map_err(|e| e.to_string())?;
     let entries = body["entries"]
         .as_array()
         .ok_or("no entries in the listing")?;
@@ -685,12 +684,7 @@ pub fn server_files(
 
 /// The HTTP status the server gives `token` on the status endpoint.
 pub fn token_status(server_url: &str, token: &str) -> u16 {
-    match ureq::get(&format!("{server_url}/api/local-sync/status"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-    {
-        Ok(r) => r.status().as_u16(),
-        Err(ureq::Error::StatusCode(code)) => code,
-        Err(e) => panic!("status call failed: {e}"),
-    }
+    hyperclay_testkit::http::Api::new(server_url, Some(token))
+        .status()
+        .status
 }
