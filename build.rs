@@ -1,9 +1,15 @@
 //! Bakes the default server URL into the binary: `.env` (else the shipped `.env.example`) gives
 //! one URL for development builds and one for distribution (`release` profile) builds.
 //! It must never fail a build for a missing `.env`: the example always exists.
+//! For Windows targets it also embeds the app icon and the version into `hyperclay-sync.exe`
+//! (`installer/windows/resource.rs`; tray/build.rs does the same for the tray app).
 
 use std::fs;
 use std::path::Path;
+
+// Shared with tray/build.rs: one resource definition for both programs.
+#[path = "installer/windows/resource.rs"]
+mod windows_resource;
 
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
@@ -31,6 +37,14 @@ fn main() {
         development
     };
     println!("cargo:rustc-env=HYPERCLAY_DEFAULT_URL={url}");
+
+    // The target's OS, not the host's: a `#[cfg(windows)]` here would test the build machine.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("windows") {
+        windows_resource::embed(
+            &Path::new(&dir).join("installer/windows/hyperclay-sync.ico"),
+            "Hyperclay Sync command line",
+        );
+    }
 }
 
 /// The value of `KEY=value` in a dotenv text (comments and blank lines skipped, quotes stripped).

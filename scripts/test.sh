@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian 12 machine with Rust installed: installs what is
 # missing, checks formatting and lints, builds everything, runs the unit, conformance, end-to-end,
-# UI (Xvfb + tray host) and browser (headless Chromium) tests, fuzzes each parser briefly, then
-# builds the .deb, installs it for real and syncs through the installed app (root only).
+# UI (Xvfb + tray host) and browser (headless Chromium) tests, fuzzes each parser briefly, lints the
+# macOS code, builds the Windows setup and tests it installed under Wine, then builds the .deb,
+# installs it for real and syncs through the installed app (root only).
 # Each stage ends with a line "test: <stage> took N s" on stderr, so a slow CI run says where.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,12 @@ stage ui-tests cargo test --locked -p hyperclay-sync --test ui -- --ignored
 # and the JWT check; docs/reliability.md has the long-run command.
 cargo fuzz --version >/dev/null 2>&1 || stage fuzz-install cargo install cargo-fuzz --locked
 stage fuzz fuzz/run.sh
+
+# The other desktop systems, from this machine: the macOS code type-checked and linted for both
+# architectures; the Windows setup cross-built, installed silently into a fresh Wine prefix, put
+# through the e2e scenarios that matter on Windows and uninstalled (installer/README.md).
+stage macos-check installer/macos/check.sh
+stage windows-wine installer/windows/wine/test.sh
 
 if [ "$(id -u)" -eq 0 ]; then
   stage smoke-test installer/linux/smoke-test.sh

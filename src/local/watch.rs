@@ -26,8 +26,19 @@ pub enum FsSignal {
     Rescan,
 }
 
+/// Whether this platform's watcher says when a writer is done: inotify reports close-after-write
+/// and rename-into-place; FSEvents (macOS) and ReadDirectoryChangesW (Windows) only report that
+/// something was created or modified.
+const COMPLETION_EVENTS: bool = cfg!(target_os = "linux");
+
 /// What one notify event means for the engine.
 pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
+    signals_with(event, COMPLETION_EVENTS)
+}
+
+/// [`signals`] for a watcher that has (`completion_events`) or lacks completion events, so each
+/// platform's decision is tested on every platform.
+fn signals_with(event: notify::Result<Event>, completion_events: bool) -> Vec<FsSignal> {
     let event = match event {
         Ok(e) => e,
         Err(_) => return vec![FsSignal::Rescan],
@@ -60,11 +71,11 @@ pub fn signals(event: notify::Result<Event>) -> Vec<FsSignal> {
             event.paths.into_iter().map(FsSignal::Done).collect()
         }
         EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
-            if !cfg!(target_os = "linux") =>
+            if !completion_events =>
         {
             event.paths.into_iter().map(FsSignal::Changed).collect()
         }
-        EventKind::Modify(ModifyKind::Name(RenameMode::Any)) if !cfg!(target_os = "linux") => {
+        EventKind::Modify(ModifyKind::Name(RenameMode::Any)) if !completion_events => {
             event.paths.into_iter().map(FsSignal::Changed).collect()
         }
         _ => Vec::new(),
@@ -143,9 +154,14 @@ pub fn start<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // Only the live watcher tests below (Linux) use these; elsewhere they would be unused
+    // (clippy -D warnings for macOS, installer/macos/check.sh).
+    #[cfg(target_os = "linux")]
     use std::sync::mpsc;
+    #[cfg(target_os = "linux")]
     use std::time::{Duration, Instant};
 
+    #[cfg(target_os = "linux")]
     fn wait_for(rx: &mpsc::Receiver<()>, inbox: &Inbox, want: &FsSignal) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -160,6 +176,91 @@ mod tests {
 
     fn done(path: &str) -> FsSignal {
         FsSignal::Done(PathBuf::from(path))
+    }
+
+    fn changed(path: &str) -> FsSignal {
+        FsSignal::Changed(PathBuf::from(path))
+    }
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Result<Event> {
+        let mut e = Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        Ok(e)
+    }
+
+    /// macOS (FSEvents) and Windows have no close-after-write: a created or modified file, and a
+    /// rename FSEvents cannot pair (`Name(Any)`), wait for a quiet time; a removal or a rename
+    /// away is final at once. Checked here because no Mac runs these tests in CI.
+    #[test]
+    fn without_completion_events_a_write_waits_for_quiet_and_a_removal_is_final() {
+        let without = |kind, paths: &[&str]| signals_with(event(kind, paths), false);
+        let data = ModifyKind::Data(notify::event::DataChange::Content);
+        assert_eq!(
+            without(EventKind::Create(CreateKind::File), &["/f/a.html"]),
+            [changed("/f/a.html")]
+        );
+        assert_eq!(
+            without(EventKind::Modify(data), &["/f/a.html"]),
+            [changed("/f/a.html")]
+        );
+        assert_eq!(
+            without(EventKind::Modify(ModifyKind::Any), &["/f/a.html"]),
+            [changed("/f/a.html")]
+        );
+        assert_eq!(
+            without(
+                EventKind::Modify(ModifyKind::Name(RenameMode::Any)),
+                &["/f/.a.tmp"]
+            ),
+            [changed("/f/.a.tmp")]
+        );
+        assert_eq!(
+            without(EventKind::Remove(RemoveKind::File), &["/f/a.html"]),
+            [done("/f/a.html")]
+        );
+        assert_eq!(
+            without(
+                EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+                &["/f/.a.tmp", "/f/a.html"]
+            ),
+            [done("/f/a.html")]
+        );
+    }
+
+    /// Linux (inotify): only a finished write counts; the modify events before it are noise.
+    #[test]
+    fn with_completion_events_only_a_finished_write_counts() {
+        let with = |kind, paths: &[&str]| signals_with(event(kind, paths), true);
+        let data = ModifyKind::Data(notify::event::DataChange::Content);
+        assert!(with(EventKind::Modify(data), &["/f/a.html"]).is_empty());
+        assert!(with(EventKind::Create(CreateKind::File), &["/f/a.html"]).is_empty());
+        assert!(
+            with(
+                EventKind::Modify(ModifyKind::Name(RenameMode::Any)),
+                &["/f/a.html"]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            with(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                &["/f/a.html"]
+            ),
+            [done("/f/a.html")]
+        );
+        assert_eq!(
+            with(
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                &["/f/a.html"]
+            ),
+            [done("/f/a.html")]
+        );
+        assert_eq!(
+            signals_with(Err(notify::Error::generic("lost")), true),
+            [FsSignal::Rescan]
+        );
     }
 
     #[test]

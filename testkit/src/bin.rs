@@ -2,8 +2,21 @@
 //! (`target/<profile>/`), so a test of one package finds another package's binary (the tray is
 //! its own crate) without cargo's per-package `CARGO_BIN_EXE_*`. It never builds anything: a
 //! missing binary is a clear panic that says which command builds it.
+//!
+//! The client under test can be another build of it, run another way: with
+//! `HYPERCLAY_TEST_CLIENT=/path/to/hyperclay-sync.exe` and `HYPERCLAY_TEST_RUNNER=wine`, every test
+//! that starts the client through [`client_command`] (or passes [`client`] to the kit's
+//! `client::command`) runs the installed Windows program under Wine instead
+//! (installer/windows/wine/test.sh does this for the scenarios that matter on Windows).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A client program to test instead of the one built beside the tests.
+pub const CLIENT_ENV: &str = "HYPERCLAY_TEST_CLIENT";
+/// A program that runs the client (`wine`), given the client's path as its first argument.
+pub const RUNNER_ENV: &str = "HYPERCLAY_TEST_RUNNER";
 
 /// The command line and headless engine.
 pub const CLIENT: &str = "hyperclay-sync";
@@ -28,6 +41,56 @@ pub fn path(name: &str) -> PathBuf {
             p.display()
         ),
         None => panic!("cannot tell the build folder from {}", exe.display()),
+    }
+}
+
+/// The command line client under test: `HYPERCLAY_TEST_CLIENT` when set, else the built one.
+///
+/// # Panics
+/// When `HYPERCLAY_TEST_CLIENT` names no file, or the built client is missing.
+pub fn client() -> PathBuf {
+    match std::env::var_os(CLIENT_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "{CLIENT_ENV}={} is not a file", p.display());
+            p
+        }
+        None => path(CLIENT),
+    }
+}
+
+/// The program that runs the client, when `HYPERCLAY_TEST_RUNNER` names one.
+pub fn client_runner() -> Option<OsString> {
+    std::env::var_os(RUNNER_ENV).filter(|v| !v.is_empty())
+}
+
+/// A command that starts the client under test: `RUNNER CLIENT` with a runner, else `CLIENT`.
+/// The caller adds the arguments.
+pub fn client_command() -> Command {
+    command_for(&client())
+}
+
+/// A command that starts `program`; through the runner when `program` is the client under test
+/// (only the client has a runner: the server and the test tools stay native).
+pub fn command_for(program: &Path) -> Command {
+    match client_runner() {
+        Some(runner) if program == client() => {
+            let mut cmd = Command::new(runner);
+            cmd.arg(program);
+            cmd
+        }
+        _ => Command::new(program),
+    }
+}
+
+/// The signal that asks the client to stop as a user's logout or shutdown would: SIGTERM, or
+/// SIGINT under a runner. Wine ends a Windows program at once on SIGTERM, and turns SIGINT into
+/// the Ctrl-C console event, Windows' polite stop for a console program.
+pub fn client_stop_signal() -> libc::c_int {
+    if client_runner().is_some() {
+        libc::SIGINT
+    } else {
+        libc::SIGTERM
     }
 }
 

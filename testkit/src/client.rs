@@ -8,8 +8,9 @@ use std::process::Command;
 
 /// `bin` with `HYPERCLAY_SYNC_HOME=home` and `HYPERCLAY_URL=url`, every other inherited
 /// `HYPERCLAY_*` variable removed. The caller adds the subcommand, token and output.
+/// The client under test (`crate::bin::client`) starts through its runner, if any.
 pub fn command(bin: &Path, home: &Path, url: &str) -> Command {
-    let mut cmd = Command::new(bin);
+    let mut cmd = crate::bin::command_for(bin);
     forget_hyperclay_settings(&mut cmd, std::env::vars_os().map(|(k, _)| k));
     cmd.env("HYPERCLAY_SYNC_HOME", home)
         .env("HYPERCLAY_URL", url);

@@ -36,13 +36,29 @@ pub enum KitError {
         what: &'static str,
         source: std::io::Error,
     },
-    #[error("pid {pid} ignored SIGTERM for {grace:?} and was killed")]
-    IgnoredTerm { pid: u32, grace: Duration },
+    #[error(
+        "pid {pid} ignored signal {signal} (SIGTERM 15, SIGINT 2) for {grace:?} and was killed"
+    )]
+    IgnoredTerm {
+        pid: u32,
+        signal: libc::c_int,
+        grace: Duration,
+    },
 }
 
 /// SIGTERM to our own child, as a logout or a session's end would, then SIGKILL if it is still
 /// there after `grace`. The child is reaped either way.
 pub fn terminate(child: &mut Child, grace: Duration) -> Result<(), KitError> {
+    terminate_with(child, libc::SIGTERM, grace)
+}
+
+/// [`terminate`] for the client under test: with the signal that stops it politely where it
+/// runs (`bin::client_stop_signal`: SIGINT under Wine).
+pub fn terminate_client(child: &mut Child, grace: Duration) -> Result<(), KitError> {
+    terminate_with(child, bin::client_stop_signal(), grace)
+}
+
+fn terminate_with(child: &mut Child, signal: libc::c_int, grace: Duration) -> Result<(), KitError> {
     if let Ok(Some(_)) = child.try_wait() {
         return Ok(());
     }
@@ -51,14 +67,14 @@ pub fn terminate(child: &mut Child, grace: Duration) -> Result<(), KitError> {
         // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet, so the pid
         // cannot have been reused by another process.
         unsafe {
-            libc::kill(raw, libc::SIGTERM);
+            libc::kill(raw, signal);
         }
     }
     if wait::until(grace, || matches!(child.try_wait(), Ok(Some(_)))) {
         return Ok(());
     }
     kill(child);
-    Err(KitError::IgnoredTerm { pid, grace })
+    Err(KitError::IgnoredTerm { pid, signal, grace })
 }
 
 /// SIGKILL and reap our own child; for drops, where nothing is left to report to.

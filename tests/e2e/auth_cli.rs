@@ -4,7 +4,7 @@
 //! (`cargo build -p hyperclay-server` first).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use hyperclay_protocol::{Timestamp, User};
 use hyperclay_sync::auth::{StoredToken, TokenStore, revoke};
@@ -97,7 +97,7 @@ impl Cli {
     }
 
     fn run_at(&self, server_url: &str, args: &[&str], user: &str, password: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        hyperclay_testkit::bin::client_command()
             .args(args)
             .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())

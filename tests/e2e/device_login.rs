@@ -41,7 +41,7 @@ impl Machine {
     }
 
     fn command(&self, server: &TestServer, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"));
+        let mut cmd = hyperclay_testkit::bin::client_command();
         cmd.args(args)
             .env("HYPERCLAY_URL", server.url())
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())

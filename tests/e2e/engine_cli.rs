@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+    hyperclay_testkit::bin::client_command()
 }
 
 #[test]

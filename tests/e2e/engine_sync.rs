@@ -697,7 +697,7 @@ fn coming_back_online_reconnects_before_the_next_probe() {
         ip(&["link", "set", "lo", "down"]);
 
         let (home, folder) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut engine = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+        let mut engine = hyperclay_testkit::bin::client_command()
             .args(["run", "--headless", "--folder"])
             .arg(folder.path())
             .env("HYPERCLAY_SYNC_HOME", home.path())

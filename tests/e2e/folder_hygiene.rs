@@ -72,6 +72,12 @@ fn ignored_paths_stay_local_ignored_remote_paths_stay_remote_and_the_ignore_file
     client.write("npm-debug.log", "npm");
     client.write("refused/Bad Name.html", "a name the protocol refuses");
     client.write("drafts/plan.txt", "not yet");
+    // What Windows and Office leave beside a user's files: Explorer's thumbnail cache and
+    // folder settings, Word's owner lock file and its temporary save copy.
+    client.write("Thumbs.db", "thumbnails");
+    client.write("desktop.ini", "[.ShellClassInfo]");
+    client.write("~$x.docx", "owner lock");
+    client.write("~WRL0001.tmp", "word temp");
     client.write(".hyperclayignore", "# mine\ndrafts/\n");
     client.spawn();
     client.wait_synced();

@@ -5,7 +5,6 @@
 //! It must never pass HYPERCLAY_URL to the binary: that run-time override would hide the default.
 
 use std::path::Path;
-use std::process::Command;
 
 const DEVELOPMENT_URL: &str = "http://localhyperclay.com:8787";
 const DISTRIBUTION_URL: &str = "https://hyperclay.com";
@@ -52,7 +51,7 @@ fn the_shipped_env_example_names_the_development_and_distribution_servers() {
 
 #[test]
 fn version_names_the_baked_in_server_of_this_build_profile() {
-    let out = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+    let out = hyperclay_testkit::bin::client_command()
         .arg("--version")
         .env_remove("HYPERCLAY_URL")
         .output()

@@ -212,69 +212,69 @@ fn macos_info_plist_describes_a_menu_bar_app() {
     );
 }
 
+/// The NSIS script's promises, read from its text (fast, everywhere); the setup itself is built,
+/// installed into Wine, run and uninstalled by `installer/windows/wine/test.sh`.
 #[test]
 fn windows_setup_is_per_user_with_a_start_menu_entry_and_no_autostart() {
-    let iss = read("installer/windows/hyperclay-sync.iss");
-    let lines: Vec<&str> = iss.lines().map(str::trim).collect();
-    assert!(lines.contains(&"PrivilegesRequired=lowest"), "not per user");
-    assert!(
-        !iss.contains("PrivilegesRequiredOverridesAllowed"),
-        "must not offer an all-users install"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("Name: \"{autoprograms}\\")),
-        "no Start menu entry"
-    );
-    // Both binaries are installed; what a user starts (the Start menu entry, the "start it now"
-    // box) is the tray, which has no console window; the command line keeps its console.
+    let nsi = read("installer/windows/hyperclay-sync.nsi");
+    let lines: Vec<&str> = nsi
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(';'))
+        .collect();
+    for line in [
+        "Unicode true",
+        "Target amd64-unicode",
+        "RequestExecutionLevel user",
+        "InstallDir \"$LOCALAPPDATA\\Programs\\${APPNAME}\"",
+    ] {
+        assert!(lines.contains(&line), "the .nsi lacks {line:?}");
+    }
     let define = |name: &str| {
         lines
             .iter()
-            .find_map(|l| l.strip_prefix(&format!("#define {name} \"")))
+            .find_map(|l| l.strip_prefix(&format!("!define {name} \"")))
             .and_then(|rest| rest.strip_suffix('"'))
-            .unwrap_or_else(|| panic!("the .iss does not define {name}"))
+            .unwrap_or_else(|| panic!("the .nsi does not define {name}"))
     };
-    assert_eq!(define("CliExe"), format!("{BIN}.exe"));
-    assert_eq!(define("TrayExe"), format!("{TRAY_BIN}.exe"));
-    for exe in ["CliExe", "TrayExe"] {
+    assert_eq!(define("CLIEXE"), format!("{BIN}.exe"));
+    assert_eq!(define("TRAYEXE"), format!("{TRAY_BIN}.exe"));
+    assert_eq!(define("APPNAME"), "Hyperclay Sync");
+    for exe in ["CLIEXE", "TRAYEXE"] {
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("Source: ")
-                    && l.contains(&format!("DestName: \"{{#{exe}}}\""))),
+            lines.contains(&format!("File \"${{BINDIR}}\\${{{exe}}}\"").as_str()),
             "the setup does not install {exe}"
         );
     }
-    for section in ["Name: \"{autoprograms}\\", "Filename: \"{app}\\"] {
-        let line = lines
-            .iter()
-            .find(|l| l.starts_with(section))
-            .unwrap_or_else(|| panic!("no line starting {section}"));
-        assert!(
-            line.contains("{app}\\{#TrayExe}"),
-            "must start the tray: {line}"
-        );
-    }
-    // Start at login belongs to the app's own menu item.
-    for autostart in ["{userstartup}", "{commonstartup}", "[Registry]"] {
-        assert!(
-            !iss.contains(autostart),
-            "the installer must not add {autostart}"
-        );
-    }
+    // What a user starts (the Start menu entry, the finish page's box) is the tray, which has
+    // no console window; the command line keeps its console.
+    let shortcut = lines
+        .iter()
+        .find(|l| l.starts_with("CreateShortcut \"$SMPROGRAMS\\"))
+        .expect("no Start menu entry");
     assert!(
-        iss.contains(&format!(
-            "#define AppVersion \"{}\"",
-            env!("CARGO_PKG_VERSION")
-        )),
-        "the .iss default AppVersion differs from the crate version"
+        shortcut.contains("\"$INSTDIR\\${TRAYEXE}\""),
+        "must start the tray: {shortcut}"
     );
-    // The uninstaller removes the entry the app's "Start at login" wrote.
-    let name = source_const("tray/src/autostart.rs", "NAME");
+    assert!(lines.contains(&"!define MUI_FINISHPAGE_RUN \"$INSTDIR\\${TRAYEXE}\""));
+    // Start at login belongs to the app's own menu item: the setup never writes the Run key or
+    // the Startup folder, the uninstaller only removes the app's value.
     assert!(
-        iss.contains(&format!("AutostartName = '{name}';")),
+        !nsi.contains("$SMSTARTUP"),
+        "the installer must not use the Startup folder"
+    );
+    for line in &lines {
+        assert!(
+            !(line.starts_with("WriteReg") && line.contains("RUNKEY")),
+            "the installer must not write the Run key: {line}"
+        );
+        // The uninstaller must never take the user's files with it.
+        assert!(!line.starts_with("RMDir /r"), "a recursive delete: {line}");
+    }
+    let name = source_const("tray/src/autostart.rs", "NAME");
+    assert_eq!(define("AUTOSTARTNAME"), name);
+    assert!(
+        lines.contains(&"DeleteRegValue HKCU \"${RUNKEY}\" \"${AUTOSTARTNAME}\""),
         "the uninstaller must remove the Run value {name:?}"
     );
 }

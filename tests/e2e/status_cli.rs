@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 
@@ -14,7 +14,7 @@ fn status(home: &Path, url: &str, json: bool) -> Output {
 }
 
 fn status_with_token(home: &Path, url: &str, json: bool, token: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"));
+    let mut command = hyperclay_testkit::bin::client_command();
     command.arg("status");
     if json {
         command.arg("--json");

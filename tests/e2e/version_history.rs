@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use hyperclay_protocol::Timestamp;
@@ -24,7 +24,7 @@ fn set_mtime(path: &Path, t: Timestamp) {
 
 /// `hyperclay-sync ARGS` as the user of `client`'s data folder runs it.
 fn cli(home: &Path, url: &str, token: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+    hyperclay_testkit::bin::client_command()
         .args(args)
         .env("HYPERCLAY_SYNC_HOME", home)
         .env("HYPERCLAY_URL", url)

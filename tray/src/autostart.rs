@@ -91,13 +91,19 @@ fn warn_about_ignored_config_home() {
 }
 
 fn quote_for_platform(path: &str) -> String {
-    if cfg!(target_os = "windows") {
-        quote_windows(path)
-    } else if cfg!(target_os = "macos") {
-        // macOS writes the path into a plist array or AppleScript string: no shell parsing.
-        path.to_owned()
-    } else {
-        quote_desktop_exec(path)
+    quote_for(std::env::consts::OS, path)
+}
+
+/// The path as the start-at-login entry of `os` (`std::env::consts::OS`) must hold it; a
+/// parameter, so every platform's choice is tested on every platform.
+fn quote_for(os: &str, path: &str) -> String {
+    match os {
+        "windows" => quote_windows(path),
+        // macOS: auto-launch writes the LaunchAgent's ProgramArguments, a plist array whose
+        // first element is the program itself: no shell parsing, so quotes would become part of
+        // the path.
+        "macos" => path.to_owned(),
+        _ => quote_desktop_exec(path),
     }
 }
 
@@ -159,6 +165,27 @@ mod tests {
             r#""/x/back\\\\slash""#
         );
         assert_eq!(quote_desktop_exec("/x/100%"), r#""/x/100%%""#);
+    }
+
+    #[test]
+    fn each_platforms_entry_gets_the_path_as_it_must_hold_it() {
+        let mac = "/Applications/Hyperclay Sync.app/Contents/MacOS/hyperclay-sync-tray";
+        assert_eq!(
+            quote_for("macos", mac),
+            mac,
+            "a LaunchAgent argument is never quoted"
+        );
+        assert_eq!(
+            quote_for(
+                "windows",
+                r"C:\Users\a b\AppData\Local\Programs\Hyperclay Sync\h.exe"
+            ),
+            r#""C:\Users\a b\AppData\Local\Programs\Hyperclay Sync\h.exe""#
+        );
+        assert_eq!(
+            quote_for("linux", "/opt/Hyperclay Sync/h"),
+            r#""/opt/Hyperclay Sync/h""#
+        );
     }
 
     #[test]

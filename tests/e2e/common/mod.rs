@@ -79,7 +79,7 @@ impl Client {
         let log = std::fs::File::create(self.home.path().join("stderr.log")).unwrap();
         let _ = std::fs::remove_file(self.home.path().join("status.json"));
         let child = client::headless(
-            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            &hyperclay_testkit::bin::client(),
             self.home.path(),
             &self.url,
             &self.token,
@@ -101,11 +101,12 @@ impl Client {
         token.clone_into(&mut self.token);
     }
 
-    /// SIGTERM and wait, as a user's logout or shutdown would.
+    /// SIGTERM (SIGINT under Wine: `bin::client_stop_signal`) and wait, as a user's logout or
+    /// shutdown would.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // A client that ignores SIGTERM is killed; the tests that care check its exit.
-            let _ = hyperclay_testkit::terminate(&mut child, DEADLINE);
+            let _ = hyperclay_testkit::terminate_client(&mut child, DEADLINE);
         }
     }
 
