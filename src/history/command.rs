@@ -166,11 +166,9 @@ fn local_rel(folder: &Path, arg: &str) -> Result<String, HistoryError> {
             .map(|d| vec![d.join(given)])
             .unwrap_or_default()
     };
-    let root = folder
-        .canonicalize()
-        .unwrap_or_else(|_| folder.to_path_buf());
+    let root = dunce::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
     for c in candidates {
-        let parent = c.parent().and_then(|p| p.canonicalize().ok());
+        let parent = c.parent().and_then(|p| dunce::canonicalize(p).ok());
         let full = match (parent, c.file_name()) {
             (Some(p), Some(name)) => p.join(name),
             _ => c.clone(),

@@ -76,7 +76,7 @@ pub fn use_folder(folder: &Path) -> Result<PathBuf, SettingsError> {
         source,
     };
     std::fs::create_dir_all(folder).map_err(folder_error)?;
-    folder.canonicalize().map_err(folder_error)
+    dunce::canonicalize(folder).map_err(folder_error)
 }
 
 /// Changes the settings under `home` from outside the engine (the command line's `login`), only

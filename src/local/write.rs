@@ -333,7 +333,13 @@ fn make_durable(folder: &Path, staged: &[Staged]) -> std::io::Result<()> {
     {
         let _ = folder;
         for s in staged {
-            std::fs::File::open(s.tmp.dir.path().join(&s.tmp.name))?.sync_all()?;
+            // Windows flushes a file (FlushFileBuffers) only through a handle with write
+            // access: a read-only one fails with "Access denied" (found under Wine; real
+            // Windows does the same).
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(s.tmp.dir.path().join(&s.tmp.name))?
+                .sync_all()?;
         }
         Ok(())
     }

@@ -253,6 +253,25 @@ impl Book {
         self.schedule.emptied(rel.to_owned(), now);
     }
 
+    /// Starts one transaction for the hash cache updates of many looks (one commit, not one
+    /// per file); [`Book::end_batch`] commits it. Not around [`Book::apply_all`], which has its
+    /// own. False when the store would not start one (each update then commits alone).
+    pub(crate) fn begin_batch(&mut self) -> bool {
+        match self.picture.store.begin() {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("Cannot batch the sync state updates: {e}");
+                false
+            }
+        }
+    }
+
+    pub(crate) fn end_batch(&mut self, began: bool) {
+        if began && let Err(e) = self.picture.store.commit() {
+            log::warn!("Cannot update the sync state: {e}");
+        }
+    }
+
     pub(crate) fn remember_hash(&self, rel: &str, stamp: Stamp, checksum: Checksum) {
         if let Err(e) = self.picture.store.put_hash(rel, stamp, checksum) {
             log::warn!("Cannot save the hash cache: {e}");

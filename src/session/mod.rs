@@ -95,9 +95,7 @@ impl Session {
             |entry| dropped.extend(take_entry(&rules, &mut files, &mut folders, entry)),
         )
         .map_err(listing_end)?;
-        let folder = folder
-            .canonicalize()
-            .unwrap_or_else(|_| folder.to_path_buf());
+        let folder = dunce::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
         let strays = write::remove_stray_temps(&folder);
         if strays > 0 {
             log::info!("Removed {strays} temp file(s) left by an interrupted write");
@@ -321,11 +319,22 @@ impl Session {
     ) -> Result<(), SessionEnd> {
         let looked = looks.len() as u64;
         let mut plans = Vec::new();
+        // Each look records the file's hash: one commit for the lot, not a commit (and a disk
+        // flush) per file of a burst.
+        let batch = looked > 1 && self.book.begin_batch();
+        let mut ended = Ok(());
         for (rel, waited_empty) in looks {
-            if let Pushed::Plan(actions, snap) = self.look_at(&rel, waited_empty, reporter)? {
-                plans.push((actions, snap));
+            match self.look_at(&rel, waited_empty, reporter) {
+                Ok(Pushed::Plan(actions, snap)) => plans.push((actions, snap)),
+                Ok(Pushed::Nothing) => {}
+                Err(end) => {
+                    ended = Err(end);
+                    break;
+                }
             }
         }
+        self.book.end_batch(batch);
+        ended?;
         let count = match self.burst.total > 0 || plans.len() > 1 {
             true => Count::Burst { looked },
             false => Count::Own,

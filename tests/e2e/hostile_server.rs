@@ -984,7 +984,7 @@ fn the_account_name_reaches_the_status_output_as_one_inert_line() {
     script.status = Reply::json(&status);
     let rig = Rig::start(script, |_, _| {});
     rig.client.wait_synced();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hyperclay-sync"))
+    let out = hyperclay_testkit::bin::client_command()
         .arg("status")
         .env("HYPERCLAY_SYNC_HOME", rig.client.home.path())
         .env("HYPERCLAY_URL", &rig.server.url)

@@ -172,7 +172,7 @@ fn a_status_query_never_stops_an_engine_from_starting() {
     while rounds < 300 && started.elapsed() < std::time::Duration::from_secs(120) {
         let _ = std::fs::remove_file(home.path().join("status.json"));
         let mut engine = hyperclay_testkit::client::headless(
-            Path::new(env!("CARGO_BIN_EXE_hyperclay-sync")),
+            &hyperclay_testkit::bin::client(),
             home.path(),
             &server.url,
             "race-token",

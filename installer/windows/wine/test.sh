@@ -115,21 +115,17 @@ scenarios=(
   engine_sync::server_errors_are_retried_on_the_schedule_then_given_up
   folder_hygiene::ignored_paths_stay_local_ignored_remote_paths_stay_remote_and_the_ignore_file_is_reread
   sync_issues::an_app_over_the_quota_is_held_back_until_a_site_frees_and_the_line_stays_until_then
+  engine_sync::first_session_syncs_both_ways_and_backs_up_the_losing_side
+  folder_hygiene::a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back
+  engine_sync::offline_makes_no_requests_and_reconnecting_reconciles_both_ways
 )
 # Not in the list yet, each failing under Wine for a reason found by this stage (run them with
 # HYPERCLAY_WINE_SCENARIOS="..."; put them back once fixed):
-# - engine_sync::first_session_syncs_both_ways_and_backs_up_the_losing_side,
-#   folder_hygiene::a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back
-#   and (when its pull comes in a batch, so not every run)
-#   engine_sync::offline_makes_no_requests_and_reconnecting_reconciles_both_ways:
-#   a new file pulled in a batch fails with "Access denied (os error 5)": local::write's
-#   make_durable() fsyncs each staged temp through File::open (read-only), and Windows'
-#   FlushFileBuffers needs a handle with write access. A client bug on real Windows too.
 # - engine_cli::status_reports_a_running_engine_and_a_second_engine_is_refused,
 #   engine_cli::a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_one,
 #   status_cli::a_synced_folder_is_up_to_date_with_no_issues_then_not_running: the second
-#   instance is refused, but `status` shows the folder as \\?\Z:\... (canonicalize's verbatim
-#   path; dunce strips it), and the tests compare paths in their Linux form.
+#   instance is refused, but the tests compare the folder `status` shows with its Linux form
+#   (/tmp/...), where the Windows program says Z:\tmp\... (no longer \\?\Z:\...: dunce).
 # - auth_cli::logout_forgets_a_token_the_server_already_revoked: its login runs a Linux shell
 #   script as BROWSER, which a Windows program cannot start, and it expects the token file, where
 #   the Windows client uses Credential Manager.
