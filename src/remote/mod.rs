@@ -25,9 +25,16 @@ use transport::{Cause, Failure};
 pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
 
 /// One keep-alive agent for every call: connect 5 s, whole request 60 s, proxy from the
-/// environment, no redirects, error statuses returned as replies so their bodies can be read.
+/// environment, no redirects, error statuses returned as replies so their bodies can be read,
+/// and server certificates checked against the operating system's trust store (Keychain,
+/// the Windows certificate store, `/etc/ssl` or `SSL_CERT_FILE` on Linux), as browsers do: a
+/// company's TLS-inspecting proxy works once its CA is trusted by the machine.
 pub fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
     ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(60)))
         .http_status_as_error(false)

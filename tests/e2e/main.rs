@@ -43,4 +43,5 @@ mod remote_changes;
 mod soak_no_data_loss;
 mod status_cli;
 mod sync_issues;
+mod tls_trust;
 mod version_history;

@@ -25,6 +25,8 @@ pub struct Client {
     _folder_dir: tempfile::TempDir,
     url: String,
     token: String,
+    /// More environment for the client process (e.g. `SSL_CERT_FILE`), set before `spawn`.
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -39,6 +41,7 @@ impl Client {
             _folder_dir: folder_dir,
             url: url.to_owned(),
             token: token.to_owned(),
+            env: Vec::new(),
             child: None,
         };
         c.spawn();
@@ -65,8 +68,14 @@ impl Client {
             _folder_dir: folder_dir,
             url: url.to_owned(),
             token: token.to_owned(),
+            env: Vec::new(),
             child: None,
         }
+    }
+
+    /// `key=value` in the environment of the client process from its next `spawn` on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     pub fn spawn(&mut self) {
@@ -86,6 +95,7 @@ impl Client {
             &self.folder,
         )
         .env("HYPERCLAY_POLL_SECONDS", seconds)
+        .envs(self.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -291,7 +301,7 @@ impl Api {
             .http
             .try_platform_save(app, html.as_bytes())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.is_success(), "save failed: {}", r.status);
+        assert!(r.is_success(), "save failed: {} {}", r.status, r.text());
     }
 
     /// The contents of every version the server kept of `path`, newest first.
