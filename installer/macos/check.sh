@@ -18,24 +18,7 @@ work=$root/target/macos-check
 zig_version=0.17.0
 
 packages=(rustc-web cargo-web rust-web-src rust-web-clippy clang llvm)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "macos/check.sh: installing ${missing[*]}" >&2
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo=(sudo)
-  else
-    echo "macos/check.sh: run as root: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$root/scripts/setup.sh" packages macos/check.sh "${packages[@]}"
 ar=$(command -v llvm-ar || command -v llvm-ar-14 || true)
 [ -n "$ar" ] || { echo "macos/check.sh: no llvm-ar found (Debian: apt-get install llvm)" >&2; exit 1; }
 

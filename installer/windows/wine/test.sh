@@ -24,24 +24,7 @@ prefix=$work/prefix
 mkdir -p "$work"
 
 # Wine 8 (64-bit programs need no wine32) and curl; build.sh installs the compilers and NSIS.
-missing=()
-for p in wine wine64 curl gcc-mingw-w64-x86-64; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "wine-test: installing ${missing[*]}" >&2
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo=(sudo)
-  else
-    echo "wine-test: run as root: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$root/scripts/setup.sh" packages wine-test wine wine64 curl gcc-mingw-w64-x86-64
 
 passed=0
 failed=0
