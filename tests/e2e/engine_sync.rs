@@ -6,18 +6,6 @@ use crate::common;
 use common::*;
 use hyperclay_protocol::Timestamp;
 
-fn hours_ago(h: i64) -> Timestamp {
-    Timestamp::now().offset_by(-h * 3_600_000)
-}
-
-fn set_mtime(path: &std::path::Path, t: Timestamp) {
-    filetime::set_file_mtime(
-        path,
-        filetime::FileTime::from_system_time(t.to_system_time()),
-    )
-    .unwrap();
-}
-
 #[test]
 fn first_session_syncs_both_ways_and_backs_up_the_losing_side() {
     let mut rig = Rig::stopped();

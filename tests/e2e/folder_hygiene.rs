@@ -12,19 +12,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use hyperclay_protocol::Timestamp;
-
-fn hours_ago(h: i64) -> Timestamp {
-    Timestamp::now().offset_by(-h * 3_600_000)
-}
-
-fn set_mtime(path: &Path, t: Timestamp) {
-    filetime::set_file_mtime(
-        path,
-        filetime::FileTime::from_system_time(t.to_system_time()),
-    )
-    .unwrap();
-}
 
 fn paths(api: &Api) -> BTreeSet<String> {
     api.paths().into_iter().collect()

@@ -10,18 +10,6 @@ use std::process::Output;
 use common::*;
 use hyperclay_protocol::Timestamp;
 
-fn hours_ago(h: i64) -> Timestamp {
-    Timestamp::now().offset_by(-h * 3_600_000)
-}
-
-fn set_mtime(path: &Path, t: Timestamp) {
-    filetime::set_file_mtime(
-        path,
-        filetime::FileTime::from_system_time(t.to_system_time()),
-    )
-    .unwrap();
-}
-
 /// `hyperclay-sync ARGS` as the user of `client`'s data folder runs it.
 fn cli(home: &Path, url: &str, token: &str, args: &[&str]) -> Output {
     hyperclay_testkit::bin::client_command()

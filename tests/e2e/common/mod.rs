@@ -178,6 +178,20 @@ impl Drop for Client {
     }
 }
 
+/// `h` hours before now (negative: after).
+pub fn hours_ago(h: i64) -> hyperclay_protocol::Timestamp {
+    hyperclay_protocol::Timestamp::now().offset_by(-h * 3_600_000)
+}
+
+/// Sets a file's modification time, as an editor or `touch -d` would.
+pub fn set_mtime(path: &Path, t: hyperclay_protocol::Timestamp) {
+    filetime::set_file_mtime(
+        path,
+        filetime::FileTime::from_system_time(t.to_system_time()),
+    )
+    .unwrap();
+}
+
 /// The set-up most scenarios start from: the real server, the demo account's token, another
 /// client of that account over HTTP (`api`), and the sync client, optionally behind a `proxy`
 /// that counts and can fail its requests. Each constructor names the moment the test starts at.
