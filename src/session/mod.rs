@@ -6,6 +6,7 @@
 //! overwrite a local file without a backup.
 
 mod book;
+mod burst;
 mod changes_wait;
 mod executor;
 mod feed;
@@ -37,6 +38,7 @@ use crate::rules::fault::{self, Cleared, SessionEnd, listing_end, session_end};
 use crate::rules::plan::{Action, LocalFile, key_of};
 use crate::rules::schedule::{self, Attempt};
 use crate::session::book::{Book, Prepared, Seen};
+use crate::session::burst::{BIG_BURST, Burst};
 use crate::session::feed::Feed;
 use crate::session::folders::Folders;
 use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
@@ -144,7 +146,7 @@ impl Session {
         session.book.settle_held_back(reporter);
         // Up to date only if nothing waits: files the scan found too freshly written to trust
         // wait for a look, and the status says so ("Syncing 0 of N"), in the same update.
-        let progress = session.pending_progress();
+        let (progress, _) = session.pending_progress();
         reporter.update(|s| {
             s.last_sync = Some(Timestamp::now());
             s.progress = progress;
@@ -335,7 +337,7 @@ impl Session {
         }
         self.book.end_batch(batch);
         ended?;
-        let count = match self.burst.total > 0 || plans.len() > 1 {
+        let count = match self.burst.in_progress() || plans.len() > 1 {
             true => Count::Burst { looked },
             false => Count::Own,
         };
@@ -549,22 +551,19 @@ impl Session {
             conflicts,
         } = self.book.prepare(actions, reporter);
         let n = transfers.len() as u64;
-        if let Count::Burst { looked } = count {
-            // The paths looked at that need no transfer (our own downloads coming back,
-            // unchanged saves) are settled already.
-            self.burst.done += looked.saturating_sub(n);
-        }
+        let (before, total, shown) = match count {
+            Count::Own => (0, n, n > 1),
+            Count::Burst { looked } => {
+                // The paths looked at that need no transfer (our own downloads coming back,
+                // unchanged saves) are settled already.
+                let waiting = self.book.looks_pending() as u64;
+                let (done, total) = self.burst.transferring(looked, n, waiting);
+                (done, total, true)
+            }
+        };
         if transfers.is_empty() {
             return Ok(());
         }
-        let (before, total, shown) = match count {
-            Count::Own => (0, n, n > 1),
-            Count::Burst { .. } => {
-                let waiting = self.book.looks_pending() as u64;
-                self.burst.total = self.burst.total.max(self.burst.done + n + waiting);
-                (self.burst.done, self.burst.total, true)
-            }
-        };
         // A status write (a flush) per file would cost more than a small file's transfer: the
         // count moves about every 5%.
         let step = (total / 20).max(1);
@@ -584,7 +583,7 @@ impl Session {
         // The count stays until the step (or the session's start) settles it: going to "Up to
         // date" here and back to "Syncing" a moment later would be a lie in between.
         if let Count::Burst { .. } = count {
-            self.burst.done += outcomes.len() as u64;
+            self.burst.transferred(outcomes.len() as u64);
         }
         self.book.apply_all(outcomes, &conflicts, reporter)
     }
@@ -594,34 +593,20 @@ impl Session {
     /// "Syncing N of M", never "Up to date"; once none waits, the burst's count is over.
     /// Unchanged states are not published again, so this costs an idle step nothing.
     fn settle_progress(&mut self, reporter: &Reporter) {
-        let burst = self.burst.total;
-        let progress = self.pending_progress();
+        let (progress, ended) = self.pending_progress();
         reporter.progress(progress);
-        if progress.is_none() && burst >= BIG_BURST {
+        if ended >= BIG_BURST {
             // As after a full reconcile: the burst's reads, plans and transfers are done with.
             self.book.release_memory();
             crate::os::memory::give_back();
         }
     }
 
-    /// The count of the work still waiting, if any (the burst's, grown by what waits now).
-    fn pending_progress(&mut self) -> Option<Progress> {
-        let waiting = self.book.looks_pending() as u64;
-        if waiting == 0 {
-            self.burst = Burst::default();
-            return None;
-        }
-        self.burst.total = self.burst.total.max(self.burst.done + waiting);
-        Some(Progress {
-            done: self.burst.done,
-            total: self.burst.total,
-        })
+    /// The count of the work still waiting, if any, and the size of a burst that just ended.
+    fn pending_progress(&mut self) -> (Option<Progress>, u64) {
+        self.burst.settle(self.book.looks_pending() as u64)
     }
 }
-
-/// A burst this large gives its memory back once it is over (a trim costs a few ms; a save or
-/// two does not need one).
-const BIG_BURST: u64 = 256;
 
 /// How [`Session::execute_counted`] counts its transfers for the status.
 #[derive(Debug, Clone, Copy)]
@@ -631,13 +616,6 @@ enum Count {
     /// Part of the burst in progress, for `looked` paths the watcher reported: its count goes
     /// on across steps.
     Burst { looked: u64 },
-}
-
-/// The files of a burst: found by the watcher since nothing was waiting, and synced so far.
-#[derive(Debug, Default, Clone, Copy)]
-struct Burst {
-    done: u64,
-    total: u64,
 }
 
 /// What a look at one path calls for.
