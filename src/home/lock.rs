@@ -5,10 +5,12 @@
 //! "already running" (issue 23, 8).
 //!
 //! So whether an engine runs is asked of a second file, `<home>/engine.running`: the engine holds
-//! a *shared* lock on it for its life, taken only after it owns `engine.lock`; a probe tries an
-//! *exclusive* lock on it without waiting, which fails exactly while an engine holds its shared
-//! one. The engine may wait for that shared lock, but only ever behind a probe's instant, as no
-//! one else takes `engine.running` exclusively.
+//! an *exclusive* lock on it for its life, taken only after it owns `engine.lock`; a probe tries
+//! a *shared* lock on it without waiting, which fails exactly while an engine holds its
+//! exclusive one. Probes share with each other, so one probe never reads another as an engine
+//! (the other way round, a `run` whose pre-check met a `status` probe's lock gave up as "already
+//! running"). The engine may wait for its lock, but only ever behind probes' instants, as only an
+//! engine takes `engine.running` exclusively, and only while it owns `engine.lock`.
 
 use std::fs::File;
 use std::path::Path;
@@ -52,8 +54,8 @@ impl DataDirLock {
         // Only the engine that holds the lock tightens, so two never race over modes.
         crate::home::data_dir::tighten(home).map_err(io)?;
         let running = open(RUNNING_FILE)?;
-        // Blocks only while a probe holds its exclusive lock, which it drops at once.
-        running.lock_shared().map_err(io)?;
+        // Blocks only while probes hold their shared locks, which they drop at once.
+        running.lock().map_err(io)?;
         Ok(DataDirLock {
             _file: file,
             _running: running,
@@ -67,7 +69,7 @@ impl DataDirLock {
         let Ok(running) = File::open(home.join(RUNNING_FILE)) else {
             return false;
         };
-        match running.try_lock() {
+        match running.try_lock_shared() {
             // Dropping the file releases the probe's lock at once.
             Ok(()) => false,
             Err(std::fs::TryLockError::WouldBlock) => true,
@@ -120,6 +122,33 @@ mod tests {
         }
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(probes.join().unwrap() > 0);
+    }
+
+    #[test]
+    fn probes_racing_each_other_never_see_an_engine() {
+        // A `run`'s pre-check meeting a `status` probe's lock said "already running" (seen in a
+        // fresh-clone run of the status race test at round 38).
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        drop(DataDirLock::acquire(&home).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let others: Vec<_> = (0..3)
+            .map(|_| {
+                let (home, stop) = (home.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let _ = DataDirLock::is_held(&home);
+                    }
+                })
+            })
+            .collect();
+        for i in 0..20_000 {
+            assert!(!DataDirLock::is_held(&home), "probe {i} saw an engine");
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for t in others {
+            t.join().unwrap();
+        }
     }
 
     #[test]

@@ -120,14 +120,14 @@ impl Schedule {
         self.rescan_at = Some(self.rescan_at.map_or(second_look, |at| at.min(second_look)));
     }
 
-    /// Whether a rescan is due or waits for its time: work in hand for the status.
+    /// Whether a rescan is due or waits for its time (a folder's second look).
     pub(crate) fn rescan_pending(&self) -> bool {
         self.rescan || self.rescan_at.is_some()
     }
 
-    /// How many paths wait to be read (due or not).
-    pub(crate) fn looks_pending(&self) -> usize {
-        self.looks.len()
+    /// How many paths wait to be read (due or not), leaving out those `skip` names.
+    pub(crate) fn looks_pending_but(&self, skip: impl Fn(&str) -> bool) -> usize {
+        self.looks.keys().filter(|p| !skip(p)).count()
     }
 
     /// How many files wait for another try of their transfer.
@@ -318,6 +318,11 @@ impl Echoes {
             self.0.shrink_to_fit();
         }
         now == Some(written)
+    }
+
+    /// Whether a look at `path` is awaited as our own download's echo.
+    pub(crate) fn awaits(&self, path: &str) -> bool {
+        self.0.contains_key(path)
     }
 
     /// A full scan reads every file anew; echoes still awaited (a watcher that overflowed sends

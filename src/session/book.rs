@@ -149,10 +149,21 @@ impl Book {
         .min()
     }
 
-    /// How many paths wait to be read and pushed (not due yet, or due and not taken); a
-    /// pending rescan counts as one, since it may find any number.
-    pub(crate) fn looks_pending(&self) -> usize {
-        self.schedule.looks_pending() + usize::from(self.schedule.rescan_pending())
+    /// How many paths wait to be read and pushed (not due yet, or due and not taken). While
+    /// `in_burst` a pending rescan counts as one too, since it may find any number (a tree
+    /// being copied in: it finds what the watcher missed); otherwise it is a precaution (our
+    /// own folders coming back, a second look at an empty one), and one due runs in the same
+    /// step that noted it. Our own downloads coming back are no work of the user's: they are
+    /// left out, as in [`Book::is_work`].
+    pub(crate) fn looks_pending(&self, in_burst: bool) -> usize {
+        let echoes = &self.echoes;
+        let rescan = in_burst && self.schedule.rescan_pending();
+        self.schedule.looks_pending_but(|p| echoes.awaits(p)) + usize::from(rescan)
+    }
+
+    /// Whether a look at `rel` counts as work in a burst's "N of M" (not an awaited echo).
+    pub(crate) fn is_work(&self, rel: &str) -> bool {
+        !self.echoes.awaits(rel)
     }
 
     /// How many files wait for another try of their transfer.

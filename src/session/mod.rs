@@ -207,6 +207,12 @@ impl Session {
         let Some(rel) = local::relative(&self.folder, &path) else {
             return;
         };
+        // Ignored names (our own temp files, backups, editor swap files) take no part: no look,
+        // and nothing in a burst's count. The ignore file itself is looked at: it changes what
+        // takes part.
+        if rel != IGNORE_FILE && matches!(self.rules.verdict(&rel), Verdict::Ignored) {
+            return;
+        }
         let seen = match quiet_first {
             true => Seen::Changed(rel),
             false => Seen::Saved(rel),
@@ -319,11 +325,12 @@ impl Session {
         looks: Vec<(String, bool)>,
         reporter: &Reporter,
     ) -> Result<(), SessionEnd> {
-        let looked = looks.len() as u64;
+        // Counted before looking: a look uses up the echo it was awaited as.
+        let looked = looks.iter().filter(|(p, _)| self.book.is_work(p)).count() as u64;
         let mut plans = Vec::new();
         // Each look records the file's hash: one commit for the lot, not a commit (and a disk
         // flush) per file of a burst.
-        let batch = looked > 1 && self.book.begin_batch();
+        let batch = looks.len() > 1 && self.book.begin_batch();
         let mut ended = Ok(());
         for (rel, waited_empty) in looks {
             match self.look_at(&rel, waited_empty, reporter) {
@@ -556,7 +563,7 @@ impl Session {
             Count::Burst { looked } => {
                 // The paths looked at that need no transfer (our own downloads coming back,
                 // unchanged saves) are settled already.
-                let waiting = self.book.looks_pending() as u64;
+                let waiting = self.book.looks_pending(true) as u64;
                 let (done, total) = self.burst.transferring(looked, n, waiting);
                 (done, total, true)
             }
@@ -604,7 +611,8 @@ impl Session {
 
     /// The count of the work still waiting, if any, and the size of a burst that just ended.
     fn pending_progress(&mut self) -> (Option<Progress>, u64) {
-        self.burst.settle(self.book.looks_pending() as u64)
+        let in_burst = self.burst.in_progress();
+        self.burst.settle(self.book.looks_pending(in_burst) as u64)
     }
 }
 

@@ -316,9 +316,10 @@ fn a_first_sync_shows_n_of_m_and_a_conflict_names_its_backup() {
         .iter()
         .filter_map(|s| s.progress)
         .collect();
-    let last = progress.last().copied();
+    // The first sync's count reaches M of M. (Looks at our own downloads coming back may
+    // follow it as a short count of their own, when a rescan meanwhile made them unawaited.)
     assert!(
-        last.is_some_and(|p| p.total >= 30 && p.done == p.total),
+        progress.iter().any(|p| p.total >= 30 && p.done == p.total),
         "{progress:?}"
     );
     assert!(progress.iter().all(|p| p.done <= p.total));
