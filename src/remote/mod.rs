@@ -265,18 +265,26 @@ impl Remote {
         json_sized(req.call())
     }
 
-    /// `GET /files/{path}`; the bytes must match the announced checksum (and `expected`, the
-    /// listing's, when given: a newer copy is refetched at the next poll instead).
-    pub fn download(&self, path: &RemotePath) -> Result<Download, RemoteError> {
-        // A wait of a whole window for any byte (reply head or body) is a stall.
-        let reply = self
-            .agent
-            .get(format!("{}/files/{}", self.base, path.to_url_path()))
+    /// An authorised `GET url` whose reply may wait at most the stall window for any byte (the
+    /// head or the body): for the bodies of files and versions.
+    pub(crate) fn get_watched(
+        &self,
+        url: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        self.agent
+            .get(url)
             .config()
             .timeout_per_read(Some(self.stall_window))
             .build()
             .header("Authorization", self.auth())
-            .call();
+            .call()
+    }
+
+    /// `GET /files/{path}`; the bytes must match the announced checksum (and `expected`, the
+    /// listing's, when given: a newer copy is refetched at the next poll instead).
+    pub fn download(&self, path: &RemotePath) -> Result<Download, RemoteError> {
+        // A wait of a whole window for any byte (reply head or body) is a stall.
+        let reply = self.get_watched(&format!("{}/files/{}", self.base, path.to_url_path()));
         let response = check(reply)?;
         let header = |name: &str| {
             response

@@ -42,18 +42,11 @@ impl Remote {
     ) -> Result<Vec<u8>, RemoteError> {
         let id_segment =
             percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC);
-        let reply = self
-            .agent
-            .get(format!(
-                "{}/versions/{}/{id_segment}",
-                self.base,
-                path.to_url_path()
-            ))
-            .config()
-            .timeout_per_read(Some(self.stall_window))
-            .build()
-            .header("Authorization", self.auth())
-            .call();
+        let reply = self.get_watched(&format!(
+            "{}/versions/{}/{id_segment}",
+            self.base,
+            path.to_url_path()
+        ));
         let response = check(reply)?;
         let bytes = read_watched(response.into_body(), MAX_FILE_BYTES, self.stall_window)?;
         if Checksum::of(&bytes) != expected {

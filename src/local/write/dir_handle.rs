@@ -47,37 +47,15 @@ mod linux {
         /// Opens `rel_dir` (slash-separated, may be empty) inside `folder`, creating missing
         /// levels. `folder` itself is the user's choice and may be reached through a symlink.
         pub fn open_inside(folder: &Path, rel_dir: &str) -> Result<DirHandle, OpenError> {
-            let mut fd = rustix::fs::openat(CWD, folder, DIR, Mode::empty())
-                .map_err(|e| OpenError::Io(e.into()))?;
-            let mut path = folder.to_path_buf();
-            for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
-                if !is_plain_segment(seg) {
-                    return Err(OpenError::Outside);
-                }
-                fd = open_level(&fd, seg)?;
-                path.push(seg);
-            }
-            Ok(DirHandle { fd, path })
+            open_levels(folder, rel_dir, open_level)
         }
 
         /// Opens the existing folder `rel_dir` inside `folder`, creating nothing.
         pub fn open_existing(folder: &Path, rel_dir: &str) -> Result<DirHandle, OpenError> {
-            let mut fd = rustix::fs::openat(CWD, folder, DIR, Mode::empty())
-                .map_err(|e| OpenError::Io(e.into()))?;
-            let mut path = folder.to_path_buf();
-            for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
-                if !is_plain_segment(seg) {
-                    return Err(OpenError::Outside);
-                }
-                fd = rustix::fs::openat(&fd, seg, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(
-                    |e| match e {
-                        Errno::LOOP | Errno::NOTDIR => OpenError::Outside,
-                        e => OpenError::Io(e.into()),
-                    },
-                )?;
-                path.push(seg);
-            }
-            Ok(DirHandle { fd, path })
+            open_levels(folder, rel_dir, |parent, seg| {
+                rustix::fs::openat(parent, seg, DIR | OFlags::NOFOLLOW, Mode::empty())
+                    .map_err(refused)
+            })
         }
 
         /// Opens `name` here for reading without following a symlink (`ELOOP` if it is one) and
@@ -153,13 +131,35 @@ mod linux {
         }
     }
 
-    fn open_level(parent: &OwnedFd, seg: &str) -> Result<OwnedFd, OpenError> {
-        let open = || rustix::fs::openat(parent, seg, DIR | OFlags::NOFOLLOW, Mode::empty());
-        let refused = |e: Errno| match e {
-            // O_NOFOLLOW on a symlink, O_DIRECTORY on anything else that is not a folder.
+    /// `folder`, then each plain segment of `rel_dir` opened from the last with `open`.
+    fn open_levels(
+        folder: &Path,
+        rel_dir: &str,
+        open: impl Fn(&OwnedFd, &str) -> Result<OwnedFd, OpenError>,
+    ) -> Result<DirHandle, OpenError> {
+        let mut fd = rustix::fs::openat(CWD, folder, DIR, Mode::empty())
+            .map_err(|e| OpenError::Io(e.into()))?;
+        let mut path = folder.to_path_buf();
+        for seg in rel_dir.split('/').filter(|s| !s.is_empty()) {
+            if !is_plain_segment(seg) {
+                return Err(OpenError::Outside);
+            }
+            fd = open(&fd, seg)?;
+            path.push(seg);
+        }
+        Ok(DirHandle { fd, path })
+    }
+
+    /// O_NOFOLLOW on a symlink, O_DIRECTORY on anything else that is not a folder: outside.
+    fn refused(e: Errno) -> OpenError {
+        match e {
             Errno::LOOP | Errno::NOTDIR => OpenError::Outside,
             e => OpenError::Io(e.into()),
-        };
+        }
+    }
+
+    fn open_level(parent: &OwnedFd, seg: &str) -> Result<OwnedFd, OpenError> {
+        let open = || rustix::fs::openat(parent, seg, DIR | OFlags::NOFOLLOW, Mode::empty());
         match open() {
             Ok(fd) => Ok(fd),
             Err(Errno::NOENT) => {
