@@ -51,7 +51,59 @@ pub struct StatusResponse {
     pub user: User,
     pub plan: String,
     pub sites: Sites,
+    /// Which client versions the server accepts and recommends. A server that predates the
+    /// version policy omits it; the client then assumes no policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientVersions>,
 }
+
+/// `client` in the status reply: the version policy (semver strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientVersions {
+    /// The newest release: a client below it may offer "Update to …" and syncs on.
+    pub latest: String,
+    /// The oldest version the server accepts: below it every API call is `426 client_outdated`.
+    pub minimum: String,
+    /// A page where a person downloads the app by hand.
+    pub download: String,
+}
+
+/// `GET /releases/latest?platform=P`: the newest published release for one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseResponse {
+    pub version: String,
+    pub platform: String,
+    pub size: u64,
+    /// Full lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// Where the file is downloaded: an absolute URL, or a path on this server.
+    pub url: String,
+    /// The minisign signature of the file (the `.minisig` text), whose trusted comment is
+    /// exactly `hyperclay-sync VERSION PLATFORM`.
+    pub signature: String,
+}
+
+/// The platforms a release is published for: `{os}-{arch}`, and on Linux `-{package}`.
+pub const RELEASE_PLATFORMS: [&str; 8] = [
+    "windows-x86_64",
+    "windows-aarch64",
+    "macos-x86_64",
+    "macos-aarch64",
+    "linux-x86_64-appimage",
+    "linux-x86_64-deb",
+    "linux-aarch64-appimage",
+    "linux-aarch64-deb",
+];
+
+/// The trusted comment a release's signature must carry.
+pub fn release_trusted_comment(version: &str, platform: &str) -> String {
+    format!("hyperclay-sync {version} {platform}")
+}
+
+/// The `User-Agent` product token of the sync client.
+pub const CLIENT_PRODUCT: &str = "hyperclay-sync/";
 
 /// `GET /changes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +197,12 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<Entry>,
+    /// `client_outdated`: the oldest version the server accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<String>,
+    /// `client_outdated`: where a person downloads the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<String>,
 }
 
 /// The error codes of the protocol, with the status each goes with.
@@ -180,10 +238,12 @@ pub enum ErrorCode {
     TooManyWaits,
     /// The server (or this address) has the most connections open that it takes.
     Busy,
+    /// The `User-Agent` names no client version, or one below the server's minimum.
+    ClientOutdated,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::InvalidPath,
         ErrorCode::InvalidName,
         ErrorCode::InvalidGrant,
@@ -206,6 +266,7 @@ impl ErrorCode {
         ErrorCode::RequestTimeout,
         ErrorCode::TooManyWaits,
         ErrorCode::Busy,
+        ErrorCode::ClientOutdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -232,6 +293,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::TooManyWaits => "too_many_waits",
             ErrorCode::Busy => "busy",
+            ErrorCode::ClientOutdated => "client_outdated",
         }
     }
 
@@ -260,6 +322,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 413,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::ClientOutdated => 426,
             ErrorCode::TooManyWaits | ErrorCode::Busy => 503,
             ErrorCode::Internal => 500,
         }

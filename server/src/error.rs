@@ -121,6 +121,8 @@ impl ServerError {
             error: code.as_str().to_owned(),
             message,
             entry,
+            minimum: None,
+            download: None,
         }
     }
 }

@@ -64,6 +64,7 @@ pub async fn status(
             used,
             limit: account.site_limit,
         },
+        client: None,
     }))
 }
 
