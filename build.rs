@@ -38,6 +38,21 @@ fn main() {
     };
     println!("cargo:rustc-env=HYPERCLAY_DEFAULT_URL={url}");
 
+    // The version this build says it is (User-Agent, --version, the update check): the package's,
+    // unless HYPERCLAY_SYNC_BUILD_VERSION names another. The self-update tests build a "next"
+    // release from this same source with it; release builds never set it.
+    println!("cargo:rerun-if-env-changed=HYPERCLAY_SYNC_BUILD_VERSION");
+    let package = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let version = std::env::var("HYPERCLAY_SYNC_BUILD_VERSION")
+        .ok()
+        .filter(|v| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b))
+        })
+        .unwrap_or(package);
+    println!("cargo:rustc-env=HYPERCLAY_SYNC_VERSION={version}");
+
     // The target's OS, not the host's: a `#[cfg(windows)]` here would test the build machine.
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("windows") {
         windows_resource::embed(

@@ -21,3 +21,4 @@ pub mod remote;
 pub mod rules;
 mod session;
 pub mod status;
+pub mod update;

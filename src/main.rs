@@ -20,8 +20,11 @@ use hyperclay_sync::home::{logging, settings};
 use hyperclay_sync::os::signals;
 use hyperclay_sync::remote::server_text::ServerText;
 use hyperclay_sync::status::report::{StatusFile, issues_report_file, status_file};
-use hyperclay_sync::status::state::{Command, EngineState, SyncIssue, UserError};
+use hyperclay_sync::status::state::{
+    Command, EngineState, SyncIssue, UpdateProgress, UserError, VersionNews,
+};
 use hyperclay_sync::status::text::{self, Summary};
+use hyperclay_sync::update;
 use hyperclay_sync::{local, remote};
 use log::LevelFilter;
 use serde::Serialize;
@@ -37,13 +40,16 @@ mod exit {
     pub const NOT_LOGGED_IN: u8 = 4;
     /// The server refused the login (expired, revoked): log in again.
     pub const LOGIN_REFUSED: u8 = 5;
+    /// The server no longer accepts this version: update (`hyperclay-sync update`).
+    pub const OUTDATED: u8 = 6;
 }
 
 const AFTER_HELP: &str = "With no command it starts the tray app (hyperclay-sync-tray, installed \
 beside it) with the same folder and settings.
 
 Exit codes: 0 done; 1 an error (the message says which); 2 a usage error; 3 already running for \
-this data folder; 4 not logged in; 5 the server refused the login (log in again).";
+this data folder; 4 not logged in; 5 the server refused the login (log in again); 6 the server \
+no longer accepts this version (run `hyperclay-sync update`).";
 
 #[derive(Parser)]
 #[command(
@@ -163,6 +169,10 @@ impl Options {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Update this copy to the newest release from the server's release feed: downloaded,
+    /// checked against its SHA-256 and the Hyperclay release key's signature, then installed
+    /// (AppImage, Windows setup, macOS app); a package-manager install is told what to run.
+    Update,
     /// Run the sync engine without the tray, until Ctrl-C or SIGTERM.
     Run {
         /// Required: there is no other mode for `run` yet.
@@ -298,6 +308,10 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Cmd::Update) => {
+            options.init_log(&config.home, false)?;
+            run_update(&config)
+        }
         Some(Cmd::Status { json }) => print_status(&config, json).map(|()| ExitCode::SUCCESS),
         Some(Cmd::History { path, json }) => {
             history::history(&config, &path, json, &mut std::io::stdout())?;
@@ -325,6 +339,51 @@ enum Stop {
     Asked,
     /// The server refused the login: running on could only idle.
     LoginRefused,
+    /// The server no longer accepts this version: the reason, as the status line says it.
+    Outdated(String),
+}
+
+/// `hyperclay-sync update`: the same update as the tray's Update…, from the command line. A
+/// running engine is not restarted: it is told to by the words printed.
+fn run_update(config: &EngineConfig) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot tell where this program is")?;
+    let appimage = std::env::var_os("APPIMAGE").map(PathBuf::from);
+    let how = update::platform::detect(&exe, appimage.as_deref());
+    let remote = remote::Remote::new(remote::agent(), &config.server_url, "");
+    println!(
+        "Hyperclay Sync {}: looking for an update",
+        update::THIS_VERSION
+    );
+    let outcome = update::update(&remote, &config.home, how, None, |step| match step {
+        update::Step::Downloading(v) => println!("Downloading version {v}…"),
+        update::Step::Installing(v) => println!("Verified. Installing version {v}…"),
+    });
+    match outcome {
+        Ok(update::Outcome::Installed { version, relaunch }) => {
+            match relaunch {
+                update::install::Relaunch::ByInstaller => println!(
+                    "The installer is updating Hyperclay Sync to version {version}; it starts it when done."
+                ),
+                _ => println!(
+                    "Updated to version {version}. Quit Hyperclay Sync if it is running and start it again."
+                ),
+            }
+            log::info!("Updated to version {version} from the command line");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(update::Outcome::ByHand { text }) => {
+            println!("{text}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(update::UpdateError::Refused(update::verify::Refusal::NotNewer(v))) => {
+            println!("Hyperclay Sync is up to date (the newest release is {v}).");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            log::error!("Update failed: {e}");
+            Err(anyhow::Error::new(e).context("the update failed; this version is unchanged"))
+        }
+    }
 }
 
 fn run_headless(
@@ -332,6 +391,7 @@ fn run_headless(
     mut config: EngineConfig,
     folder: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    DataDirLock::wait_after_update(&config.home);
     // Checked before anything is written, so a refused second instance changes nothing (not even
     // the remembered folder); the engine takes the lock for real below.
     if DataDirLock::is_held(&config.home) {
@@ -360,6 +420,9 @@ fn run_headless(
         if s.error == Some(UserError::LoginRefused) {
             let _ = refused.send(Stop::LoginRefused);
         }
+        if let Some(e @ UserError::Outdated { .. }) = &s.error {
+            let _ = refused.send(Stop::Outdated(e.message()));
+        }
     };
     let engine = match Engine::start(config, Box::new(observer)) {
         Ok(e) => e,
@@ -387,6 +450,7 @@ fn run_headless(
     match why {
         Stop::Asked => log::info!("Stopping: finishing the transfer in hand"),
         Stop::LoginRefused => log::error!("Stopping: the server refused the login"),
+        Stop::Outdated(_) => log::error!("Stopping: the server no longer accepts this version"),
     }
     handle.send(Command::Shutdown);
     engine.join();
@@ -399,6 +463,10 @@ fn run_headless(
                  then run again."
             );
             ExitCode::from(exit::LOGIN_REFUSED)
+        }
+        Stop::Outdated(line) => {
+            eprintln!("hyperclay-sync: {line}. Run `hyperclay-sync update`, then run again.");
+            ExitCode::from(exit::OUTDATED)
         }
     })
 }
@@ -481,6 +549,12 @@ struct StatusReport {
     /// The plain-text list of the issues (written by the running engine).
     issues_report: PathBuf,
     log_file: PathBuf,
+    /// This program's version.
+    version: String,
+    /// A newer version the server names: `required` when this one is no longer accepted.
+    newer_version: Option<VersionNews>,
+    /// The update asked for from the tray, in words, while it runs and after it ended.
+    update: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -551,6 +625,12 @@ impl StatusReport {
             issues,
             issues_report: issues_report_file(&config.home),
             log_file: logging::log_file(&config.home),
+            version: update::THIS_VERSION.to_owned(),
+            newer_version: saved.as_ref().and_then(|f| f.version_news.clone()),
+            update: saved
+                .as_ref()
+                .and_then(|f| f.update.as_ref())
+                .map(UpdateProgress::line),
         })
     }
 }
@@ -593,6 +673,20 @@ fn print_status(config: &EngineConfig, json: bool) -> anyhow::Result<()> {
         None => println!("Issues:    unknown while the engine is not running"),
     }
     println!("Log file:  {}", r.log_file.display());
+    match &r.newer_version {
+        Some(n) if n.required => println!(
+            "Version:   {} is no longer accepted by the server: run `hyperclay-sync update`",
+            r.version
+        ),
+        Some(n) => println!(
+            "Version:   {} (version {} is available: run `hyperclay-sync update`)",
+            r.version, n.version
+        ),
+        None => println!("Version:   {}", r.version),
+    }
+    if let Some(u) = &r.update {
+        println!("Update:    {u}");
+    }
     if config.server_url != DEFAULT_SERVER_URL.trim_end_matches('/') {
         println!(
             "(server set by --server or HYPERCLAY_URL; this build's default is {DEFAULT_SERVER_URL})"

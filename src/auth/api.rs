@@ -13,7 +13,7 @@ use crate::remote::server_text::ServerText;
 use crate::remote::transport::{Failure, classify};
 
 /// Sent with every request, as PROTOCOL.md §4 asks.
-pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("HYPERCLAY_SYNC_VERSION"));
 
 /// A server base URL without its trailing slashes, so `{base}/api/...` never has `//`.
 pub(crate) fn base_url(server_url: &str) -> &str {
@@ -188,6 +188,7 @@ pub(crate) fn error_for(status: u16, code: Option<&str>) -> AuthError {
         (_, Some(ErrorCode::InvalidGrant)) => AuthError::InvalidGrant,
         (401, _) | (_, Some(ErrorCode::Unauthorized)) => AuthError::Unauthorized,
         (402, _) | (_, Some(ErrorCode::SubscriptionRequired)) => AuthError::SubscriptionRequired,
+        (426, _) | (_, Some(ErrorCode::ClientOutdated)) => AuthError::ClientOutdated,
         _ => AuthError::Server {
             status,
             code: ServerText::from_wire(code.unwrap_or("no error code")),
@@ -324,7 +325,7 @@ mod tests {
     fn user_agent_names_the_product_and_version() {
         assert_eq!(
             USER_AGENT,
-            format!("hyperclay-sync/{}", env!("CARGO_PKG_VERSION"))
+            format!("hyperclay-sync/{}", env!("HYPERCLAY_SYNC_VERSION"))
         );
     }
 }

@@ -40,6 +40,11 @@ pub enum AuthError {
         "could not reach the Hyperclay server ({0}); check your network connection and try again"
     )]
     Network(#[source] Cause),
+    /// `426 client_outdated`: the server no longer accepts this version.
+    #[error(
+        "this version of Hyperclay Sync is no longer supported by the server; run `hyperclay-sync update` (or download the latest version), then log in again"
+    )]
+    ClientOutdated,
     /// The server answered with an error this client has no special handling for.
     #[error(
         "the Hyperclay server refused the request (HTTP {status}, {code}); try again later, or update Hyperclay Sync if it keeps happening"

@@ -4,7 +4,7 @@
 use crate::auth::{AuthError, StoredToken, TokenStore};
 use crate::remote::RemoteError;
 use crate::remote::listing::Page;
-use crate::status::state::Command;
+use crate::status::state::{Command, UpdateProgress};
 
 /// What a long-poll brought back: a page and its size, or why there was none.
 pub(crate) type WaitReply = Result<Page, RemoteError>;
@@ -19,6 +19,8 @@ pub(crate) enum Event {
     StoreOpened(TokenStore, Result<Option<StoredToken>, AuthError>),
     /// The OS says a network address came up: worth trying the server now if offline.
     NetworkUp,
+    /// The update's worker moved on (or ended).
+    Update(UpdateProgress),
     /// A long-poll of session number `.0` came back.
     ChangesArrived(u64, WaitReply),
 }

@@ -5,6 +5,7 @@
 
 pub(crate) mod event;
 mod token_slot;
+mod updating;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,9 @@ use crate::rules::fault::{self, SessionEnd};
 use crate::session::Session;
 use crate::status::report::{Reporter, Shared, lock};
 use crate::status::state::{Command, EngineState, PendingLogin, UserError};
+
+/// How often a connected engine reads the server's version policy again (at most).
+const VERSION_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -146,6 +150,7 @@ impl Engine {
                     retrying_said: 0,
                     login_running: false,
                     pruned_at: None,
+                    outdated: false,
                     _lock: data_lock,
                 };
                 runner.run(rx);
@@ -188,6 +193,9 @@ struct Runner {
     login_running: bool,
     /// When `sites-versions/` was last pruned to its retention (at a session's start, daily).
     pruned_at: Option<Instant>,
+    /// The server no longer accepts this version: nothing is sent until the app is updated.
+    outdated: bool,
+
     _lock: DataDirLock,
 }
 
@@ -257,7 +265,7 @@ impl Runner {
     }
 
     fn wants_sync(&self) -> bool {
-        self.token.is_some() && self.settings.enabled
+        self.token.is_some() && self.settings.enabled && !self.outdated
     }
 
     fn store_opened(&mut self, store: TokenStore, loaded: Result<Option<StoredToken>, AuthError>) {
@@ -314,7 +322,12 @@ impl Runner {
                 self.settings.start_at_login = on;
                 self.save_settings();
             }
+            Event::Command(Command::Login) if self.outdated => {
+                log::warn!("Login refused here: this version is no longer accepted; update first");
+            }
             Event::Command(Command::Login) => self.begin_login(),
+            Event::Command(Command::Update) => self.begin_update(),
+            Event::Update(progress) => self.update_progress(progress),
             Event::Command(Command::Logout) => self.logout(),
             Event::LoginFinished(result) => self.finish_login(result),
             Event::StoreOpened(store, loaded) => self.store_opened(store, loaded),
@@ -356,6 +369,15 @@ impl Runner {
         if !self.wants_sync() {
             self.end_session("not logged in or switched off");
             return;
+        }
+        // The version policy comes with a session's status call: a session lives a day at most.
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.started_at.elapsed() >= VERSION_CHECK_EVERY)
+        {
+            self.end_session("a day passed: the version policy is read again");
+            self.next_probe = Instant::now();
         }
         // Refresh before a poll's calls; single-flight by construction: only this thread does it.
         if self.session.as_ref().is_some_and(Session::poll_due)
@@ -435,6 +457,7 @@ impl Runner {
                     s.error = Some(UserError::SubscriptionRequired);
                 });
             }
+            SessionEnd::Outdated { minimum, download } => self.outdated(minimum, download),
             SessionEnd::Restart(why) => {
                 log::info!("New session: {why}");
                 self.next_probe = Instant::now();
@@ -581,6 +604,11 @@ impl Runner {
             Err(e) => {
                 log::error!("Login failed: {e}");
                 // An unpaid account must see why; a timeout or a refusal is only logged.
+                if matches!(e, AuthError::ClientOutdated) {
+                    self.reporter.update(|s| s.login = None);
+                    self.outdated(None, None);
+                    return;
+                }
                 let unpaid = matches!(e, AuthError::SubscriptionRequired);
                 self.reporter.update(|s| {
                     s.login = None;

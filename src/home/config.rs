@@ -10,7 +10,7 @@ pub const DEFAULT_SERVER_URL: &str = env!("HYPERCLAY_DEFAULT_URL");
 /// What `--version` prints after the program's name, in both binaries: the crate version and
 /// the server this build talks to.
 pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
+    env!("HYPERCLAY_SYNC_VERSION"),
     " (server: ",
     env!("HYPERCLAY_DEFAULT_URL"),
     ")"

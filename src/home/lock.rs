@@ -79,6 +79,19 @@ impl DataDirLock {
             }
         }
     }
+
+    /// A version started by its own update (`HYPERCLAY_SYNC_AFTER_UPDATE` set) waits, up to a
+    /// minute, for the version it replaces to let go of the data folder; any other start
+    /// returns at once (a second instance is refused, as always).
+    pub fn wait_after_update(home: &Path) {
+        if std::env::var_os(crate::update::install::AFTER_UPDATE_ENV).is_none() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while DataDirLock::is_held(home) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! token.
 
 pub mod listing;
+mod releases;
 pub mod server_text;
 pub mod transport;
 mod versions;
+pub use releases::web_url;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -22,7 +24,7 @@ use crate::home::config::{DEFAULT_STALL_WINDOW, LONG_POLL_MARGIN};
 use server_text::ServerText;
 use transport::{Cause, Failure};
 
-pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT: &str = concat!("hyperclay-sync/", env!("HYPERCLAY_SYNC_VERSION"));
 
 /// One keep-alive agent for every call: connect 5 s, whole request 60 s, proxy from the
 /// environment, no redirects, error statuses returned as replies so their bodies can be read,
@@ -97,6 +99,14 @@ pub enum RemoteError {
     /// The body stopped moving: retrying at once would only stall again.
     #[error("the transfer stalled: {0}")]
     Stalled(String),
+    /// `426 client_outdated`: the server no longer accepts this version. `minimum` is the
+    /// server's word, kept only when it is a semver version; `download` only when it is an
+    /// http(s) URL.
+    #[error("the server no longer accepts this version of Hyperclay Sync{}", .minimum.as_ref().map(|m| format!(" (it needs {m} or later)")).unwrap_or_default())]
+    ClientOutdated {
+        minimum: Option<semver::Version>,
+        download: Option<String>,
+    },
 }
 
 impl RemoteError {
@@ -430,6 +440,16 @@ fn check(
     let parsed = ErrorCode::parse(&code);
     let code = ServerText::from_wire(&code);
     Err(match (status, parsed) {
+        (426, _) => RemoteError::ClientOutdated {
+            minimum: body
+                .as_ref()
+                .and_then(|b| b.minimum.as_deref())
+                .and_then(|m| semver::Version::parse(m.trim()).ok()),
+            download: body
+                .as_ref()
+                .and_then(|b| b.download.as_deref())
+                .and_then(releases::web_url),
+        },
         (500.., _) => RemoteError::Server { status, message },
         (401, _) => RemoteError::Unauthorized,
         (402, _) => RemoteError::SubscriptionRequired,

@@ -14,6 +14,12 @@ pub(crate) enum SessionEnd {
     Offline(String),
     Unauthorized,
     SubscriptionRequired,
+    /// The server no longer accepts this version (426, or a status naming a higher minimum):
+    /// nothing more is sent until the app is updated.
+    Outdated {
+        minimum: Option<semver::Version>,
+        download: Option<String>,
+    },
     Restart(String),
     /// The sync folder is missing or replaced: paused until it is back (no call is made).
     FolderUnavailable(GuardError),
@@ -28,6 +34,9 @@ pub(crate) fn session_end(e: RemoteError) -> SessionEnd {
     match e {
         RemoteError::Unauthorized => SessionEnd::Unauthorized,
         RemoteError::SubscriptionRequired => SessionEnd::SubscriptionRequired,
+        RemoteError::ClientOutdated { minimum, download } => {
+            SessionEnd::Outdated { minimum, download }
+        }
         RemoteError::CursorExpired => SessionEnd::Restart("the cursor expired".into()),
         other => SessionEnd::Failed(other.to_string()),
     }
@@ -96,7 +105,8 @@ pub(crate) fn file_fault(e: &RemoteError) -> FileFault {
         RemoteError::Unreachable(_)
         | RemoteError::NothingListening(_)
         | RemoteError::Unauthorized
-        | RemoteError::SubscriptionRequired => FileFault::EndSession,
+        | RemoteError::SubscriptionRequired
+        | RemoteError::ClientOutdated { .. } => FileFault::EndSession,
         RemoteError::SiteLimit => FileFault::HeldBack,
         RemoteError::NameTaken => FileFault::Tell(UserError::NameTaken),
         RemoteError::NotFound => FileFault::Gone,

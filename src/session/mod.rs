@@ -44,7 +44,10 @@ use crate::session::folders::Folders;
 use crate::session::remote_files::{Changes, RemoteFiles, take_entry};
 use crate::session::transfer::Ctx;
 use crate::status::report::Reporter;
-use crate::status::state::Progress;
+use crate::status::state::{Progress, VersionNews};
+use crate::update::policy::{Standing, judge};
+use crate::update::this_version;
+use hyperclay_protocol::ClientVersions;
 
 pub(crate) struct Session {
     remote: Remote,
@@ -59,6 +62,8 @@ pub(crate) struct Session {
     shutdown: Arc<AtomicBool>,
     /// The folder watcher and the inbox its signals wait in.
     watcher: Option<(notify::RecommendedWatcher, Inbox)>,
+    /// When its status call was made: the version policy it read is re-read once a day.
+    pub(crate) started_at: Instant,
 }
 
 impl Session {
@@ -74,11 +79,13 @@ impl Session {
         folder_guard::check(&config.home, folder).map_err(SessionEnd::FolderUnavailable)?;
         let rules = Rules::load(folder).map_err(|e| SessionEnd::Failed(e.to_string()))?;
         let (status, offset_ms) = remote.status().map_err(session_end)?;
+        let news = version_news(status.client.as_ref())?;
         if status.plan != "paid" {
             return Err(SessionEnd::SubscriptionRequired);
         }
         // Online, and not up to date yet: nothing has been compared.
         reporter.update(|s| {
+            s.version_news = news;
             s.account = Some(status.user.name.clone());
             s.online = true;
             s.progress = Some(Progress::LOOKING);
@@ -137,6 +144,7 @@ impl Session {
             burst: Burst::default(),
             shutdown: reporter.shutdown_flag(),
             watcher,
+            started_at: now,
         };
         for (path, why) in dropped {
             let told = issues::remote_dropped(&path, &why);
@@ -631,4 +639,25 @@ enum Pushed {
     Nothing,
     /// The plan, and the bytes already read for its upload.
     Plan(Vec<Action>, Option<(String, Snapshot)>),
+}
+
+/// What a status reply's version policy means for this session: it ends at once below the
+/// minimum (nothing else is sent); above it, a newer release is news to offer, never to press.
+fn version_news(policy: Option<&ClientVersions>) -> Result<Option<VersionNews>, SessionEnd> {
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let download = crate::remote::web_url(&policy.download);
+    match judge(&this_version(), policy) {
+        Standing::Outdated { minimum } => Err(SessionEnd::Outdated {
+            minimum: Some(minimum),
+            download,
+        }),
+        Standing::Behind { latest } => Ok(Some(VersionNews {
+            version: latest.to_string(),
+            required: false,
+            download,
+        })),
+        Standing::Current => Ok(None),
+    }
 }

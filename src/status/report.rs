@@ -13,7 +13,9 @@ use hyperclay_protocol::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::home::settings;
-use crate::status::state::{EngineState, Progress, SyncIssue, UserError};
+use crate::status::state::{
+    EngineState, Progress, SyncIssue, UpdateProgress, UserError, VersionNews,
+};
 use crate::status::text::{self, Summary};
 
 /// The state the engine thread writes and every handle reads.
@@ -45,6 +47,12 @@ pub struct StatusFile {
     /// The sync issues, oldest first; the report file lists them for people.
     #[serde(default)]
     pub issues: Vec<SyncIssue>,
+    /// A newer version the server names, required or offered.
+    #[serde(default)]
+    pub version_news: Option<VersionNews>,
+    /// The update the user asked for, while it runs and after it ended.
+    #[serde(default)]
+    pub update: Option<UpdateProgress>,
 }
 
 pub fn status_file(home: &Path) -> PathBuf {
@@ -163,6 +171,8 @@ impl Reporter {
             pid: std::process::id(),
             summary: Summary::of(s),
             issues: s.issues.clone(),
+            version_news: s.version_news.clone(),
+            update: s.update.clone(),
         };
         // The report first: whoever sees the count in the status can open the list it counts.
         self.write_issues_report(s);

@@ -24,6 +24,9 @@ pub enum UserError {
     /// The sync folder is missing or not the one that was synced (its marker is gone): sync is
     /// paused, and resumes by itself when it is back. Carries the whole message.
     FolderUnavailable(String),
+    /// The server no longer accepts this version: syncing stopped until the app is updated.
+    /// Carries the oldest version the server accepts, when it said one.
+    Outdated { minimum: Option<String> },
     /// Anything else that blocks syncing, already phrased for the user (e.g. "The sync folder is
     /// not writable").
     Other(String),
@@ -48,6 +51,12 @@ impl UserError {
                 "Your login has expired or was revoked (10 days without use end a login): \
                  choose Sync to log in again"
                     .to_owned()
+            }
+            UserError::Outdated {
+                minimum: Some(minimum),
+            } => format!("Update Hyperclay Sync to keep syncing (version {minimum} or later)"),
+            UserError::Outdated { minimum: None } => {
+                "Update Hyperclay Sync to keep syncing".to_owned()
             }
             UserError::FolderUnavailable(text) | UserError::Other(text) => text.clone(),
         }
@@ -105,6 +114,62 @@ impl Progress {
     pub const LOOKING: Progress = Progress { done: 0, total: 0 };
 }
 
+/// What the server's version policy says about this build, when it says anything.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionNews {
+    /// The version to update to: the latest, or (when `required`) the oldest the server accepts.
+    pub version: String,
+    /// Below the server's minimum: nothing syncs until the update.
+    pub required: bool,
+    /// The page a person downloads the app from by hand, when the server named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<String>,
+}
+
+/// An update the user asked for: where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", tag = "step", content = "detail")]
+pub enum UpdateProgress {
+    /// Reading the release feed.
+    Checking,
+    /// The release (this version) is coming down, checked as it comes.
+    Downloading(String),
+    /// Verified; being put in place.
+    Installing(String),
+    /// In place: this process is to exit so the new version starts.
+    Restarting(String),
+    /// This copy cannot update itself: what to do instead.
+    ByHand(String),
+    /// It failed; the running version is untouched. Why.
+    Failed(String),
+}
+
+impl UpdateProgress {
+    /// The words of the menu item and of `status`.
+    pub fn line(&self) -> String {
+        match self {
+            UpdateProgress::Checking => "Looking for the update…".to_owned(),
+            UpdateProgress::Downloading(v) => format!("Downloading version {v}…"),
+            UpdateProgress::Installing(v) => format!("Installing version {v}…"),
+            UpdateProgress::Restarting(v) => format!("Restarting as version {v}…"),
+            UpdateProgress::ByHand(text) => text.clone(),
+            UpdateProgress::Failed(why) => format!("The update failed: {why}"),
+        }
+    }
+
+    /// Whether the update is still running (the menu item is greyed meanwhile).
+    pub fn running(&self) -> bool {
+        matches!(
+            self,
+            UpdateProgress::Checking
+                | UpdateProgress::Downloading(_)
+                | UpdateProgress::Installing(_)
+                | UpdateProgress::Restarting(_)
+        )
+    }
+}
+
 /// A login that is waiting for the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLogin {
@@ -145,6 +210,10 @@ pub struct EngineState {
     pub progress: Option<Progress>,
     /// Files whose transfer failed and waits for its next try (1–5 s apart): not up to date.
     pub retrying: usize,
+    /// A newer version the server names (required or offered); `None` when this one is current.
+    pub version_news: Option<VersionNews>,
+    /// The update the user asked for, while it runs and after it ended.
+    pub update: Option<UpdateProgress>,
 }
 
 impl EngineState {
@@ -165,6 +234,8 @@ impl EngineState {
             issues: Vec::new(),
             progress: None,
             retrying: 0,
+            version_news: None,
+            update: None,
         }
     }
 
@@ -192,6 +263,9 @@ pub enum Command {
     /// The tray registered (or removed) the app with the OS's start at login: remember it. The
     /// engine is the settings file's one writer.
     SetStartAtLogin(bool),
+    /// Update this copy to the newest release (download, verify, install); on success the
+    /// state says `Restarting` and the host exits so the new version starts.
+    Update,
     /// Finish the transfer in hand, persist state, stop.
     Shutdown,
 }

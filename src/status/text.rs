@@ -23,6 +23,8 @@ pub enum StateWord {
     LoggedOut,
     /// No engine runs for this data folder (only the command line can see this).
     NotRunning,
+    /// The server no longer accepts this version: nothing syncs until the app is updated.
+    Outdated,
 }
 
 impl StateWord {
@@ -35,6 +37,7 @@ impl StateWord {
             StateWord::Offline => "offline",
             StateWord::LoggedOut => "loggedOut",
             StateWord::NotRunning => "notRunning",
+            StateWord::Outdated => "outdated",
         }
     }
 }
@@ -66,6 +69,10 @@ impl Summary {
 
     /// The summary of a running engine's state.
     pub fn of(s: &EngineState) -> Summary {
+        // Before the login, too: an outdated app cannot even log in.
+        if let Some(e @ UserError::Outdated { .. }) = &s.error {
+            return Summary::new(StateWord::Outdated, Some(e.message()));
+        }
         if !s.logged_in() && !s.token_given {
             let reason = match (&s.error, &s.login) {
                 (Some(UserError::LoginRefused), _) => UserError::LoginRefused.message(),
@@ -118,6 +125,10 @@ impl Summary {
         running: bool,
         saved: Option<Summary>,
     ) -> Summary {
+        // An outdated engine may hold no login (the server refused even that): it says so first.
+        if running && let Some(s) = saved.as_ref().filter(|s| s.state == StateWord::Outdated) {
+            return s.clone();
+        }
         if !logged_in {
             return saved
                 .filter(|s| s.state == StateWord::LoggedOut)
@@ -150,6 +161,7 @@ impl Summary {
             StateWord::LoggedOut if reason == NOT_LOGGED_IN => "Logged out".to_owned(),
             StateWord::LoggedOut => format!("Logged out: {reason}"),
             StateWord::NotRunning => "Not running".to_owned(),
+            StateWord::Outdated => reason.to_owned(),
         }
     }
 }

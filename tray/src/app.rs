@@ -13,7 +13,7 @@ use hyperclay_sync::engine::{Engine, EngineError, EngineHandle};
 use hyperclay_sync::home::config::EngineConfig;
 use hyperclay_sync::home::settings;
 use hyperclay_sync::status::report::issues_report_file;
-use hyperclay_sync::status::state::{Command, EngineState};
+use hyperclay_sync::status::state::{Command, EngineState, UpdateProgress};
 use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
 use tray_icon::menu::{MenuEvent, MenuId};
@@ -61,6 +61,7 @@ pub fn run(config: EngineConfig) -> anyhow::Result<()> {
     };
     let proxy = event_loop.create_proxy();
     let home = config.home.clone();
+    hyperclay_sync::home::lock::DataDirLock::wait_after_update(&home);
 
     let observer_proxy = proxy.clone();
     let engine = Engine::start(
@@ -285,8 +286,14 @@ impl App {
     }
 
     fn on_state(&mut self, state: EngineState) {
+        // The new version is in place and starting (it waits for this one to let go of the
+        // data folder): this one quits as if the user had chosen Quit.
+        let restarting = matches!(state.update, Some(UpdateProgress::Restarting(_)));
         self.state = state;
         self.show();
+        if restarting && !self.quitting {
+            self.quit();
+        }
     }
 
     /// Brings the tray in line with the current state, touching only what changed.
@@ -342,6 +349,10 @@ impl App {
             Action::OpenFolder => open_in_background(self.state.folder.clone(), true),
             Action::OpenLog => open_in_background(self.state.log_file.clone(), false),
             Action::OpenIssues => open_in_background(issues_report_file(&self.home), false),
+            Action::Update => {
+                log::info!("update asked for from the tray");
+                self.handle.send(Command::Update);
+            }
             Action::Quit => self.quit(),
         }
         // What is true stays shown until the engine (or the start-at-login worker) reports

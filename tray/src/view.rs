@@ -34,6 +34,8 @@ pub enum Action {
     OpenLog,
     /// Open the sync issues report (the one line "3 files not synced" stands for it).
     OpenIssues,
+    /// Update this copy to the newest release ("Update…", "Update to 0.2.0…").
+    Update,
     Quit,
 }
 
@@ -53,6 +55,7 @@ impl Action {
             Action::OpenFolder => "open-folder",
             Action::OpenLog => "open-log",
             Action::OpenIssues => "open-issues",
+            Action::Update => "update",
             Action::Quit => "quit",
         }
     }
@@ -150,6 +153,29 @@ fn short_url(url: &str) -> String {
     }
 }
 
+/// The update's lines: "Update…" when this version is no longer accepted, "Update to Y…" when a
+/// newer one is offered, the update's progress while it runs (greyed), and how it ended beneath
+/// the item when it failed. Nothing when this version is the latest: no nagging.
+fn update_lines(state: &EngineState) -> Vec<MenuLine> {
+    let running = state.update.as_ref().filter(|u| u.running());
+    if let Some(u) = running {
+        return vec![MenuLine::note(u.line())];
+    }
+    let Some(news) = &state.version_news else {
+        return Vec::new();
+    };
+    let label = if news.required || news.version.is_empty() {
+        "Update…".to_owned()
+    } else {
+        format!("Update to {}…", news.version)
+    };
+    let mut lines = vec![MenuLine::action(label, Action::Update)];
+    if let Some(ended) = &state.update {
+        lines.push(MenuLine::note(ended.line()));
+    }
+    lines
+}
+
 impl TrayView {
     /// The view for `state`. `start_at_login` is the tray's own setting (the engine does not
     /// know it), shown as a check item.
@@ -204,6 +230,7 @@ impl TrayView {
         if let Some(line) = issues_line(&state.issues) {
             menu.push(MenuLine::action(line, Action::OpenIssues));
         }
+        menu.extend(update_lines(state));
         if state.logged_in() {
             menu.push(MenuLine::action("Logout", Action::Logout));
         }
@@ -548,5 +575,67 @@ mod tests {
         let on = TrayView::from(&logged_in(true), false);
         assert!(!out.same_shape(&on));
         assert!(out.same_shape(&TrayView::from(&logged_out(), true)));
+    }
+
+    #[test]
+    fn an_outdated_app_says_so_and_offers_update_and_a_newer_one_is_offered_quietly() {
+        use hyperclay_sync::status::state::{UpdateProgress, VersionNews};
+        let outdated = EngineState {
+            error: Some(UserError::Outdated {
+                minimum: Some("0.2.0".into()),
+            }),
+            version_news: Some(VersionNews {
+                version: "0.2.0".into(),
+                required: true,
+                download: None,
+            }),
+            ..logged_in(true)
+        };
+        let view = TrayView::from(&outdated, false);
+        assert_eq!(
+            view.tooltip.text,
+            "Update Hyperclay Sync to keep syncing (version 0.2.0 or later)"
+        );
+        assert_eq!(view.icon, IconKind::Error);
+        let menu = lines(&view);
+        assert!(menu.contains(&"Update… <update>".to_owned()), "{menu:?}");
+
+        let behind = EngineState {
+            version_news: Some(VersionNews {
+                version: "0.1.1".into(),
+                required: false,
+                download: None,
+            }),
+            ..logged_in(true)
+        };
+        let view = TrayView::from(&behind, false);
+        assert_eq!(view.icon, IconKind::On);
+        assert!(lines(&view).contains(&"Update to 0.1.1… <update>".to_owned()));
+
+        let downloading = EngineState {
+            update: Some(UpdateProgress::Downloading("0.1.1".into())),
+            ..behind.clone()
+        };
+        let menu = lines(&TrayView::from(&downloading, false));
+        assert!(
+            menu.contains(&"Downloading version 0.1.1… (disabled)".to_owned()),
+            "{menu:?}"
+        );
+        assert!(!menu.iter().any(|l| l.contains("<update>")));
+
+        let failed = EngineState {
+            update: Some(UpdateProgress::Failed("the release is not signed".into())),
+            ..behind
+        };
+        let menu = lines(&TrayView::from(&failed, false));
+        assert!(menu.contains(&"Update to 0.1.1… <update>".to_owned()));
+        assert!(
+            menu.iter()
+                .any(|l| l.starts_with("The update failed: the release is not signed"))
+        );
+
+        // The latest version: not a word about updates.
+        let menu = lines(&TrayView::from(&logged_in(true), false));
+        assert!(!menu.iter().any(|l| l.contains("Update")), "{menu:?}");
     }
 }
