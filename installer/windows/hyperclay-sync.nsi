@@ -5,7 +5,9 @@
 ;   makensis -DVERSION=0.1.0 -DBINDIR=/abs/path/to/release -DOUTFILE=/abs/setup.exe hyperclay-sync.nsi
 ; Per user, no administrator prompt: %LOCALAPPDATA%\Programs\Hyperclay Sync, the user's own Start
 ; menu, the uninstaller in Settings → Apps (HKCU). `setup.exe /S` installs silently,
-; `uninstall.exe /S` removes silently.
+; `uninstall.exe /S` removes silently. `setup.exe /S /RELAUNCH` is the app's own self-update (Update…
+; in the tray, `hyperclay-sync update`): it gives the running copy a moment to exit by itself,
+; installs, then starts the tray again.
 ; It must never make the app start at login: the app's own "Start at login" menu item does that
 ; (the uninstaller removes that entry, so Windows does not try to start a deleted program).
 ; The uninstaller removes only what the installer put there: the user's sync folder
@@ -58,6 +60,8 @@ VIAddVersionKey /LANG=1033 "CompanyName" "Hyperclay"
 VIAddVersionKey /LANG=1033 "LegalCopyright" "MIT license"
 
 !include "MUI2.nsh"
+!include "FileFunc.nsh"
+!include "LogicLib.nsh"
 !define MUI_ICON "hyperclay-sync.ico"
 !define MUI_UNICON "hyperclay-sync.ico"
 !define MUI_FINISHPAGE_RUN "$INSTDIR\${TRAYEXE}"
@@ -82,6 +86,14 @@ VIAddVersionKey /LANG=1033 "LegalCopyright" "MIT license"
 
 Section "Install"
   SetShellVarContext current
+  ${GetParameters} $R0
+  ClearErrors
+  ${GetOptions} $R0 "/RELAUNCH" $R1
+  ${IfNot} ${Errors}
+    StrCpy $R9 "relaunch"
+    ; The app that started this update exits right after; let it finish on its own.
+    Sleep 3000
+  ${EndIf}
   !insertmacro StopRunningCopies
   SetOutPath "$INSTDIR"
   SetOverwrite on
@@ -101,6 +113,9 @@ Section "Install"
   WriteRegStr HKCU "${UNINSTKEY}" "QuietUninstallString" '"$INSTDIR\uninstall.exe" /S'
   WriteRegDWORD HKCU "${UNINSTKEY}" "NoModify" 1
   WriteRegDWORD HKCU "${UNINSTKEY}" "NoRepair" 1
+  ${If} $R9 == "relaunch"
+    Exec '"$INSTDIR\${TRAYEXE}"'
+  ${EndIf}
 SectionEnd
 
 Section "Uninstall"

@@ -59,6 +59,29 @@ pub fn client() -> PathBuf {
     }
 }
 
+/// The "next release" of the client for the self-update tests: the same source built as the
+/// next patch version by `scripts/build-next-version.sh` (scripts/test.sh runs it), or
+/// `HYPERCLAY_TEST_NEXT_CLIENT`.
+///
+/// # Panics
+/// When neither is there.
+pub fn next_client() -> PathBuf {
+    if let Some(p) = std::env::var_os("HYPERCLAY_TEST_NEXT_CLIENT").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    let dir = profile_dir(&exe)
+        .and_then(|d| d.parent().map(|t| t.join("next-version")))
+        .expect("a build folder");
+    let p = dir.join(format!("hyperclay-sync{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        p.is_file(),
+        "{} is not built: run scripts/build-next-version.sh (scripts/test.sh does) first",
+        p.display()
+    );
+    p
+}
+
 /// The program that runs the client, when `HYPERCLAY_TEST_RUNNER` names one.
 pub fn client_runner() -> Option<OsString> {
     std::env::var_os(RUNNER_ENV).filter(|v| !v.is_empty())

@@ -30,6 +30,7 @@ mod auth_keyring;
 mod auth_login;
 mod binaries;
 mod bursts;
+mod client_versions;
 mod device_login;
 mod engine_cli;
 mod engine_sync;

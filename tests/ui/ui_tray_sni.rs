@@ -375,3 +375,107 @@ fn start_at_login_from_an_appimage_registers_the_appimage() {
         "the binary inside the image was registered:\n{entry}"
     );
 }
+
+/// The tray's menu line whose label starts with `prefix`, once there is one.
+fn menu_line(item: &SniItem<'_>, app: &App, prefix: &str) -> SniMenuLine {
+    wait_for(
+        &format!("a menu line starting {prefix:?}"),
+        DEADLINE,
+        || item.menu().into_iter().find(|l| l.label.starts_with(prefix)),
+        || format!("menu {:?}\n{}", item.menu(), app.output()),
+    )
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn an_outdated_tray_says_update_sends_nothing_and_its_update_refuses_an_unsigned_release() {
+    use hyperclay_testkit::ServerOptions;
+    use hyperclay_testkit::release::ReleaseKey;
+    let server = TestServer::start_with(ServerOptions {
+        min_client_version: Some("99.0.0".into()),
+        ..ServerOptions::default()
+    });
+    let (url, token) = (server.url(), server.token("demo"));
+    let screen = start_screen();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("kept.html"), "<p>kept</p>").unwrap();
+    // This tray as an AppImage would run: the update then knows what to replace.
+    let image_dir = tempfile::tempdir().unwrap();
+    let image = image_dir.path().join("Hyperclay-Sync.AppImage");
+    std::fs::write(&image, b"the running version").unwrap();
+    let image_text = image.to_string_lossy().to_string();
+    let app = App::start(
+        &screen,
+        &dirs,
+        &url,
+        &[("HYPERCLAY_TOKEN", &token), ("APPIMAGE", &image_text)],
+    );
+    let item = host.wait_for_item(|| app.output());
+    let line = "Update Hyperclay Sync to keep syncing (version 99.0.0 or later)";
+    wait_for(
+        "the update line in the tooltip",
+        DEADLINE,
+        || (item.tooltip().1 == line).then_some(()),
+        || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
+    );
+    let status = hyperclay_testkit::client::status(&dirs.data());
+    assert_eq!(status["state"], "outdated", "{status}");
+    assert!(server_files(&url, &token).unwrap().is_empty());
+    let update = menu_line(&item, &app, "Update…");
+    assert!(update.enabled, "{update:?}");
+
+    // A release signed by a key the app does not trust: refused, said in the menu, nothing
+    // replaced, and the app keeps running.
+    let platform = "linux-x86_64-appimage";
+    let bytes = b"#!/bin/sh\necho evil\n".to_vec();
+    let signature = ReleaseKey::generate().sign(
+        &bytes,
+        &hyperclay_protocol::release_trusted_comment("99.0.0", platform),
+    );
+    server.publish_release("99.0.0", platform, &bytes, &signature);
+    item.click_menu(update.id);
+    let failed = menu_line(&item, &app, "The update failed:");
+    assert!(
+        failed
+            .label
+            .contains("not signed by the Hyperclay release key: refused"),
+        "{failed:?}"
+    );
+    assert_eq!(std::fs::read(&image).unwrap(), b"the running version");
+    assert!(menu_line(&item, &app, "Update…").enabled);
+    assert!(server_files(&url, &token).unwrap().is_empty());
+}
+
+#[test]
+#[ignore = "needs Xvfb + dbus (+ chromium): run by scripts/test.sh"]
+fn a_tray_below_the_latest_syncs_on_and_offers_update_to_it_without_an_error() {
+    use hyperclay_testkit::ServerOptions;
+    let server = TestServer::start_with(ServerOptions {
+        latest_client_version: Some("99.0.0".into()),
+        ..ServerOptions::default()
+    });
+    let (url, token) = (server.url(), server.token("demo"));
+    let screen = start_screen();
+    let host = SniHost::start(screen.bus_address());
+    let dirs = AppDirs::new();
+    dirs.remember_sync_on();
+    std::fs::create_dir_all(dirs.folder()).unwrap();
+    std::fs::write(dirs.folder().join("goes-up.html"), "<p>up</p>").unwrap();
+    let app = App::start(&screen, &dirs, &url, &[("HYPERCLAY_TOKEN", &token)]);
+    let item = host.wait_for_item(|| app.output());
+    let offer = menu_line(&item, &app, "Update to 99.0.0…");
+    assert!(offer.enabled);
+    wait_for(
+        "the file on the server and the tooltip up to date",
+        DEADLINE,
+        || {
+            let up = on_server(&url, &token, "goes-up.html");
+            (up && item.tooltip().1 == "Up to date").then_some(())
+        },
+        || format!("tooltip {:?}\n{}", item.tooltip(), app.output()),
+    );
+    assert_eq!(item.status(), "Active", "an offer is not an error");
+}
