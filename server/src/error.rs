@@ -59,6 +59,9 @@ pub enum ServerError {
     /// A connection over the server's (or this address's) connection cap, refused.
     #[error("the server has the most connections open that it takes; try again in a moment")]
     Busy,
+    /// The `User-Agent` names no client version, or one below the server's minimum.
+    #[error("this version of Hyperclay Sync is no longer supported; update to {minimum} or later")]
+    ClientOutdated { minimum: String, download: String },
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("storage: {0}")]
@@ -94,6 +97,7 @@ impl ServerError {
             ServerError::RequestTimeout(_) => ErrorCode::RequestTimeout,
             ServerError::TooManyWaits => ErrorCode::TooManyWaits,
             ServerError::Busy => ErrorCode::Busy,
+            ServerError::ClientOutdated { .. } => ErrorCode::ClientOutdated,
             ServerError::Db(_) | ServerError::Io(_) | ServerError::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -117,12 +121,18 @@ impl ServerError {
             ServerError::Stale(entry) => Some((**entry).clone()),
             _ => None,
         };
+        let (minimum, download) = match self {
+            ServerError::ClientOutdated { minimum, download } => {
+                (Some(minimum.clone()), Some(download.clone()))
+            }
+            _ => (None, None),
+        };
         ErrorBody {
             error: code.as_str().to_owned(),
             message,
             entry,
-            minimum: None,
-            download: None,
+            minimum,
+            download,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod bell;
 pub mod client_addr;
+pub mod client_version;
 pub mod clock;
 pub mod cursor;
 pub mod device;
@@ -16,6 +17,7 @@ pub mod listing;
 pub mod login_limits;
 pub mod oauth;
 pub mod password;
+pub mod release;
 pub mod save;
 pub mod serve;
 pub mod slots;

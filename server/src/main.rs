@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use hyperclay_server::admin;
+use hyperclay_server::client_version::{self, VersionPolicy};
 use hyperclay_server::serve::{
     self as serve_limits, ConnectionLimits, ServeOptions, prepare, serve,
 };
 use hyperclay_server::{Clock, Plan, Store};
+use hyperclay_server::{admin, release};
 
 #[derive(Parser)]
 #[command(
@@ -76,6 +77,30 @@ enum Command {
         /// Seconds a request's headers may take to arrive, and a kept-alive connection may idle.
         #[arg(long, default_value_t = serve_limits::DEFAULT_HEADER_TIMEOUT.as_secs(), hide = true)]
         header_timeout_secs: u64,
+        /// The oldest client version accepted (semver); every API call from an older one, or
+        /// naming none in its User-Agent, is 426 client_outdated.
+        #[arg(
+            long,
+            env = "HYPERCLAY_MIN_CLIENT_VERSION",
+            default_value = client_version::DEFAULT_MIN_CLIENT_VERSION
+        )]
+        min_client_version: String,
+        /// The newest client version, named in /status [default: the newest published
+        /// release, else the minimum].
+        #[arg(long, env = "HYPERCLAY_LATEST_CLIENT_VERSION")]
+        latest_client_version: Option<String>,
+        /// Where a person downloads the app by hand (in /status and every 426).
+        #[arg(
+            long,
+            env = "HYPERCLAY_DOWNLOAD_URL",
+            default_value = client_version::DEFAULT_DOWNLOAD_URL
+        )]
+        download_url: String,
+    },
+    /// Publish and list client releases (the update feed).
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
     },
     /// Manage accounts.
     User {
@@ -121,6 +146,25 @@ enum UserCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Publish a release file with its minisign signature (trusted comment
+    /// `hyperclay-sync VERSION PLATFORM`).
+    Add {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        platform: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// The `.minisig` file made with the release key.
+        #[arg(long)]
+        signature: PathBuf,
+    },
+    /// Print every published release.
+    List,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanArg {
     Paid,
@@ -162,7 +206,15 @@ fn main() -> Result<()> {
             max_connections,
             max_connections_per_address,
             header_timeout_secs,
+            min_client_version,
+            latest_client_version,
+            download_url,
         } => {
+            let client_versions = VersionPolicy::new(
+                &min_client_version,
+                latest_client_version.as_deref(),
+                &download_url,
+            )?;
             if exit_on_stdin_eof {
                 exit_when_stdin_closes();
             }
@@ -176,6 +228,7 @@ fn main() -> Result<()> {
                     device_lifetime_secs,
                     device_interval_secs,
                     trusted_proxies,
+                    client_versions,
                 },
                 ConnectionLimits {
                     max_connections,
@@ -232,6 +285,7 @@ fn main() -> Result<()> {
             println!("{}", admin::token(&store, &dir, &clock, &name, age)?);
             Ok(())
         }
+        Command::Release { command } => release_command(&dir, command),
         Command::Rm { name, path } => {
             let mut store = Store::open(&dir).context("opening the data dir")?;
             for removed in admin::remove(&mut store, &Clock::default(), &name, &path)? {
@@ -240,6 +294,45 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn release_command(dir: &std::path::Path, command: ReleaseCommand) -> Result<()> {
+    let mut store = Store::open(dir).context("opening the data dir")?;
+    match command {
+        ReleaseCommand::Add {
+            version,
+            platform,
+            file,
+            signature,
+        } => {
+            let (r, added) = release::add(
+                &mut store,
+                &Clock::default(),
+                &version,
+                &platform,
+                &file,
+                &signature,
+            )?;
+            let what = if added {
+                "published"
+            } else {
+                "already published"
+            };
+            println!(
+                "{what} {} {}: {} bytes, sha256 {}",
+                r.platform, r.version, r.size, r.sha256
+            );
+        }
+        ReleaseCommand::List => {
+            for r in hyperclay_server::store::releases::all(store.conn())? {
+                println!(
+                    "{} {} {} bytes sha256 {}",
+                    r.platform, r.version, r.size, r.sha256
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Each password check allocates ~19 MiB (Argon2). glibc's malloc raises its mmap threshold

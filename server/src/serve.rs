@@ -28,6 +28,7 @@ use tower_service::Service;
 
 use crate::admin::{self, AdminError};
 use crate::client_addr::{TrustedProxies, address_key};
+use crate::client_version::VersionPolicy;
 use crate::clock::Clock;
 use crate::error::ServerError;
 use crate::http::{AppState, router};
@@ -115,6 +116,8 @@ pub struct ServeOptions {
     pub device_interval_secs: u64,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<IpAddr>,
+    /// The client versions accepted and recommended (`--min-client-version` and friends).
+    pub client_versions: VersionPolicy,
 }
 
 /// Opens the store (and the signing key) and, with `demo`, makes the demo accounts.
@@ -142,6 +145,7 @@ pub fn prepare(opts: &ServeOptions) -> Result<AppState, AdminError> {
         long_poll: opts.long_poll,
         waits: Slots::new(MAX_WAITS_PER_ACCOUNT),
         trusted_proxies: TrustedProxies::new(opts.trusted_proxies.iter().copied()),
+        client_versions: Arc::new(opts.client_versions.clone()),
     })
 }
 

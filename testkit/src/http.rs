@@ -13,6 +13,16 @@ use hyperclay_protocol::{
 };
 use serde::de::DeserializeOwned;
 
+/// The version of the sync client (`hyperclay-sync`, the root package) that [`Api`] says it is
+/// by default, as the client itself does (`User-Agent: hyperclay-sync/VERSION`).
+pub const CLIENT_VERSION: &str = "0.1.0";
+
+/// The `User-Agent` the real client sends, which every API call but the release feed needs
+/// (else 426 `client_outdated`).
+pub fn client_user_agent() -> String {
+    format!("{}{CLIENT_VERSION}", hyperclay_protocol::CLIENT_PRODUCT)
+}
+
 /// The most of a reply body read (a file is at most 20 MiB; a listing of 100,000 entries less).
 const BODY_LIMIT: u64 = 64 << 20;
 
@@ -103,6 +113,8 @@ impl Reply {
 pub struct Api {
     base: String,
     token: Option<String>,
+    /// Sent as `User-Agent` unless a request gives its own; `None` sends none at all.
+    user_agent: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -124,6 +136,8 @@ impl Api {
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            // Never ureq's own name: a request has the client's User-Agent, its own, or none.
+            .user_agent(ureq::config::AutoHeaderValue::None)
             .timeout_global(Some(Duration::from_secs(60)))
             // A fresh connection per request: a refusal sent before the body was read closes
             // the connection, and reusing a pooled one then races that close ("Peer
@@ -134,7 +148,17 @@ impl Api {
         Api {
             base: base.trim_end_matches('/').to_owned(),
             token: token.map(str::to_owned),
+            user_agent: Some(client_user_agent()),
             agent,
+        }
+    }
+
+    /// The same server and account saying it is `user_agent` (`None`: no `User-Agent` at all),
+    /// for the version policy's tests.
+    pub fn with_user_agent(&self, user_agent: Option<&str>) -> Api {
+        Api {
+            user_agent: user_agent.map(str::to_owned),
+            ..self.clone()
         }
     }
 
@@ -146,6 +170,8 @@ impl Api {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .max_redirects_will_error(false)
+                // Never ureq's own name: a request has the client's User-Agent, its own, or none.
+                .user_agent(ureq::config::AutoHeaderValue::None)
                 .timeout_global(Some(Duration::from_secs(60)))
                 .build()
                 .into(),
@@ -178,6 +204,12 @@ impl Api {
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(a) = &auth {
             req = req.header("Authorization", a);
+        }
+        let own_agent = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"));
+        if let (Some(ua), false) = (&self.user_agent, own_agent) {
+            req = req.header("User-Agent", ua);
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -334,6 +366,23 @@ impl Api {
         ))
     }
 
+    /// `GET /releases/latest?platform=P` (the release feed: no token needed).
+    pub fn release_latest(&self, platform: &str) -> Reply {
+        self.get(&format!(
+            "/api/local-sync/releases/latest?platform={}",
+            urlencode(platform)
+        ))
+    }
+
+    /// `GET /releases/{platform}/{version}/file`.
+    pub fn release_file(&self, platform: &str, version: &str) -> Reply {
+        self.get(&format!(
+            "/api/local-sync/releases/{}/{}/file",
+            urlencode(platform),
+            urlencode(version)
+        ))
+    }
+
     /// The platform's own save (`POST /save/{app}`, an app edited in the browser).
     pub fn try_platform_save(&self, app: &str, html: &[u8]) -> Result<Reply, HttpError> {
         self.try_request("POST", &format!("/save/{app}"), &[], Some(html))
@@ -396,4 +445,26 @@ pub fn drain_changes(
 ) -> (Vec<Entry>, String) {
     api.try_drain_changes(cursor, limit)
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`CLIENT_VERSION`] is the root package's version, as the client sends it.
+    #[test]
+    fn the_client_version_is_the_sync_packages() {
+        let manifest = include_str!("../../Cargo.toml");
+        let package = manifest
+            .split("\n[package]\n")
+            .nth(1)
+            .expect("the root manifest has a [package]");
+        let version = package
+            .lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .expect("the package has a version");
+        assert_eq!(version, CLIENT_VERSION);
+        assert_eq!(client_user_agent(), format!("hyperclay-sync/{version}"));
+    }
 }

@@ -1,6 +1,6 @@
 //! The test kit: the processes the end-to-end tests and the benchmark (xtask) drive, started one
 //! way for both. The reference server (`bin` finds the built programs, `http` is the one HTTP client of the tests and the bench, `server`, and `test_server` for the tests' temp-dir
-//! server with its admin helpers), the sync client (`client`), the screen rig of
+//! server with its admin helpers), signed test releases (`release`), the sync client (`client`), the screen rig of
 //! Xvfb, a private session bus and a tray host (`screen`), and waits on conditions with a
 //! deadline (`wait`). It only ever signals or kills processes it started itself, never prints a
 //! token, and installs nothing: the tools come from scripts/setup.sh.
@@ -8,11 +8,13 @@
 pub mod bin;
 pub mod client;
 pub mod http;
+pub mod release;
 pub mod screen;
 pub mod server;
 pub mod test_server;
 pub mod wait;
 
+pub use release::ReleaseKey;
 pub use test_server::{ServerOptions, TestServer};
 
 use std::process::Child;

@@ -46,6 +46,12 @@ pub struct ServerOptions {
     pub device_lifetime_secs: Option<u64>,
     /// Seconds between a device login's polls (default: the server's 5).
     pub device_interval_secs: Option<u64>,
+    /// `--min-client-version` (default: the server's `0.0.0`).
+    pub min_client_version: Option<String>,
+    /// `--latest-client-version` (default: the newest published release, else the minimum).
+    pub latest_client_version: Option<String>,
+    /// `--download-url` (default: the server's `https://hyperclay.com/sync`).
+    pub download_url: Option<String>,
 }
 
 impl ServerOptions {
@@ -63,6 +69,15 @@ impl ServerOptions {
         }
         if let Some(secs) = self.device_interval_secs {
             args.push(format!("--device-interval-secs={secs}"));
+        }
+        if let Some(v) = &self.min_client_version {
+            args.push(format!("--min-client-version={v}"));
+        }
+        if let Some(v) = &self.latest_client_version {
+            args.push(format!("--latest-client-version={v}"));
+        }
+        if let Some(url) = &self.download_url {
+            args.push(format!("--download-url={url}"));
         }
         args
     }
@@ -220,6 +235,56 @@ impl TestServer {
         self.cli(&["token", name, "--age", &age, &skew])
             .trim()
             .to_owned()
+    }
+
+    /// Runs the server binary with `args` and `--data-dir`: its stdout, or why it failed (its
+    /// stderr), for tests of the CLI's refusals.
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, crate::KitError> {
+        server::admin(&self.bin, &self.data_dir, args)
+    }
+
+    /// Publishes `bytes` as release `version` for `platform` with the `.minisig` text
+    /// `signature`, through the real CLI (`release add`); its stdout, or why it was refused.
+    pub fn try_publish_release(
+        &self,
+        version: &str,
+        platform: &str,
+        bytes: &[u8],
+        signature: &str,
+    ) -> Result<String, crate::KitError> {
+        let dir = tempfile::Builder::new()
+            .prefix("release")
+            .tempdir_in(self.root.path())
+            .map_err(|source| crate::KitError::Io {
+                what: "a temp dir for the release",
+                source,
+            })?;
+        let file = dir.path().join("release.bin");
+        let sig = dir.path().join("release.bin.minisig");
+        let write = |path: &Path, what: &'static str, data: &[u8]| {
+            std::fs::write(path, data).map_err(|source| crate::KitError::Io { what, source })
+        };
+        write(&file, "writing the release file", bytes)?;
+        write(&sig, "writing the signature", signature.as_bytes())?;
+        let (file, sig) = (file.to_string_lossy(), sig.to_string_lossy());
+        self.try_cli(&[
+            "release",
+            "add",
+            "--version",
+            version,
+            "--platform",
+            platform,
+            "--file",
+            &file,
+            "--signature",
+            &sig,
+        ])
+    }
+
+    /// [`TestServer::try_publish_release`] that must succeed.
+    pub fn publish_release(&self, version: &str, platform: &str, bytes: &[u8], signature: &str) {
+        self.try_publish_release(version, platform, bytes, signature)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Deletes `path` of `account` as the platform's UI would (a tombstone in `/changes`).

@@ -10,9 +10,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use hyperclay_protocol::{
-    CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, CHANGES_MAX_WAIT_SECS, ChangesResponse, EntryKind,
-    HEADER_CHECKSUM, HEADER_MODIFIED_AT, PutResponse, RemotePath, Sites, StatusResponse, Timestamp,
-    User, VersionsResponse,
+    CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, CHANGES_MAX_WAIT_SECS, ChangesResponse,
+    ClientVersions, EntryKind, HEADER_CHECKSUM, HEADER_MODIFIED_AT, PutResponse, RemotePath, Sites,
+    StatusResponse, Timestamp, User, VersionsResponse,
 };
 use serde::Deserialize;
 
@@ -22,7 +22,7 @@ use crate::error::ServerError;
 use crate::listing;
 use crate::save::{self, Saved};
 use crate::store::entries::Row;
-use crate::store::{Account, entries};
+use crate::store::{Account, entries, releases};
 
 const FILES: &str = "/api/local-sync/files/";
 const FOLDERS: &str = "/api/local-sync/folders/";
@@ -52,10 +52,16 @@ pub async fn status(
 ) -> Result<Json<StatusResponse>, ServerError> {
     let (account, _) = st.paid(&headers).await?;
     let id = account.id;
-    let used = st
+    let (used, newest_release) = st
         .store
-        .run(move |s| entries::count_live_apps(s.conn(), id))
+        .run(move |s| {
+            Ok((
+                entries::count_live_apps(s.conn(), id)?,
+                releases::newest_version(s.conn())?,
+            ))
+        })
         .await?;
+    let policy = &st.client_versions;
     Ok(Json(StatusResponse {
         server_time: st.clock.now(),
         user: user_of(&account),
@@ -64,7 +70,11 @@ pub async fn status(
             used,
             limit: account.site_limit,
         },
-        client: None,
+        client: Some(ClientVersions {
+            latest: policy.latest(newest_release).to_string(),
+            minimum: policy.minimum().to_string(),
+            download: policy.download().to_owned(),
+        }),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP face of the server: routes, shared state, and the cross-cutting layers (DELETE is
-//! refused everywhere; every request is logged by method, path and status only, so query
+//! refused everywhere; then an API call naming no accepted client version is refused (426,
+//! [`crate::client_version`]); every request is logged by method, path and status only, so query
 //! strings, headers and bodies, which may hold secrets, never reach the log).
 
 pub mod api;
@@ -9,6 +10,7 @@ pub mod cookies;
 pub mod device;
 pub mod oauth;
 pub mod pages;
+pub mod releases;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +18,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::Method;
+use axum::http::header::USER_AGENT;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
@@ -51,6 +55,8 @@ pub struct AppState {
     pub waits: crate::slots::Slots<i64>,
     /// Proxies whose `X-Forwarded-For` is believed (see [`crate::client_addr`]).
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// The client versions accepted (426 below) and recommended (`/status`).
+    pub client_versions: Arc<crate::client_version::VersionPolicy>,
 }
 
 /// A request to a route anyone may call must arrive whole (headers, then its small body)
@@ -86,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/local-sync/token", small(post(oauth::token)))
         .route("/api/local-sync/refresh", small(post(oauth::refresh)))
         .route("/api/local-sync/logout", small(post(oauth::logout)))
+        .route("/api/local-sync/releases/latest", get(releases::latest))
+        .route(
+            "/api/local-sync/releases/{platform}/{version}/file",
+            get(releases::file),
+        )
         .route("/", get(pages::home))
         .route("/login", small(get(pages::login_form).post(pages::login)))
         .route("/logout", small(post(pages::logout)))
@@ -98,6 +109,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestBodyTimeoutLayer::new(BODY_IDLE_TIMEOUT))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.client_versions),
+            refuse_outdated_clients,
+        ))
         .layer(middleware::from_fn(refuse_delete))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -135,6 +150,23 @@ async fn method_not_allowed() -> ServerError {
 async fn refuse_delete(req: Request, next: Next) -> Response {
     if req.method() == Method::DELETE {
         return ServerError::MethodNotAllowed.into_response();
+    }
+    next.run(req).await
+}
+
+/// Right after [`refuse_delete`] and before any authentication: an API call (every route under
+/// `/api/local-sync/` but the release feed and the consent page) whose `User-Agent` names no
+/// client version, or one below the minimum, is 426 `client_outdated`.
+async fn refuse_outdated_clients(
+    State(policy): State<Arc<crate::client_version::VersionPolicy>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if crate::client_version::is_checked(req.uri().path()) {
+        let user_agent = req.headers().get(USER_AGENT).map(|v| v.as_bytes());
+        if let Err(outdated) = policy.check(user_agent) {
+            return outdated.into_response();
+        }
     }
     next.run(req).await
 }

@@ -175,6 +175,11 @@ impl Blobs {
         result.map(|()| stored)
     }
 
+    /// Where the body `checksum` is on disk, for reading it in pieces (a release file).
+    pub fn file_path(&self, checksum: &str) -> std::io::Result<PathBuf> {
+        self.path_of(checksum)
+    }
+
     pub fn get(&self, checksum: &str) -> std::io::Result<Vec<u8>> {
         fs::read(self.path_of(checksum)?)
     }

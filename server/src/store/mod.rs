@@ -1,6 +1,6 @@
 //! Durable state: one SQLite database (accounts, entries, versions, each account's change
-//! sequence, codes, sessions, token families) plus content-addressed file bodies under the data
-//! dir. Every change to an account's sequence rings the [`ChangeBell`].
+//! sequence, codes, sessions, token families, published client releases) plus
+//! content-addressed file bodies under the data dir. Every change to an account's sequence rings the [`ChangeBell`].
 //!
 //! All of it is synchronous; async handlers reach it through [`StoreHandle`], which runs each
 //! call on the blocking pool under one lock, so every save's checks and row writes are
@@ -14,6 +14,7 @@ pub mod blobs;
 pub mod entries;
 pub mod grants;
 pub mod private;
+pub mod releases;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -85,6 +86,15 @@ CREATE TABLE IF NOT EXISTS token_families(
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS token_families_by_account ON token_families(account_id);
+CREATE TABLE IF NOT EXISTS releases(
+    platform TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    PRIMARY KEY (platform, version)
+);
 "#;
 
 /// The server's durable state in one data dir.
@@ -284,6 +294,11 @@ impl StoreHandle {
 
     pub fn bell(&self) -> &Arc<ChangeBell> {
         &self.bell
+    }
+
+    /// The blob store, reached without the lock (see [`StoreHandle::put_blob`]).
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     /// Runs `f` with exclusive use of the store on the blocking pool.
