@@ -27,6 +27,9 @@ stage() {
 
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
+# The self-update tests update this build to "the next release": the same source built as the next
+# patch version (target/next-version/). Built first: the build below then makes the crate itself again.
+stage next-version scripts/build-next-version.sh
 stage build cargo build --workspace --all-targets --locked
 stage test cargo test --workspace --locked
 # The UI and browser tests are #[ignore]d for a plain `cargo test` on a desktop (they start their

@@ -83,6 +83,7 @@ fn server_with(min: Option<&str>, latest: Option<&str>) -> TestServer {
         min_client_version: min.map(str::to_owned),
         latest_client_version: latest.map(str::to_owned),
         download_url: Some("https://downloads.example/sync".into()),
+        demo: true,
         ..ServerOptions::default()
     })
 }
@@ -109,8 +110,15 @@ fn below_the_minimum_nothing_is_sent_and_the_run_exits_6_with_the_update_line() 
         text(&out)
     );
     // Nothing went up, and the files are still there for the updated version.
-    assert!(Api::new(&server.url(), &token).paths().is_empty());
-    assert_eq!(c.read("notes.html").as_deref(), Some("<p>written while outdated</p>"));
+    assert!(
+        Api::as_version(&server.url(), &token, "99.0.0")
+            .paths()
+            .is_empty()
+    );
+    assert_eq!(
+        c.read("notes.html").as_deref(),
+        Some("<p>written while outdated</p>")
+    );
     // The last state it wrote says why, in the same words.
     let status = c.status();
     assert_eq!(status["state"], "outdated", "{status}");
@@ -137,32 +145,42 @@ fn below_the_latest_sync_goes_on_and_status_says_a_newer_version_exists() {
     let c = Client::with_files(&server.url(), &token, &[("notes.html", "<p>hi</p>")]);
     let api = Api::new(&server.url(), &token);
     assert!(
-        wait_until(DEADLINE, || api.get("notes.html").as_deref() == Some("<p>hi</p>")),
+        wait_until(DEADLINE, || api.get("notes.html").as_deref()
+            == Some("<p>hi</p>")),
         "the save never reached the server\n{}",
         c.log()
     );
     assert!(
-        wait_until(DEADLINE, || c.status()["versionNews"]["version"] == "99.0.0"),
+        wait_until(DEADLINE, || c.status()["versionNews"]["version"]
+            == "99.0.0"),
         "{}",
         c.status()
     );
     let status = c.status();
     assert_eq!(status["state"], "upToDate", "{status}");
     assert_eq!(status["versionNews"]["required"], false);
-    let out = client::command(&hyperclay_testkit::bin::client(), c.home.path(), &server.url())
-        .arg("status")
-        .output()
-        .unwrap();
+    let out = client::command(
+        &hyperclay_testkit::bin::client(),
+        c.home.path(),
+        &server.url(),
+    )
+    .arg("status")
+    .output()
+    .unwrap();
     let words = String::from_utf8_lossy(&out.stdout);
     assert!(
         words.contains("version 99.0.0 is available: run `hyperclay-sync update`"),
         "{words}"
     );
     assert!(words.contains("State:     Up to date"), "{words}");
-    let json = client::command(&hyperclay_testkit::bin::client(), c.home.path(), &server.url())
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
+    let json = client::command(
+        &hyperclay_testkit::bin::client(),
+        c.home.path(),
+        &server.url(),
+    )
+    .args(["status", "--json"])
+    .output()
+    .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["newerVersion"]["version"], "99.0.0", "{json}");
     assert_eq!(json["state"], "upToDate");
@@ -184,7 +202,12 @@ fn a_release_signed_by_another_key_or_changed_on_the_server_is_refused_and_nothi
 
     let stranger = ReleaseKey::generate();
     let comment = release_trusted_comment("99.0.0", PLATFORM);
-    server.publish_release("99.0.0", PLATFORM, &payload, &stranger.sign(&payload, &comment));
+    server.publish_release(
+        "99.0.0",
+        PLATFORM,
+        &payload,
+        &stranger.sign(&payload, &comment),
+    );
     let out = update_as_appimage(&bin, home.path(), &server.url(), &image);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -198,7 +221,12 @@ fn a_release_signed_by_another_key_or_changed_on_the_server_is_refused_and_nothi
     // them (a compromised server or mirror): the download does not match, nothing is replaced.
     let trusted = ReleaseKey::committed_test_key();
     let comment = release_trusted_comment("99.0.1", PLATFORM);
-    server.publish_release("99.0.1", PLATFORM, &payload, &trusted.sign(&payload, &comment));
+    server.publish_release(
+        "99.0.1",
+        PLATFORM,
+        &payload,
+        &trusted.sign(&payload, &comment),
+    );
     let sha = hyperclay_protocol::sha256_hex(&payload);
     let blob = server.data_dir().join("blobs").join(&sha[..2]).join(&sha);
     let mut evil = payload.clone();
@@ -227,7 +255,7 @@ fn an_outdated_appimage_updates_itself_to_the_next_version_which_then_syncs_what
     assert_ne!(old, new, "the next-version build is this same version");
     let server = server_with(Some(&new), None);
     let token = server.token("demo");
-    let api = Api::new(&server.url(), &token);
+    let api = Api::as_version(&server.url(), &token, &new);
     let (_dir, image) = appimage_of(&bin);
     let c = Client::start_stopped(&server.url(), &token);
     c.write("waited.html", "<p>saved while outdated</p>");
@@ -253,7 +281,11 @@ fn an_outdated_appimage_updates_itself_to_the_next_version_which_then_syncs_what
         "{}",
         text(&out)
     );
-    assert_eq!(std::fs::read(&image).unwrap(), bytes, "the AppImage was not replaced");
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        bytes,
+        "the AppImage was not replaced"
+    );
     assert_eq!(version_of(&image), new);
 
     // The same data folder and login, now as the new version: what waited goes up.

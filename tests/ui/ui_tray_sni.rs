@@ -381,7 +381,11 @@ fn menu_line(item: &SniItem<'_>, app: &App, prefix: &str) -> SniMenuLine {
     wait_for(
         &format!("a menu line starting {prefix:?}"),
         DEADLINE,
-        || item.menu().into_iter().find(|l| l.label.starts_with(prefix)),
+        || {
+            item.menu()
+                .into_iter()
+                .find(|l| l.label.starts_with(prefix))
+        },
         || format!("menu {:?}\n{}", item.menu(), app.output()),
     )
 }
@@ -393,6 +397,7 @@ fn an_outdated_tray_says_update_sends_nothing_and_its_update_refuses_an_unsigned
     use hyperclay_testkit::release::ReleaseKey;
     let server = TestServer::start_with(ServerOptions {
         min_client_version: Some("99.0.0".into()),
+        demo: true,
         ..ServerOptions::default()
     });
     let (url, token) = (server.url(), server.token("demo"));
@@ -455,6 +460,7 @@ fn a_tray_below_the_latest_syncs_on_and_offers_update_to_it_without_an_error() {
     use hyperclay_testkit::ServerOptions;
     let server = TestServer::start_with(ServerOptions {
         latest_client_version: Some("99.0.0".into()),
+        demo: true,
         ..ServerOptions::default()
     });
     let (url, token) = (server.url(), server.token("demo"));

@@ -275,6 +275,19 @@ impl Api {
         }
     }
 
+    /// The same, saying it is client version `version` (a server with a minimum refuses the
+    /// test kit's own version).
+    pub fn as_version(url: &str, token: &str, version: &str) -> Api {
+        let http = hyperclay_testkit::http::Api::new(url, Some(token))
+            .keep_alive()
+            .with_user_agent(Some(&format!("hyperclay-sync/{version}")));
+        Api {
+            url: url.to_owned(),
+            token: token.to_owned(),
+            http,
+        }
+    }
+
     /// The server's content of `path`, or None when it has none.
     pub fn get(&self, path: &str) -> Option<String> {
         let r = self.http.get(&format!("/api/local-sync/files/{path}"));

@@ -663,7 +663,10 @@ pub fn server_files(
     server_url: &str,
     token: &str,
 ) -> Result<Vec<(String, Option<String>)>, String> {
+    // The test's own look, as the newest client would take it: a server with a minimum version
+    // (the version-policy tests) refuses the app under test, not the look.
     let reply = hyperclay_testkit::http::Api::new(server_url, Some(token))
+        .with_user_agent(Some("hyperclay-sync/999.0.0"))
         .try_changes(None, None)
         .map_err(|e| e.to_string())?;
     let body: serde_json::Value = reply.try_json().map_err(|e| e.to_string())?;
