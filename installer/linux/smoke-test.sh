@@ -224,6 +224,15 @@ check "--version shows the distribution server https://hyperclay.com" \
 not_development() { ! grep -q localhyperclay <<<"$version_line"; }
 check "--version does not show the development server" not_development
 
+# Only the latest version is supported, but a package's /usr/bin is apt's: Update says so instead
+# of replacing anything (it never reaches the network for that).
+update_out=$(env -u HYPERCLAY_URL HYPERCLAY_SYNC_HOME="$work/update-home" /usr/bin/hyperclay-sync update 2>&1 || true)
+echo "    update: $update_out"
+check "update on the .deb install says to update through apt" \
+  grep -qF "sudo apt update && sudo apt install hyperclay-sync" <<<"$update_out"
+check "update on the .deb install left /usr/bin/hyperclay-sync as it was" \
+  grep -qF "hyperclay-sync $version" <<<"$(/usr/bin/hyperclay-sync --version 2>&1)"
+
 # --- the tray app, as the menu entry starts it, on a virtual display -----------------------------
 # Proves the package's dependencies are enough for the tray: without the appindicator library
 # the tray panics at start. tray-icon loads that library first, then writes the icon it hands to

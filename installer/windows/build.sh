@@ -15,6 +15,11 @@
 #   HYPERCLAY_WINDOWS_OUT         the setup to write (default target/windows/hyperclay-sync-setup.exe)
 #   CARGO_PROFILE_RELEASE_*       cargo's own profile overrides pass through (the shipped setup uses
 #                                 the [profile.release] of Cargo.toml as it is)
+#   HYPERCLAY_WINDOWS_FEATURES    cargo features for a test build, e.g. hyperclay-sync/test-release-key
+#                                 (the Wine stage's setups trust the test release key; the shipped
+#                                 setup is built without it)
+#   HYPERCLAY_SYNC_BUILD_VERSION  build as this version (build.rs) and name the setup so: the Wine
+#                                 stage's "next release" for the self-update test
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -35,8 +40,10 @@ unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 unset HYPERCLAY_URL
 target=x86_64-pc-windows-gnu
 
+features=()
+[ -n "${HYPERCLAY_WINDOWS_FEATURES:-}" ] && features=(--features "$HYPERCLAY_WINDOWS_FEATURES")
 /usr/bin/cargo build --release --locked -Zbuild-std=std,panic_abort --target "$target" \
-  -p hyperclay-sync -p hyperclay-sync-tray --bins >&2
+  -p hyperclay-sync -p hyperclay-sync-tray --bins "${features[@]}" >&2
 bindir=$CARGO_TARGET_DIR/$target/release
 for exe in hyperclay-sync.exe hyperclay-sync-tray.exe; do
   [ -f "$bindir/$exe" ] || { echo "windows/build.sh: $bindir/$exe was not built" >&2; exit 1; }
@@ -50,6 +57,7 @@ done
 # `cargo pkgid` ends in "#VERSION" or "#NAME@VERSION".
 version=$(/usr/bin/cargo pkgid -p hyperclay-sync)
 version=${version##*[#@]}
+version=${HYPERCLAY_SYNC_BUILD_VERSION:-$version}
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || {
   echo "windows/build.sh: cannot read a plain x.y.z crate version (got '$version')" >&2
   exit 1

@@ -86,7 +86,15 @@ impl Runner {
                             )),
                         }
                     }
-                    Ok(Outcome::ByHand { text }) => UpdateProgress::ByHand(text),
+                    Ok(Outcome::ByHand { text }) => {
+                        // A package install (or a build) cannot replace itself: the download
+                        // page opens, as the words say.
+                        let page = download.as_deref().unwrap_or(update::DOWNLOAD_PAGE);
+                        if let Err(e) = webbrowser::open(page) {
+                            log::warn!("Could not open a browser ({e}); the page is {page}");
+                        }
+                        UpdateProgress::ByHand(text)
+                    }
                     Err(e) => UpdateProgress::Failed(e.to_string()),
                 };
                 let _ = tx.send(Event::Update(end));

@@ -30,6 +30,9 @@ pub fn this_version() -> Version {
     Version::parse(THIS_VERSION).unwrap_or(Version::new(0, 0, 0))
 }
 
+/// Where a person downloads the app by hand when the server named no page.
+pub const DOWNLOAD_PAGE: &str = "https://hyperclay.com/sync";
+
 /// Where an update stands, for the one line of the menu item and `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -79,7 +82,7 @@ pub fn update(
     download: Option<&str>,
     mut step: impl FnMut(Step),
 ) -> Result<Outcome, UpdateError> {
-    let page = download.unwrap_or("https://hyperclay.com/sync");
+    let page = download.unwrap_or(DOWNLOAD_PAGE);
     let platform = match (&install, platform) {
         (Install::Package, _) => {
             return Ok(Outcome::ByHand {

@@ -68,7 +68,13 @@ fn appimage_of(bin: &Path) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn version_of(bin: &Path) -> String {
-    let out = Command::new(bin).arg("--version").output().unwrap();
+    // Through the client's runner (wine) when `bin` is the client under test.
+    let mut cmd = if bin == hyperclay_testkit::bin::client() {
+        hyperclay_testkit::bin::command_for(bin)
+    } else {
+        Command::new(bin)
+    };
+    let out = cmd.arg("--version").output().unwrap();
     let words = String::from_utf8_lossy(&out.stdout).to_string();
     // "hyperclay-sync 0.1.1 (server: …)"
     words
@@ -295,4 +301,70 @@ fn an_outdated_appimage_updates_itself_to_the_next_version_which_then_syncs_what
     });
     let _ = hyperclay_testkit::terminate_client(&mut child, DEADLINE);
     assert!(synced, "the updated version did not sync\n{}", c.log());
+}
+
+/// The Windows build's own update, run by the Wine stage (installer/windows/wine/test.sh) with the
+/// installed `hyperclay-sync.exe` as the client under test and the next version's setup, built by
+/// the stage as `HYPERCLAY_TEST_NEXT_SETUP` (version `HYPERCLAY_TEST_NEXT_VERSION`): refused as
+/// outdated, the app downloads the setup from the feed, checks it, runs it silently; the setup
+/// replaces the programs and starts the tray, which (no display here) syncs without an icon what
+/// the old version could not, as the new version.
+#[test]
+#[ignore = "Windows only: installer/windows/wine/test.sh runs it under Wine"]
+fn an_installed_windows_app_updates_itself_through_its_setup_then_syncs_as_the_new_version() {
+    let setup = PathBuf::from(std::env::var_os("HYPERCLAY_TEST_NEXT_SETUP").expect(
+        "HYPERCLAY_TEST_NEXT_SETUP: the next version's setup (installer/windows/wine/test.sh)",
+    ));
+    let new = std::env::var("HYPERCLAY_TEST_NEXT_VERSION").expect("HYPERCLAY_TEST_NEXT_VERSION");
+    let bin = hyperclay_testkit::bin::client();
+    assert_ne!(version_of(&bin), new, "the installed app is already {new}");
+    let server = server_with(Some(&new), None);
+    let token = server.token("demo");
+    let api = Api::as_version(&server.url(), &token, &new);
+    let c = Client::start_stopped(&server.url(), &token);
+    c.write("waited.html", "<p>saved while outdated</p>");
+    let out = finished(
+        run_headless(&bin, c.home.path(), &server.url(), &token, &c.folder),
+        "the outdated run",
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(api.paths().is_empty());
+
+    let bytes = std::fs::read(&setup).unwrap();
+    let platform = "windows-x86_64";
+    let signature =
+        ReleaseKey::committed_test_key().sign(&bytes, &release_trusted_comment(&new, platform));
+    server.publish_release(&new, platform, &bytes, &signature);
+    // The login is handed down: the setup starts the tray with this environment.
+    let child = client::command(&bin, c.home.path(), &server.url())
+        .arg("update")
+        .env("HYPERCLAY_TOKEN", &token)
+        .env("HYPERCLAY_POLL_SECONDS", "0.5")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finished(child, "hyperclay-sync.exe update");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("updating Hyperclay Sync to version {new}")),
+        "{}",
+        text(&out)
+    );
+    let updated = wait_until(DEADLINE * 3, || version_of(&bin) == new);
+    let synced = updated
+        && wait_until(DEADLINE * 3, || {
+            api.get("waited.html").as_deref() == Some("<p>saved while outdated</p>")
+        });
+    // The relaunched tray is the setup's child, not this test's: stopped by name.
+    let _ = Command::new("wine")
+        .args(["taskkill", "/F", "/IM", "hyperclay-sync-tray.exe"])
+        .output();
+    assert!(updated, "the setup did not install {new}\n{}", c.log());
+    assert!(
+        synced,
+        "the new version did not sync what waited\n{}",
+        c.log()
+    );
 }
