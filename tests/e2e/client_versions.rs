@@ -368,3 +368,63 @@ fn an_installed_windows_app_updates_itself_through_its_setup_then_syncs_as_the_n
         c.log()
     );
 }
+
+#[test]
+fn a_download_cut_short_or_longer_than_announced_leaves_the_running_version_and_no_part_file() {
+    use crate::hostile::{Body, HostileServer, Reply, Script};
+    let bin = hyperclay_testkit::bin::client();
+    let (_dir, image) = appimage_of(&bin);
+    let before = std::fs::read(&image).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let payload = b"#!/bin/sh\necho the next version\n".repeat(2000);
+    let signature = ReleaseKey::committed_test_key()
+        .sign(&payload, &release_trusted_comment("99.0.0", PLATFORM));
+    let feed = serde_json::json!({
+        "version": "99.0.0",
+        "platform": PLATFORM,
+        "size": payload.len(),
+        "sha256": hyperclay_protocol::sha256_hex(&payload),
+        "url": "/downloads/next",
+        "signature": signature,
+    });
+    let mut script = Script::serving(&[]);
+    script
+        .other
+        .insert("/api/local-sync/releases/latest".into(), Reply::json(&feed));
+    let bodies = [
+        Body::Truncated {
+            declared: payload.len(),
+            bytes: payload[..payload.len() / 2].to_vec(),
+        },
+        // The announced bytes, then more: a body is never taken past the size the feed signed.
+        Body::Bytes([payload.clone(), b"tail".repeat(10)].concat()),
+    ];
+    for body in bodies {
+        let mut script = script.clone();
+        script.other.insert(
+            "/downloads/next".into(),
+            Reply::json(&serde_json::json!({})).with_body(body.clone()),
+        );
+        let server = HostileServer::start(script);
+        let out = update_as_appimage(&bin, home.path(), &server.url, &image);
+        assert!(!out.status.success(), "{body:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("cannot download the update") || text(&out).contains("refused"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(std::fs::read(&image).unwrap(), before);
+        let left: Vec<_> = std::fs::read_dir(home.path().join("updates"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{left:?}");
+        // Neither the feed nor the file is asked for with a login.
+        let asked: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.target.contains("releases") || r.target.contains("downloads"))
+            .collect();
+        assert_eq!(asked.len(), 2, "{asked:?}");
+        assert!(asked.iter().all(|r| r.authorization.is_none()), "{asked:?}");
+    }
+}

@@ -143,6 +143,8 @@ pub struct Script {
     /// When set, every `GET /changes` is a page of this many entries never seen before, with
     /// `hasMore: true` and a new cursor: a listing that never ends.
     pub endless_pages: Option<usize>,
+    /// Any other `GET` by exact path (the query left off): the release feed and its files.
+    pub other: HashMap<String, Reply>,
 }
 
 impl Script {
@@ -155,6 +157,7 @@ impl Script {
             files: HashMap::new(),
             put_path: None,
             endless_pages: None,
+            other: HashMap::new(),
         };
         s.set_files(files);
         s
@@ -305,6 +308,7 @@ fn serve(
                 s.incremental.clone()
             }
             ("GET", "/api/local-sync/changes") => s.full.clone(),
+            ("GET", p) if s.other.contains_key(p) => s.other[p].clone(),
             ("GET", p) if p.starts_with("/api/local-sync/files/") => {
                 // Matched decoded: clients may leave unreserved characters unencoded.
                 let wanted = decode(&p["/api/local-sync/files/".len()..]);
