@@ -176,7 +176,7 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
     assert!(html.contains("<b id=\"address\">127.0.0.1</b>"), "{html}");
     assert!(html.contains("<b id=\"asked\">"), "{html}");
     assert!(
-        html.contains("<b id=\"device\">unknown device (ureq"),
+        html.contains("<b id=\"device\">unknown device (hyperclay-sync/0.1.0)</b>"),
         "{html}"
     );
     for header in ["x-frame-options", "content-security-policy"] {
