@@ -493,8 +493,21 @@ fn the_feed_serves_the_newest_release_by_semver_and_its_file() {
             feed.release_latest(bad)
                 .expect_error(ErrorCode::InvalidRequest);
         }
-        feed.get("/api/local-sync/releases/latest")
-            .expect_error(ErrorCode::InvalidRequest);
+        for query in [
+            "",
+            "?",
+            "?platform",
+            "?os=linux",
+            "?platform=macos-aarch64&platform=linux-x86_64-deb",
+            "?platform=%ZZ",
+        ] {
+            feed.get(&format!("/api/local-sync/releases/latest{query}"))
+                .expect_error(ErrorCode::InvalidRequest);
+        }
+        let r: ReleaseResponse = feed
+            .get("/api/local-sync/releases/latest?x=1&platform=linux-x86_64-deb")
+            .ok();
+        assert_eq!(r.version, "0.10.0");
         for (platform, version) in [
             (LINUX, "0.3.0"),
             (MAC, "0.10.0"),
