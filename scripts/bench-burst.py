@@ -27,7 +27,9 @@ def listing_count(url, token):
     while True:
         q = "?limit=5000" + (f"&cursor={urllib.parse.quote(cursor, safe='')}" if cursor else "")
         req = urllib.request.Request(f"{url}/api/local-sync/changes{q}",
-                                     headers={"Authorization": f"Bearer {token}"})
+                                     headers={"Authorization": f"Bearer {token}",
+                                              # the server refuses other agents (426)
+                                              "User-Agent": "hyperclay-sync/0.1.0"})
         page = json.load(urllib.request.urlopen(req, timeout=60))
         count += sum(1 for e in page["entries"] if e["kind"] != "folder" and not e.get("deleted"))
         cursor = page["cursor"]

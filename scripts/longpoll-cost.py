@@ -37,6 +37,8 @@ def proc_stat(pid):
 def api(base, token, method, path, body=None, headers=None):
     req = urllib.request.Request(base + path, data=body, method=method)
     req.add_header("Authorization", f"Bearer {token}")
+    # The server refuses any other agent with 426 client_outdated.
+    req.add_header("User-Agent", "hyperclay-sync/0.1.0")
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     with urllib.request.urlopen(req, timeout=30) as r:
@@ -63,7 +65,8 @@ def main():
         rss0, cpu0 = proc_stat(server.pid)
 
         request = (f"GET /api/local-sync/changes?cursor={urllib.parse.quote(cursor)}&wait=60 "
-                   f"HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n").encode()
+                   f"HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hyperclay-sync/0.1.0\r\n"
+                   f"Authorization: Bearer {token}\r\n\r\n").encode()
         socks = []
         for _ in range(n):
             s = socket.create_connection((host, int(port)), timeout=90)

@@ -325,7 +325,7 @@ app_pid=$!
 pushed="<!doctype html><h1>smoke push $RANDOM$RANDOM</h1>"
 printf '%s\n' "$pushed" >"$work/folder/smoke.html"
 remote_has_push() {
-  curl -fsS -H @"$work/auth-header" "$url/api/local-sync/files/smoke.html" \
+  curl -fsS -A hyperclay-sync/0.1.0 -H @"$work/auth-header" "$url/api/local-sync/files/smoke.html" \
     -o "$work/remote-smoke.html" 2>/dev/null &&
     [ "$(cat "$work/remote-smoke.html")" = "$pushed" ]
 }
@@ -339,7 +339,7 @@ fi
 # Server -> local, through the protocol's PUT, picked up by the 1 s poll.
 pulled="<!doctype html><h1>smoke pull $RANDOM$RANDOM</h1>"
 printf '%s\n' "$pulled" >"$work/pulled.html"
-if curl -fsS -X PUT -H @"$work/auth-header" \
+if curl -fsS -A hyperclay-sync/0.1.0 -X PUT -H @"$work/auth-header" \
   -H "X-Modified-At: $(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" \
   --data-binary @"$work/pulled.html" "$url/api/local-sync/files/pulled.html" \
   -o "$work/put-reply.json" 2>"$work/put.log"; then

@@ -345,6 +345,7 @@ fn login_without_a_display_uses_a_code_confirmed_in_a_browser() {
     // The stored token works against the server.
     let reply = browser_agent()
         .get(format!("{}/api/local-sync/status", server.url()))
+        .header("User-Agent", hyperclay_testkit::http::client_user_agent())
         .header("Authorization", format!("Bearer {token}"))
         .call()
         .expect("the server answers");

@@ -579,6 +579,7 @@ fn a_token_revoked_while_syncing_logs_out() {
     client.wait_synced();
     assert_eq!(client.status()["account"], "demo");
     let revoked = ureq::post(format!("{}/api/local-sync/logout", server.url()))
+        .header("User-Agent", hyperclay_testkit::http::client_user_agent())
         .header("Authorization", format!("Bearer {token}"))
         .send_empty()
         .unwrap();

@@ -187,7 +187,7 @@ fn raw_put(addr: String, token: String, path: String, body: Vec<u8>, sent: Arc<A
         return;
     };
     let head = format!(
-        "PUT /api/local-sync/files/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+        "PUT /api/local-sync/files/{path} HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {token}\r\n\
          X-Modified-At: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         Timestamp::now().to_rfc3339(),
         body.len()

@@ -366,6 +366,7 @@ fn bait_app(victim: &str) -> String {
 
 fn put_app(server: &str, token: &str, name: &str, html: &str) {
     ureq::put(&format!("{server}/api/local-sync/files/{name}"))
+        .header("User-Agent", hyperclay_testkit::http::client_user_agent())
         .header("Authorization", &format!("Bearer {token}"))
         .header("X-Modified-At", "2026-01-01T10:00:00.000Z")
         .send(html.as_bytes())
@@ -445,6 +446,7 @@ struct MalloryDevice {
 
 fn start_device_login(server: &str) -> MalloryDevice {
     let reply: serde_json::Value = ureq::post(&format!("{server}/api/local-sync/device/code"))
+        .header("User-Agent", hyperclay_testkit::http::client_user_agent())
         .send_empty()
         .expect("a device login")
         .body_mut()
@@ -460,6 +462,7 @@ fn start_device_login(server: &str) -> MalloryDevice {
 /// Mallory's device polls `/token` once: the token's account name, or the error code.
 fn poll_device(server: &str, device_code: &str) -> Result<String, String> {
     let mut reply = ureq::post(&format!("{server}/api/local-sync/token"))
+        .header("User-Agent", hyperclay_testkit::http::client_user_agent())
         .config()
         .http_status_as_error(false)
         .build()

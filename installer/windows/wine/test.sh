@@ -155,7 +155,7 @@ HYPERCLAY_URL=$url HYPERCLAY_TOKEN=$token HYPERCLAY_POLL_SECONDS=1 \
   wine "$exe" run --headless >"$work/app.out" 2>"$work/app.err" &
 app_pid=$!
 on_server() {
-  curl -fsS -H @- "$url/api/local-sync/files/mine.html" 2>/dev/null <<<"Authorization: Bearer $token" |
+  curl -fsS -A hyperclay-sync/0.1.0 -H @- "$url/api/local-sync/files/mine.html" 2>/dev/null <<<"Authorization: Bearer $token" |
     grep -q mine
 }
 if wait_for 30 on_server; then

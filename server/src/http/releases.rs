@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use hyperclay_protocol::ReleaseResponse;
 use semver::Version;
-use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::AppState;
@@ -24,11 +23,6 @@ use crate::store::releases::{self, Release};
 /// How much of a release file is read and sent at once.
 const PIECE_BYTES: usize = 64 << 10;
 
-#[derive(Debug, Deserialize)]
-pub struct LatestQuery {
-    platform: Option<String>,
-}
-
 /// Where the reference server serves a release's file: a path on this server.
 fn file_url(release: &Release) -> String {
     format!(
@@ -37,12 +31,20 @@ fn file_url(release: &Release) -> String {
     )
 }
 
-/// `GET /releases/latest?platform=P`.
+/// `GET /releases/latest?platform=P`. The query is read as pairs, so that no query (a
+/// repeated `platform`, stray fields) can get anything but the protocol's own replies.
 pub async fn latest(
     State(st): State<AppState>,
-    Query(q): Query<LatestQuery>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<ReleaseResponse>, ServerError> {
-    let platform = q.platform.unwrap_or_default();
+    let mut platforms = q
+        .into_iter()
+        .filter(|(k, _)| k == "platform")
+        .map(|(_, v)| v);
+    let platform = match (platforms.next(), platforms.next()) {
+        (Some(one), None) => one,
+        _ => String::new(),
+    };
     if !is_platform(&platform) {
         return Err(ServerError::InvalidRequest(format!(
             "platform must be one of {}",

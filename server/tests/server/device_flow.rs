@@ -176,7 +176,7 @@ fn a_device_login_allowed_on_the_page_gives_one_working_token() {
     assert!(html.contains("<b id=\"address\">127.0.0.1</b>"), "{html}");
     assert!(html.contains("<b id=\"asked\">"), "{html}");
     assert!(
-        html.contains("<b id=\"device\">unknown device (ureq"),
+        html.contains("<b id=\"device\">unknown device (hyperclay-sync/0.1.0)</b>"),
         "{html}"
     );
     for header in ["x-frame-options", "content-security-policy"] {
@@ -302,15 +302,15 @@ fn the_consent_page_names_the_device_as_it_named_itself() {
             br#"{"deviceName": "Ann's laptop\u001b[2J\u202e"}"#,
             &[
                 ("Content-Type", "application/json"),
-                ("User-Agent", "hyperclay-sync/9.9"),
+                ("User-Agent", "hyperclay-sync/9.9.0"),
             ],
         )
         .ok();
     let cookie = login_cookie(&t, "demo", "demo");
     let html = device_page(&t, &cookie, &d.user_code).text();
     assert!(
-        html.contains("<b id=\"device\">Ann&#39;s laptop[2J (hyperclay-sync/9.9)</b>")
-            || html.contains("<b id=\"device\">Ann&#x27;s laptop[2J (hyperclay-sync/9.9)</b>"),
+        html.contains("<b id=\"device\">Ann&#39;s laptop[2J (hyperclay-sync/9.9.0)</b>")
+            || html.contains("<b id=\"device\">Ann&#x27;s laptop[2J (hyperclay-sync/9.9.0)</b>"),
         "{html}"
     );
     t.anonymous()

@@ -136,7 +136,7 @@ fn raw_status(from: Option<IpAddr>, to: SocketAddr, token: &str) -> std::io::Res
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         s,
-        "GET /api/local-sync/status HTTP/1.1\r\nHost: {to}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "GET /api/local-sync/status HTTP/1.1\r\nHost: {to}\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )?;
     let mut reply = Vec::new();
     s.read_to_end(&mut reply)?;
@@ -371,7 +371,7 @@ fn unauthenticated_bodies_are_small_and_refused_before_they_arrive() {
             c.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
             write!(
                 c,
-                "POST /api/local-sync/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+                "POST /api/local-sync/token HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
             )
             .expect("headers");
             // The server may already have answered and closed: that is the point.

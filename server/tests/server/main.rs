@@ -12,6 +12,7 @@ mod oauth_flow;
 
 mod cli;
 mod client_address;
+mod client_versions;
 mod conformance;
 mod device_flow;
 mod exhaustion;

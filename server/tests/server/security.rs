@@ -724,7 +724,7 @@ fn server_pid(t: &Target) -> u32 {
 fn chunked_put(t: &Target, path: &str, total: usize) -> String {
     let mut s = connect(t);
     let head = format!(
-        "PUT /api/local-sync/files/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+        "PUT /api/local-sync/files/{path} HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\
          X-Modified-At: {T1}\r\nTransfer-Encoding: chunked\r\n\r\n",
         t.token
     );
@@ -800,7 +800,7 @@ fn a_declared_oversize_length_is_refused_before_the_body() {
     let t = local();
     let mut s = connect(&t);
     let head = format!(
-        "PUT /api/local-sync/files/declared.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+        "PUT /api/local-sync/files/declared.bin HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\
          X-Modified-At: {T1}\r\nContent-Length: {}\r\n\r\n",
         t.token,
         1u64 << 40
@@ -838,12 +838,12 @@ fn both_content_length_and_transfer_encoding_never_smuggle_a_request() {
     // By Content-Length the body is the whole tail; by chunked framing it ends at "0", and the
     // tail would be a second request reaching the API unauthenticated by the front end.
     let smuggled = format!(
-        "GET /api/local-sync/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        "GET /api/local-sync/status HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\r\n",
         t.token
     );
     let body = format!("0\r\n\r\n{smuggled}");
     let raw = format!(
-        "POST /api/local-sync/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        "POST /api/local-sync/token HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{body}",
         body.len()
     );
@@ -865,7 +865,7 @@ fn both_content_length_and_transfer_encoding_never_smuggle_a_request() {
 fn two_different_content_lengths_are_refused() {
     let t = local();
     let raw = format!(
-        "PUT /api/local-sync/files/cl.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+        "PUT /api/local-sync/files/cl.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\
          X-Modified-At: {T1}\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabcGET / HTTP/1.1\r\n\r\n",
         t.token
     );
@@ -875,7 +875,7 @@ fn two_different_content_lengths_are_refused() {
     t.api().get_file("cl.txt").expect_error(ErrorCode::NotFound);
     // A comma list of two lengths is the same attack.
     let raw = format!(
-        "PUT /api/local-sync/files/cl2.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+        "PUT /api/local-sync/files/cl2.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\
          X-Modified-At: {T1}\r\nContent-Length: 3, 30\r\n\r\nabc",
         t.token
     );
@@ -890,7 +890,7 @@ fn two_different_content_lengths_are_refused() {
 fn an_unknown_transfer_encoding_is_refused() {
     let t = local();
     let raw = format!(
-        "PUT /api/local-sync/files/te.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+        "PUT /api/local-sync/files/te.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: hyperclay-sync/0.1.0\r\nAuthorization: Bearer {}\r\n\
          X-Modified-At: {T1}\r\nTransfer-Encoding: gzip, identity\r\n\r\nabc",
         t.token
     );
