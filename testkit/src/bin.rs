@@ -94,6 +94,27 @@ pub fn client_stop_signal() -> libc::c_int {
     }
 }
 
+/// `path` as the client under test shows it (in `status`, in its JSON): as it is, or, when the
+/// client runs under Wine, in the form Wine gives a Linux path to a Windows program: drive `Z:`
+/// is `/`, so `/tmp/x/y` is `Z:\tmp\x\y`. A Windows client never shows the verbatim `\\?\`
+/// form (it strips it where that is safe, as Explorer would show the path).
+pub fn client_path(path: &Path) -> String {
+    shown_path(path, client_runner().as_deref())
+}
+
+/// [`client_path`] for a given runner: a parameter, so both forms are tested everywhere.
+fn shown_path(path: &Path, runner: Option<&std::ffi::OsStr>) -> String {
+    let text = path.to_string_lossy();
+    let wine = runner
+        .and_then(|r| Path::new(r).file_name())
+        .is_some_and(|name| name.to_string_lossy().starts_with("wine"));
+    if wine && text.starts_with('/') {
+        format!("Z:{}", text.replace('/', "\\"))
+    } else {
+        text.into_owned()
+    }
+}
+
 /// The tray app's path.
 pub fn tray() -> PathBuf {
     path(TRAY)
@@ -118,6 +139,16 @@ mod tests {
     fn a_test_binary_in_deps_finds_programs_one_folder_up() {
         let exe = Path::new("/w/target/debug/deps/e2e-0123abcd");
         assert_eq!(profile_dir(exe), Some(Path::new("/w/target/debug")));
+    }
+
+    #[test]
+    fn a_path_is_shown_as_the_client_under_its_runner_shows_it() {
+        let p = Path::new("/tmp/.tmpAb1/sync-issues.txt");
+        assert_eq!(shown_path(p, None), "/tmp/.tmpAb1/sync-issues.txt");
+        let wine = std::ffi::OsStr::new("/usr/bin/wine");
+        assert_eq!(shown_path(p, Some(wine)), r"Z:\tmp\.tmpAb1\sync-issues.txt");
+        let other = std::ffi::OsStr::new("valgrind");
+        assert_eq!(shown_path(p, Some(other)), "/tmp/.tmpAb1/sync-issues.txt");
     }
 
     #[test]

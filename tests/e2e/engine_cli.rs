@@ -71,7 +71,10 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("Folder:    {}", client.folder.display())),
+        text.contains(&format!(
+            "Folder:    {}",
+            hyperclay_testkit::bin::client_path(&client.folder)
+        )),
         "{text}"
     );
     assert!(text.contains("Sync:      on"), "{text}");
@@ -200,7 +203,7 @@ fn a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_o
     assert_eq!(json["online"], true);
     assert_eq!(
         json["folder"].as_str(),
-        Some(client.folder.to_str().unwrap()),
+        Some(hyperclay_testkit::bin::client_path(&client.folder).as_str()),
         "{json}"
     );
     assert!(json["lastSync"].is_string(), "{json}");
