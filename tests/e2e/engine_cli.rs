@@ -83,7 +83,13 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
     assert!(text.contains("State:     Up to date"), "{text}");
     assert!(text.contains("Issues:    none"), "{text}");
     assert!(!text.contains("Last sync: never"), "{text}");
-    assert!(text.contains("logs/sync.log"), "{text}");
+    let log_line = text.lines().find_map(|l| l.strip_prefix("Log file:"));
+    assert!(
+        log_line.is_some_and(
+            |l| hyperclay_testkit::bin::from_client_path(l.trim()).ends_with("logs/sync.log")
+        ),
+        "{text}"
+    );
 
     client.stop();
     assert!(client.log().contains("Engine stopped"), "no graceful stop");

@@ -113,8 +113,8 @@ fn a_synced_folder_is_up_to_date_with_no_issues_then_not_running() {
     let report_path = json["issuesReport"].as_str().unwrap().to_owned();
     let report_file = home.join("sync-issues.txt");
     assert_eq!(
-        report_path,
-        hyperclay_testkit::bin::client_path(&report_file),
+        hyperclay_testkit::bin::from_client_path(&report_path),
+        report_file,
         "{json}"
     );
     let report = std::fs::read_to_string(&report_file).unwrap();
