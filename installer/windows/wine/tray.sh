@@ -26,7 +26,7 @@ instdir="$prefix/drive_c/users/$user/AppData/Local/Programs/Hyperclay Sync"
 tray_exe=$instdir/hyperclay-sync-tray.exe
 cli=$instdir/hyperclay-sync.exe
 home=$work/tray-home
-rm -rf "$home"
+rm -rf "$home" "$work/trayer.log"
 mkdir -p "$home"
 
 failed=0
@@ -61,16 +61,31 @@ wait_for() { # SECONDS COMMAND...
 }
 
 # --- the screen: Xvfb and an XEmbed tray ---------------------------------------------------------
+# The old file goes first: the `>` below happens in the child, maybe after the first look.
+rm -f "$work/xvfb.out"
 Xvfb -displayfd 1 -screen 0 640x360x24 -nolisten tcp >"$work/xvfb.out" 2>/dev/null &
 xvfb_pid=$!
-xvfb_up() { [ -s "$work/xvfb.out" ]; }
+xvfb_up() { grep -qE '^[0-9]+$' "$work/xvfb.out" 2>/dev/null; }
 wait_for 30 xvfb_up || { fail "Xvfb did not start"; exit 1; }
 export DISPLAY=:$(head -n 1 "$work/xvfb.out")
-trayer --edge top --align right --widthtype request --height 32 --SetDockType true \
-  --transparent false --expand true >/dev/null 2>&1 &
-trayer_pid=$!
-panel_up() { xwininfo -root -tree 2>/dev/null | grep -q '"panel"'; }
-wait_for 30 panel_up || { fail "trayer did not start"; exit 1; }
+start_trayer() {
+  trayer --edge top --align right --widthtype request --height 32 --SetDockType true \
+    --transparent false --expand true >>"$work/trayer.log" 2>&1 &
+  trayer_pid=$!
+}
+# trayer sometimes exits at once on a fresh Xvfb (testkit/src/screen.rs starts it again too).
+restarts=0
+panel_up() {
+  xwininfo -root -tree 2>/dev/null | grep -q '"panel"' && return 0
+  if [ $restarts -lt 5 ] && ! kill -0 "$trayer_pid" 2>/dev/null; then
+    restarts=$((restarts + 1))
+    echo "tray: trayer exited before it was up; starting it again" >&2
+    start_trayer
+  fi
+  return 1
+}
+start_trayer
+wait_for 30 panel_up || { fail "trayer did not start ($restarts restarts)"; exit 1; }
 
 shot() { import -window root "$work/tray-$1.png"; }
 # The colour (r,g,b, 0-255) at X,Y of a screenshot.
