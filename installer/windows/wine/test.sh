@@ -138,7 +138,7 @@ fi
 server=$root/target/debug/hyperclay-server
 [ -x "$server" ] || cargo build --locked -p hyperclay-server >"$work/server-build.log" 2>&1 ||
   fatal "build the reference server" "$work/server-build.log"
-rm -rf "$work/server"
+rm -rf "$work/server" "$work/server.out"
 "$server" serve --listen 127.0.0.1:0 --data-dir "$work/server" --demo \
   >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
@@ -187,7 +187,8 @@ echo 'an old copy' >"$folder/sites-versions/mine-backup.html"
 cred_key='HKCU\Software\Wine\Credential Manager'
 cred_target="$url.hyperclay-sync"
 credentials() { wine reg query "$cred_key" /s 2>/dev/null | tr -d '\r'; }
-rm -f "$work"/browser-answer.html*
+# Old outputs go first: a `>` of a background command happens in the child, maybe after a look.
+rm -f "$work"/browser-answer.html* "$work/login.out"
 env -u HYPERCLAY_TOKEN -u BROWSER HYPERCLAY_URL=$url wine "$exe" login \
   >"$work/login.out" 2>"$work/login.err" &
 login_pid=$!
