@@ -117,6 +117,49 @@ pub fn client_stop_signal() -> libc::c_int {
     }
 }
 
+/// `path` as the client under test shows it (in `status`, in its JSON): as it is, or, when the
+/// client runs under Wine, in the form Wine gives a Linux path to a Windows program: drive `Z:`
+/// is `/`, so `/tmp/x/y` is `Z:\tmp\x\y`. A Windows client never shows the verbatim `\\?\`
+/// form (it strips it where that is safe, as Explorer would show the path).
+pub fn client_path(path: &Path) -> String {
+    shown_path(path, client_runner().as_deref())
+}
+
+/// The Linux path of a path the client under test showed: as it is, or, under Wine, with drive
+/// `Z:` dropped and `\` read as `/`. A path the client made by joining a name onto a folder it
+/// was given in Linux form (`HYPERCLAY_SYNC_HOME=/tmp/h` gives `/tmp/h\sync-issues.txt`) comes
+/// back whole too.
+pub fn from_client_path(shown: &str) -> PathBuf {
+    linux_path(shown, client_runner().as_deref())
+}
+
+fn linux_path(shown: &str, runner: Option<&std::ffi::OsStr>) -> PathBuf {
+    if !is_wine(runner) {
+        return PathBuf::from(shown);
+    }
+    let rest = shown
+        .strip_prefix("Z:")
+        .or_else(|| shown.strip_prefix("z:"))
+        .unwrap_or(shown);
+    PathBuf::from(rest.replace('\\', "/"))
+}
+
+fn is_wine(runner: Option<&std::ffi::OsStr>) -> bool {
+    runner
+        .and_then(|r| Path::new(r).file_name())
+        .is_some_and(|name| name.to_string_lossy().starts_with("wine"))
+}
+
+/// [`client_path`] for a given runner: a parameter, so both forms are tested everywhere.
+fn shown_path(path: &Path, runner: Option<&std::ffi::OsStr>) -> String {
+    let text = path.to_string_lossy();
+    if is_wine(runner) && text.starts_with('/') {
+        format!("Z:{}", text.replace('/', "\\"))
+    } else {
+        text.into_owned()
+    }
+}
+
 /// The tray app's path.
 pub fn tray() -> PathBuf {
     path(TRAY)
@@ -141,6 +184,19 @@ mod tests {
     fn a_test_binary_in_deps_finds_programs_one_folder_up() {
         let exe = Path::new("/w/target/debug/deps/e2e-0123abcd");
         assert_eq!(profile_dir(exe), Some(Path::new("/w/target/debug")));
+    }
+
+    #[test]
+    fn a_path_is_shown_as_the_client_under_its_runner_shows_it() {
+        let p = Path::new("/tmp/.tmpAb1/sync-issues.txt");
+        assert_eq!(shown_path(p, None), "/tmp/.tmpAb1/sync-issues.txt");
+        let wine = std::ffi::OsStr::new("/usr/bin/wine");
+        assert_eq!(shown_path(p, Some(wine)), r"Z:\tmp\.tmpAb1\sync-issues.txt");
+        let other = std::ffi::OsStr::new("valgrind");
+        assert_eq!(shown_path(p, Some(other)), "/tmp/.tmpAb1/sync-issues.txt");
+        assert_eq!(linux_path(r"Z:\tmp\.tmpAb1\sync-issues.txt", Some(wine)), p);
+        assert_eq!(linux_path(r"/tmp/.tmpAb1\sync-issues.txt", Some(wine)), p);
+        assert_eq!(linux_path("/tmp/a\\b", None), Path::new("/tmp/a\\b"));
     }
 
     #[test]

@@ -97,11 +97,11 @@ impl Cli {
     }
 
     fn run_at(&self, server_url: &str, args: &[&str], user: &str, password: &str) -> Output {
-        hyperclay_testkit::bin::client_command()
+        let mut command = hyperclay_testkit::bin::client_command();
+        command
             .args(args)
             .env("HYPERCLAY_URL", server_url)
             .env("HYPERCLAY_SYNC_HOME", self.sync_home())
-            .env("BROWSER", &self.script)
             .env("BROWSER_OUT", &self.browser_out)
             .env("LOGIN_USER", user)
             .env("LOGIN_PASSWORD", password)
@@ -111,9 +111,64 @@ impl Cli {
             // the test never touches the keyring of whoever runs it).
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        if under_wine() {
+            // A Windows program cannot start a Linux script as its browser: the script is
+            // started here with the URL the program prints, as a user would open it.
+            command.env_remove("BROWSER");
+            return self.run_playing_the_browser(command);
+        }
+        command
+            .env("BROWSER", &self.script)
             .output()
             .expect("run hyperclay-sync")
+    }
+
+    /// Runs `command` and, when it prints the login URL ("… visit: URL"), plays the browser
+    /// for it with the script; returns the program's output once it has exited.
+    fn run_playing_the_browser(&self, mut command: std::process::Command) -> Output {
+        use std::io::{BufRead as _, Read as _};
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run hyperclay-sync");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let errors = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = stderr.read_to_end(&mut all);
+            all
+        });
+        let mut stdout = Vec::new();
+        let mut browser = None;
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some((_, url)) = line.split_once("visit: ")
+                && browser.is_none()
+            {
+                browser = Some(
+                    std::process::Command::new("sh")
+                        .arg(&self.script)
+                        .arg(url.trim())
+                        .env("BROWSER_OUT", &self.browser_out)
+                        .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))))
+                        .spawn()
+                        .expect("start the browser script"),
+                );
+            }
+            stdout.extend_from_slice(line.as_bytes());
+            line.clear();
+        }
+        let status = child.wait().expect("wait for hyperclay-sync");
+        if let Some(mut browser) = browser {
+            let _ = browser.wait();
+        }
+        Output {
+            status,
+            stdout,
+            stderr: errors.join().unwrap_or_default(),
+        }
     }
 
     fn token_files(&self) -> Vec<PathBuf> {
@@ -125,6 +180,12 @@ impl Cli {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// The client under test is the Windows program under Wine, which keeps its token in Credential
+/// Manager (the prefix's registry) rather than in a file.
+fn under_wine() -> bool {
+    hyperclay_testkit::bin::client_runner().is_some()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -216,15 +277,31 @@ fn logout_forgets_a_token_the_server_already_revoked() {
     let out = cli.run(&server, &["login"], "demo", "demo");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let files = cli.token_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let token = stored_access_token(&files[0]);
-    revoke(&plain_agent(), &server.url(), &token).expect("revoke behind the app's back");
+    if under_wine() {
+        // In Credential Manager, which only the program reads back: `status` shows the login.
+        // A new password ends every token of the account behind the app's back.
+        assert!(files.is_empty(), "a token file under Wine: {files:?}");
+        let status = cli.run(&server, &["status"], "demo", "demo");
+        assert!(
+            text(&status.stdout).contains("Account:   demo"),
+            "{status:?}"
+        );
+        server.cli(&["user", "set", "demo", "--password", "changed"]);
+    } else {
+        assert_eq!(files.len(), 1, "{files:?}");
+        let token = stored_access_token(&files[0]);
+        revoke(&plain_agent(), &server.url(), &token).expect("revoke behind the app's back");
+    }
 
     let out = cli.run(&server, &["logout"], "demo", "demo");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!stdout.contains("could not be told"), "{stdout}");
     assert!(cli.token_files().is_empty());
+    if under_wine() {
+        let status = cli.run(&server, &["status"], "demo", "demo");
+        assert!(text(&status.stdout).contains("Logged out"), "{status:?}");
+    }
     // Logged out already: still fine.
     let out = cli.run(&server, &["logout"], "demo", "demo");
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -71,7 +71,10 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("Folder:    {}", client.folder.display())),
+        text.contains(&format!(
+            "Folder:    {}",
+            hyperclay_testkit::bin::client_path(&client.folder)
+        )),
         "{text}"
     );
     assert!(text.contains("Sync:      on"), "{text}");
@@ -80,7 +83,13 @@ fn status_reports_a_running_engine_and_a_second_engine_is_refused() {
     assert!(text.contains("State:     Up to date"), "{text}");
     assert!(text.contains("Issues:    none"), "{text}");
     assert!(!text.contains("Last sync: never"), "{text}");
-    assert!(text.contains("logs/sync.log"), "{text}");
+    let log_line = text.lines().find_map(|l| l.strip_prefix("Log file:"));
+    assert!(
+        log_line.is_some_and(
+            |l| hyperclay_testkit::bin::from_client_path(l.trim()).ends_with("logs/sync.log")
+        ),
+        "{text}"
+    );
 
     client.stop();
     assert!(client.log().contains("Engine stopped"), "no graceful stop");
@@ -200,7 +209,7 @@ fn a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_o
     assert_eq!(json["online"], true);
     assert_eq!(
         json["folder"].as_str(),
-        Some(client.folder.to_str().unwrap()),
+        Some(hyperclay_testkit::bin::client_path(&client.folder).as_str()),
         "{json}"
     );
     assert!(json["lastSync"].is_string(), "{json}");

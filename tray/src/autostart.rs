@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use auto_launch::{AutoLaunch, AutoLaunchBuilder};
+use auto_launch::{AutoLaunch, AutoLaunchBuilder, WindowsEnableMode};
 use thiserror::Error;
 
 /// The entry's name (on Linux, `~/.config/autostart/hyperclay-sync.desktop`).
@@ -42,6 +42,10 @@ fn launcher() -> Result<AutoLaunch, AutostartError> {
     Ok(AutoLaunchBuilder::new()
         .set_app_name(NAME)
         .set_app_path(&quoted)
+        // Windows: HKCU's Run key only. auto-launch's default tries HKLM first (every user of
+        // the machine) and falls back to HKCU only when refused: an elevated or Wine process is
+        // not refused, and the per-user uninstaller cleans HKCU only.
+        .set_windows_enable_mode(WindowsEnableMode::CurrentUser)
         .build()?)
 }
 

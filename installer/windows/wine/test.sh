@@ -4,7 +4,10 @@
 # Windows with the INSTALLED hyperclay-sync.exe against the Linux reference server, runs it once
 # with its default data folder and sync folder, then uninstalls silently and checks that the
 # programs, the shortcut, the Apps entry and the start-at-login value went and the user's sync
-# folder, backups and data stayed. Ends with "N passed, N failed".
+# folder, backups and data stayed. On the way: a browser login whose token must land in Credential
+# Manager and nowhere else, and the installed tray app on a virtual screen (tray.sh: its icon,
+# left and right clicks, tooltip and "Start at login"'s HKCU Run value). Ends with
+# "N passed, N failed".
 #   installer/windows/wine/test.sh
 # Environment:
 #   HYPERCLAY_WINDOWS_SETUP   test this setup instead of building one
@@ -24,7 +27,8 @@ prefix=$work/prefix
 mkdir -p "$work"
 
 # Wine 8 (64-bit programs need no wine32) and curl; build.sh installs the compilers and NSIS.
-"$root/scripts/setup.sh" packages wine-test wine wine64 curl gcc-mingw-w64-x86-64
+"$root/scripts/setup.sh" packages wine-test wine wine64 curl gcc-mingw-w64-x86-64 \
+  xvfb trayer xdotool imagemagick x11-utils
 
 passed=0
 failed=0
@@ -101,17 +105,15 @@ scenarios=(
   engine_sync::first_session_syncs_both_ways_and_backs_up_the_losing_side
   folder_hygiene::a_folder_that_vanishes_pauses_sync_is_never_recreated_and_resumes_when_back
   engine_sync::offline_makes_no_requests_and_reconnecting_reconciles_both_ways
+  # `status` shows a folder as the Windows program sees it (Z:\tmp\...): the tests compare
+  # with hyperclay_testkit::bin::client_path.
+  engine_cli::status_reports_a_running_engine_and_a_second_engine_is_refused
+  engine_cli::a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_one
+  status_cli::a_synced_folder_is_up_to_date_with_no_issues_then_not_running
+  # The login's browser is played by the test with the URL the program prints (a Windows program
+  # cannot start a Linux script as BROWSER), and the token is in Credential Manager, not a file.
+  auth_cli::logout_forgets_a_token_the_server_already_revoked
 )
-# Not in the list yet, each failing under Wine for a reason found by this stage (run them with
-# HYPERCLAY_WINE_SCENARIOS="..."; put them back once fixed):
-# - engine_cli::status_reports_a_running_engine_and_a_second_engine_is_refused,
-#   engine_cli::a_refused_second_instance_changes_nothing_and_status_json_tells_the_running_one,
-#   status_cli::a_synced_folder_is_up_to_date_with_no_issues_then_not_running: the second
-#   instance is refused, but the tests compare the folder `status` shows with its Linux form
-#   (/tmp/...), where the Windows program says Z:\tmp\... (no longer \\?\Z:\...: dunce).
-# - auth_cli::logout_forgets_a_token_the_server_already_revoked: its login runs a Linux shell
-#   script as BROWSER, which a Windows program cannot start, and it expects the token file, where
-#   the Windows client uses Credential Manager.
 if [ -n "${HYPERCLAY_WINE_SCENARIOS:-}" ]; then
   read -r -a scenarios <<<"$HYPERCLAY_WINE_SCENARIOS"
 fi
@@ -136,7 +138,7 @@ fi
 server=$root/target/debug/hyperclay-server
 [ -x "$server" ] || cargo build --locked -p hyperclay-server >"$work/server-build.log" 2>&1 ||
   fatal "build the reference server" "$work/server-build.log"
-rm -rf "$work/server"
+rm -rf "$work/server" "$work/server.out"
 "$server" serve --listen 127.0.0.1:0 --data-dir "$work/server" --demo \
   >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
@@ -174,6 +176,72 @@ app_pid=""
 wineserver -w
 mkdir -p "$folder/sites-versions"
 echo 'an old copy' >"$folder/sites-versions/mine-backup.html"
+
+# --- a browser login: the token goes to Credential Manager, never to a file ---------------------
+# The login as a user makes it: `login` prints the authorize URL, a browser (browser.sh, with
+# curl) signs in there and is sent back to the program's loopback callback. Wine keeps Credential
+# Manager in the prefix's registry (HKCU\Software\Wine\Credential Manager), one key per
+# credential, named by its type and target: keyring's target is "ACCOUNT.SERVICE", the server URL
+# and "hyperclay-sync" (src/auth/store.rs). The password itself is stored encrypted there, so the
+# program's own `status` is what reads it back.
+cred_key='HKCU\Software\Wine\Credential Manager'
+cred_target="$url.hyperclay-sync"
+credentials() { wine reg query "$cred_key" /s 2>/dev/null | tr -d '\r'; }
+# Old outputs go first: a `>` of a background command happens in the child, maybe after a look.
+rm -f "$work"/browser-answer.html* "$work/login.out"
+env -u HYPERCLAY_TOKEN -u BROWSER HYPERCLAY_URL=$url wine "$exe" login \
+  >"$work/login.out" 2>"$work/login.err" &
+login_pid=$!
+login_url() { sed -n 's/.*visit: //p' "$work/login.out" | tr -d '\r' | head -n 1; }
+url_printed() { [ -n "$(login_url)" ]; }
+if wait_for 30 url_printed &&
+  BROWSER_OUT=$work/browser-answer.html LOGIN_USER=demo LOGIN_PASSWORD=demo \
+    sh "$here/browser.sh" "$(login_url)" 2>"$work/browser.err" &&
+  wait "$login_pid" && grep -q 'Logged in as demo' "$work/login.out"; then
+  pass "browser login with the installed program: $(grep 'Logged in as' "$work/login.out" | tr -d '\r')"
+else
+  kill "$login_pid" 2>/dev/null || true
+  fail "the browser login did not finish (logs: $work/login.out, login.err, browser.err)"
+fi
+wineserver -w
+if credentials | grep -qF "$cred_target"; then
+  pass "the token is in Credential Manager: $(credentials | grep -F "$cred_target" | head -n 1 | sed 's/^ *//')"
+else
+  fail "no Credential Manager entry for $cred_target: $(credentials | head -n 20 | tr '\n' ' ')"
+fi
+# Nowhere else: no token file of the file fallback, no file in the profile holding a token (the
+# programs themselves hold the word).
+if [ -e "$data/tokens" ] || grep -rlsF --exclude='*.exe' --exclude='*.dll' accessToken "$profile" >"$work/token-files" 2>/dev/null; then
+  fail "a token is in a file: $(ls "$data/tokens" 2>/dev/null) $(cat "$work/token-files" 2>/dev/null)"
+else
+  pass "no token file in %APPDATA%\\Hyperclay\\Hyperclay Sync\\data and no token anywhere in the profile"
+fi
+if grep -qs 'keyring is not usable' "$data"/logs/* "$work/login.err" 2>/dev/null; then
+  fail "the program says the keyring is not usable: $(grep -hs 'keyring is not usable' "$data"/logs/* | tail -n 1)"
+fi
+status_out=$(env -u HYPERCLAY_TOKEN HYPERCLAY_URL=$url wine "$exe" status 2>&1 | tr -d '\r') || true
+if grep -q '^Account: *demo' <<<"$status_out"; then
+  pass "status reads the login back from Credential Manager (Account: demo)"
+else
+  fail "status after the login said: $status_out"
+fi
+logout_out=$(env -u HYPERCLAY_TOKEN HYPERCLAY_URL=$url wine "$exe" logout 2>&1 | tr -d '\r') || true
+wineserver -w
+if credentials | grep -qF "$cred_target"; then
+  fail "logout left the Credential Manager entry ($logout_out)"
+else
+  pass "logout removed the Credential Manager entry"
+fi
+
+# --- the tray app on a screen: icon, clicks, menu, tooltip, start at login ----------------------
+# tray.sh: the installed tray under Wine docked in an XEmbed tray on Xvfb (its own data folder).
+start=$SECONDS
+if installer/windows/wine/tray.sh "$prefix" "$url" "$token" "$work/tray" >"$work/tray.log" 2>&1; then
+  pass "the tray under Wine ($((SECONDS - start)) s): $(grep -c '^tray: ok' "$work/tray.log") checks: $(sed -n 's/^tray: ok: //p' "$work/tray.log" | paste -sd ';' -)"
+else
+  cat "$work/tray.log" >&2
+  fail "the tray under Wine (log: $work/tray.log, screenshots in $work/tray)"
+fi
 
 # --- a silent uninstall --------------------------------------------------------------------------
 run_key='HKCU\Software\Microsoft\Windows\CurrentVersion\Run'
