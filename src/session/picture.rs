@@ -19,7 +19,9 @@ pub(crate) struct Picture {
     pub(crate) base: BTreeMap<Key, BaseRecord>,
     pub(crate) local: BTreeMap<String, LocalFile>,
     /// [`collision_key`] → the local path that holds it: a second local name that a Windows or
-    /// macOS filesystem could not tell apart from it is never uploaded.
+    /// macOS filesystem could not tell apart from it is never uploaded. Only paths that differ
+    /// from their key are here; one that is its own key (most names) holds it by being in
+    /// `local`, which spares two strings per file.
     local_keys: HashMap<String, String>,
     pub(crate) remote: RemoteFiles,
     /// The folders both sides had at the last sync, and each side's folders now.
@@ -56,27 +58,54 @@ impl Picture {
         let base_paths: BTreeSet<&str> =
             self.base.values().map(|b| b.local_path.as_str()).collect();
         let (keys, colliding) = local_collisions(&self.local, &base_paths, &self.remote);
-        self.local_keys = keys;
+        self.local_keys = keys.into_iter().filter(|(key, path)| key != path).collect();
         for (path, _) in &colliding {
             self.local.remove(path);
         }
         colliding
     }
 
+    /// Packs the per-file maps tight once a burst of changes is over. A map that grew one
+    /// insert at a time (a first sync's records, a listing read page by page) keeps its
+    /// B-tree nodes about half full; rebuilt from its sorted entries, every node is full. The
+    /// entries move, nothing is copied or changed.
+    pub(crate) fn compact(&mut self) {
+        fn pack<K: Ord, V>(map: &mut BTreeMap<K, V>) {
+            *map = std::mem::take(map).into_iter().collect();
+        }
+        fn pack_set<K: Ord>(set: &mut BTreeSet<K>) {
+            *set = std::mem::take(set).into_iter().collect();
+        }
+        pack(&mut self.base);
+        pack(&mut self.local);
+        pack_set(&mut self.base_folders);
+        pack_set(&mut self.local_folders);
+        pack_set(&mut self.remote_folders);
+        self.local_keys.shrink_to_fit();
+        self.remote.compact();
+    }
+
     /// The synced name a filesystem could not tell from `path`, if another holds it.
     pub(crate) fn held_by_another(&self, path: &str) -> Option<String> {
         self.remote.collides(path).map(str::to_owned).or_else(|| {
-            self.local_keys
-                .get(&collision_key(path))
-                .filter(|p| *p != path)
-                .cloned()
+            let key = collision_key(path);
+            let held = match self.local_keys.get(&key) {
+                Some(held) => held.as_str(),
+                None => self.local.get_key_value(key.as_str())?.0.as_str(),
+            };
+            (held != path).then(|| held.to_owned())
         })
     }
 
-    /// A local file read after a watcher event takes its place in the picture.
+    /// A local file read after a watcher event takes its place in the picture (and its
+    /// collision key, from whoever held it).
     pub(crate) fn local_seen(&mut self, file: LocalFile) {
-        self.local_keys
-            .insert(collision_key(&file.path), file.path.clone());
+        let key = collision_key(&file.path);
+        if key == file.path {
+            self.local_keys.remove(&key);
+        } else {
+            self.local_keys.insert(key, file.path.clone());
+        }
         self.local.insert(file.path.clone(), file);
     }
 
