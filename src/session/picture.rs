@@ -4,6 +4,7 @@
 //! server: the session brings it what it saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 
 use hyperclay_protocol::{Checksum, Entry, collision_key};
 
@@ -13,6 +14,17 @@ use crate::rules::plan::{
     self, Action, BaseRecord, FolderAction, Key, LocalFile, RemoteFile, key_of,
 };
 use crate::session::remote_files::{RemoteFiles, local_collisions};
+
+/// A copy of `map` in new allocations, its B-tree nodes full (it is built from sorted entries).
+pub(crate) fn fresh<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>) -> BTreeMap<K, V> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A copy of `map` in new allocations, its table no bigger than its entries need (a clone
+/// would keep the old one's size).
+pub(crate) fn fresh_index<K: Eq + Hash + Clone, V: Clone>(map: &HashMap<K, V>) -> HashMap<K, V> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
 
 pub(crate) struct Picture {
     pub(crate) store: StateStore,
@@ -67,21 +79,17 @@ impl Picture {
 
     /// Packs the per-file maps tight once a burst of changes is over. A map that grew one
     /// insert at a time (a first sync's records, a listing read page by page) keeps its
-    /// B-tree nodes about half full; rebuilt from its sorted entries, every node is full. The
-    /// entries move, nothing is copied or changed.
+    /// B-tree nodes about half full, and its paths were allocated wherever the transfer threads
+    /// and the listing's buffers left room: freed around them, those pages stay resident with
+    /// a few live bytes each. Rebuilt as fresh copies on this thread, every node is full and the
+    /// paths sit together; the old copies go, and with them the pages they kept. Same entries.
     pub(crate) fn compact(&mut self) {
-        fn pack<K: Ord, V>(map: &mut BTreeMap<K, V>) {
-            *map = std::mem::take(map).into_iter().collect();
-        }
-        fn pack_set<K: Ord>(set: &mut BTreeSet<K>) {
-            *set = std::mem::take(set).into_iter().collect();
-        }
-        pack(&mut self.base);
-        pack(&mut self.local);
-        pack_set(&mut self.base_folders);
-        pack_set(&mut self.local_folders);
-        pack_set(&mut self.remote_folders);
-        self.local_keys.shrink_to_fit();
+        self.base = fresh(&self.base);
+        self.local = fresh(&self.local);
+        self.local_keys = fresh_index(&self.local_keys);
+        self.base_folders = self.base_folders.iter().cloned().collect();
+        self.local_folders = self.local_folders.iter().cloned().collect();
+        self.remote_folders = self.remote_folders.iter().cloned().collect();
         self.remote.compact();
     }
 

@@ -189,11 +189,12 @@ impl RemoteFiles {
         }
     }
 
-    /// Packs the maps tight (see `Picture::compact`): same entries, full B-tree nodes.
+    /// Packs the maps tight in fresh allocations (see `Picture::compact`): same entries.
     pub(crate) fn compact(&mut self) {
-        self.by_path = std::mem::take(&mut self.by_path).into_iter().collect();
-        self.app_paths.shrink_to_fit();
-        self.by_collision.shrink_to_fit();
+        use crate::session::picture::{fresh, fresh_index};
+        self.by_path = fresh(&self.by_path);
+        self.app_paths = fresh_index(&self.app_paths);
+        self.by_collision = fresh_index(&self.by_collision);
     }
 
     pub(crate) fn get_by_key(&self, key: &Key) -> Option<&RemoteFile> {
