@@ -429,8 +429,10 @@ impl Book {
         end.map_or(Ok(()), Err)
     }
 
-    /// After a burst: the state store's caches go back to the system.
-    pub(crate) fn release_memory(&self) {
+    /// After a burst: the per-file maps are packed tight and the state store's caches go back
+    /// to the system.
+    pub(crate) fn release_memory(&mut self) {
+        self.picture.compact();
         self.picture.store.release_memory();
     }
 

@@ -4,6 +4,7 @@
 //! server: the session brings it what it saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 
 use hyperclay_protocol::{Checksum, Entry, collision_key};
 
@@ -14,12 +15,25 @@ use crate::rules::plan::{
 };
 use crate::session::remote_files::{RemoteFiles, local_collisions};
 
+/// A copy of `map` in new allocations, its B-tree nodes full (it is built from sorted entries).
+pub(crate) fn fresh<K: Ord + Clone, V: Clone>(map: &BTreeMap<K, V>) -> BTreeMap<K, V> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A copy of `map` in new allocations, its table no bigger than its entries need (a clone
+/// would keep the old one's size).
+pub(crate) fn fresh_index<K: Eq + Hash + Clone, V: Clone>(map: &HashMap<K, V>) -> HashMap<K, V> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 pub(crate) struct Picture {
     pub(crate) store: StateStore,
     pub(crate) base: BTreeMap<Key, BaseRecord>,
     pub(crate) local: BTreeMap<String, LocalFile>,
     /// [`collision_key`] → the local path that holds it: a second local name that a Windows or
-    /// macOS filesystem could not tell apart from it is never uploaded.
+    /// macOS filesystem could not tell apart from it is never uploaded. Only paths that differ
+    /// from their key are here; one that is its own key (most names) holds it by being in
+    /// `local`, which spares two strings per file.
     local_keys: HashMap<String, String>,
     pub(crate) remote: RemoteFiles,
     /// The folders both sides had at the last sync, and each side's folders now.
@@ -56,27 +70,50 @@ impl Picture {
         let base_paths: BTreeSet<&str> =
             self.base.values().map(|b| b.local_path.as_str()).collect();
         let (keys, colliding) = local_collisions(&self.local, &base_paths, &self.remote);
-        self.local_keys = keys;
+        self.local_keys = keys.into_iter().filter(|(key, path)| key != path).collect();
         for (path, _) in &colliding {
             self.local.remove(path);
         }
         colliding
     }
 
+    /// Packs the per-file maps tight once a burst of changes is over. A map that grew one
+    /// insert at a time (a first sync's records, a listing read page by page) keeps its
+    /// B-tree nodes about half full, and its paths were allocated wherever the transfer threads
+    /// and the listing's buffers left room: freed around them, those pages stay resident with
+    /// a few live bytes each. Rebuilt as fresh copies on this thread, every node is full and the
+    /// paths sit together; the old copies go, and with them the pages they kept. Same entries.
+    pub(crate) fn compact(&mut self) {
+        self.base = fresh(&self.base);
+        self.local = fresh(&self.local);
+        self.local_keys = fresh_index(&self.local_keys);
+        self.base_folders = self.base_folders.iter().cloned().collect();
+        self.local_folders = self.local_folders.iter().cloned().collect();
+        self.remote_folders = self.remote_folders.iter().cloned().collect();
+        self.remote.compact();
+    }
+
     /// The synced name a filesystem could not tell from `path`, if another holds it.
     pub(crate) fn held_by_another(&self, path: &str) -> Option<String> {
         self.remote.collides(path).map(str::to_owned).or_else(|| {
-            self.local_keys
-                .get(&collision_key(path))
-                .filter(|p| *p != path)
-                .cloned()
+            let key = collision_key(path);
+            let held = match self.local_keys.get(&key) {
+                Some(held) => held.as_str(),
+                None => self.local.get_key_value(key.as_str())?.0.as_str(),
+            };
+            (held != path).then(|| held.to_owned())
         })
     }
 
-    /// A local file read after a watcher event takes its place in the picture.
+    /// A local file read after a watcher event takes its place in the picture (and its
+    /// collision key, from whoever held it).
     pub(crate) fn local_seen(&mut self, file: LocalFile) {
-        self.local_keys
-            .insert(collision_key(&file.path), file.path.clone());
+        let key = collision_key(&file.path);
+        if key == file.path {
+            self.local_keys.remove(&key);
+        } else {
+            self.local_keys.insert(key, file.path.clone());
+        }
         self.local.insert(file.path.clone(), file);
     }
 

@@ -131,7 +131,9 @@ pub(crate) struct RemoteFiles {
     by_path: BTreeMap<String, RemoteFile>,
     /// an app's key → its path in `by_path`; kept in step by `insert` and `remove` alone.
     app_paths: HashMap<Key, String>,
-    /// [`collision_key`] → the one path in `by_path` that has it; kept in step likewise.
+    /// [`collision_key`] → the one path in `by_path` that has it, kept in step likewise, for
+    /// the paths that differ from their key only: a path that is its own key (most names:
+    /// lower case, NFC) holds it by being in `by_path`, which spares two strings per file.
     by_collision: HashMap<String, String>,
 }
 
@@ -147,18 +149,26 @@ impl RemoteFiles {
             self.forget_collision_key(&old);
         }
         // The first holder keeps the key (an upload of the other name must not take it over).
-        self.by_collision
-            .entry(collision_key(&file.path))
-            .or_insert_with(|| file.path.clone());
+        let key = collision_key(&file.path);
+        if !self.is_held(&key) && key != file.path {
+            self.by_collision.insert(key, file.path.clone());
+        }
         self.by_path.insert(file.path.clone(), file);
+    }
+
+    /// Does a path hold collision key `key`?
+    fn is_held(&self, key: &str) -> bool {
+        self.by_collision.contains_key(key) || self.by_path.contains_key(key)
     }
 
     /// The path already held that a filesystem could not tell from `path`, if it is another.
     pub(crate) fn collides(&self, path: &str) -> Option<&str> {
-        self.by_collision
-            .get(&collision_key(path))
-            .map(String::as_str)
-            .filter(|held| *held != path)
+        let key = collision_key(path);
+        let held = match self.by_collision.get(&key) {
+            Some(held) => held.as_str(),
+            None => self.by_path.get_key_value(key.as_str())?.0.as_str(),
+        };
+        (held != path).then_some(held)
     }
 
     fn forget_collision_key(&mut self, path: &str) {
@@ -177,6 +187,14 @@ impl RemoteFiles {
         if self.app_paths.get(&key).is_some_and(|p| p == path) {
             self.app_paths.remove(&key);
         }
+    }
+
+    /// Packs the maps tight in fresh allocations (see `Picture::compact`): same entries.
+    pub(crate) fn compact(&mut self) {
+        use crate::session::picture::{fresh, fresh_index};
+        self.by_path = fresh(&self.by_path);
+        self.app_paths = fresh_index(&self.app_paths);
+        self.by_collision = fresh_index(&self.by_collision);
     }
 
     pub(crate) fn get_by_key(&self, key: &Key) -> Option<&RemoteFile> {
@@ -278,6 +296,25 @@ mod tests {
         // Once the holder is gone, the other name may come in.
         files.remove("img/A.png");
         assert_eq!(files.collides("img/a.png"), None);
+    }
+
+    #[test]
+    fn a_name_that_is_its_own_collision_key_holds_it_without_an_index_entry() {
+        let mut files = RemoteFiles::default();
+        files.insert(file("img/a.png"));
+        assert!(
+            files.by_collision.is_empty(),
+            "no second copy of a plain name"
+        );
+        assert_eq!(files.collides("img/A.png"), Some("img/a.png"));
+        assert_eq!(files.collides("img/a.png"), None);
+        // The other name, added later, does not take the key over.
+        files.insert(file("img/A.png"));
+        assert!(files.by_collision.is_empty());
+        assert_eq!(files.collides("img/A.png"), Some("img/a.png"));
+        files.compact();
+        assert_eq!(files.collides("img/A.png"), Some("img/a.png"));
+        assert_eq!(paths(&files), ["img/A.png", "img/a.png"]);
     }
 
     #[test]

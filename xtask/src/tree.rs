@@ -151,6 +151,29 @@ pub fn many_small(prefix: &str, files: usize, seed: u64) -> Vec<TreeFile> {
         .collect()
 }
 
+/// `folders` folders (in 1,000-folder groups), each holding one small file (0.5–4 KiB, one in
+/// five an app): an account that is big in folders.
+pub fn one_per_folder(prefix: &str, folders: usize, seed: u64) -> Vec<TreeFile> {
+    let mut mix = Mix::new(seed);
+    (0..folders)
+        .map(|i| {
+            let app = i % 5 == 0;
+            let dir = format!("g{:03}/d{i:06}", i / 1000);
+            let path = if app {
+                format!("{dir}/{prefix}-{i:06}.html")
+            } else {
+                format!("{dir}/note.txt")
+            };
+            TreeFile {
+                path,
+                len: mix.range(512, 4096) as usize,
+                seed: seed.wrapping_mul(7_919).wrapping_add(i as u64),
+                app,
+            }
+        })
+        .collect()
+}
+
 /// Writes `files` under `root`, creating folders as needed.
 pub fn write(root: &Path, files: &[TreeFile]) -> Result<()> {
     for f in files {
@@ -189,5 +212,12 @@ mod tests {
         let small = many_small("s", 500, 1);
         assert_eq!(small.len(), 500);
         assert!(small.iter().all(|f| RemotePath::file(&f.path).is_ok()));
+        let deep = one_per_folder("d", 2500, 1);
+        let dirs: std::collections::BTreeSet<_> = deep
+            .iter()
+            .map(|f| f.path.rsplit_once('/').unwrap().0)
+            .collect();
+        assert_eq!(dirs.len(), 2500);
+        assert!(deep.iter().all(|f| RemotePath::file(&f.path).is_ok()));
     }
 }

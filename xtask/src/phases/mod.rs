@@ -8,6 +8,7 @@ mod load;
 mod peers;
 mod pull;
 mod push;
+mod scale;
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -25,7 +26,7 @@ pub const SYNC_DEADLINE: Duration = Duration::from_secs(600);
 type Step = fn(&Bench, &mut Report) -> Result<()>;
 
 pub fn run_all(bench: &Bench, report: &mut Report) {
-    let steps: [(&str, bool, Step); 6] = [
+    let steps: [(&str, bool, Step); 7] = [
         ("Push latency", bench.wants(Phase::Push), push::run),
         ("Pull latency", bench.wants(Phase::Pull), pull::run),
         (
@@ -38,6 +39,7 @@ pub fn run_all(bench: &Bench, report: &mut Report) {
         ("Initial sync", bench.wants(Phase::Initial), initial::run),
         ("Server under load", bench.wants(Phase::Server), load::run),
         ("Peers side by side", bench.wants(Phase::Peers), peers::run),
+        ("Memory at scale", bench.wants(Phase::Scale), scale::run),
     ];
     for (name, wanted, step) in steps {
         if !wanted {
