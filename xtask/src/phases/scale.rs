@@ -96,12 +96,15 @@ impl AnonMaps {
         let mut out = AnonMaps::default();
         for (i, m) in maps.iter().enumerate() {
             let next = maps.get(i + 1).filter(|n| n.lo == m.hi && n.reserved);
-            let prev = i.checked_sub(1).map(|j| &maps[j]).filter(|p| p.hi == m.lo && p.reserved);
+            let prev = i
+                .checked_sub(1)
+                .map(|j| &maps[j])
+                .filter(|p| p.hi == m.lo && p.reserved);
             let slot = if m.name == "[heap]" {
                 &mut out.heap_kib
             } else if !m.name.is_empty() {
                 &mut out.other_kib
-            } else if m.lo % ARENA == 0
+            } else if m.lo.is_multiple_of(ARENA)
                 && (m.hi - m.lo == ARENA || next.is_some_and(|n| n.hi - m.lo == ARENA))
             {
                 &mut out.arenas_kib
@@ -393,7 +396,7 @@ fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
