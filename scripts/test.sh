@@ -25,6 +25,9 @@ stage() {
   echo "test: $name took $((SECONDS - start)) s" >&2
 }
 
+# Every platform's crates, not only this one's: a test reads the dependency tree for all targets
+# (`cargo tree --target all --offline`: the engine crate must pull in no GUI crate anywhere).
+stage fetch cargo fetch --locked
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 # The self-update tests update this build to "the next release": the same source built as the next
