@@ -6,8 +6,9 @@
 # programs, the shortcut, the Apps entry and the start-at-login value went and the user's sync
 # folder, backups and data stayed. On the way: a browser login whose token must land in Credential
 # Manager and nowhere else, and the installed tray app on a virtual screen (tray.sh: its icon,
-# left and right clicks, tooltip and "Start at login"'s HKCU Run value). Ends with
-# "N passed, N failed".
+# left and right clicks, tooltip and "Start at login"'s HKCU Run value). Last, the self-update:
+# a test build of this version, installed in a second prefix, updates itself through the release
+# feed to a test build of the next patch version. Ends with "N passed, N failed".
 #   installer/windows/wine/test.sh
 # Environment:
 #   HYPERCLAY_WINDOWS_SETUP   test this setup instead of building one
@@ -50,6 +51,7 @@ cleanup() {
   [ -n "$server_pid" ] && wait "$server_pid" 2>/dev/null
   # Only this prefix's wineserver (and the programs it still runs) is stopped.
   [ -d "$prefix" ] && WINEPREFIX=$prefix wineserver -k 2>/dev/null
+  [ -d "$work/updates/prefix" ] && WINEPREFIX=$work/updates/prefix wineserver -k 2>/dev/null
   return 0
 }
 trap cleanup EXIT
@@ -275,6 +277,45 @@ if [ -f "$folder/mine.html" ] && [ -f "$folder/sites-versions/mine-backup.html" 
   pass "uninstall kept the sync folder, its backups and the app's data"
 else
   fail "uninstall took the user's files: $(ls -la "$folder" "$data" 2>&1 | tr '\n' ' ')"
+fi
+
+# --- updating itself: 0.1.0 to the next patch version through the release feed ------------------
+# Two test builds of this source: as this version and as the next patch version, both trusting the
+# committed test release key (feature test-release-key; the shipped setup above trusts only the
+# project key). The older one goes into a fresh prefix; the e2e test publishes the newer setup,
+# signed with the test key, on the reference server and has the installed program update itself:
+# it must download and verify it, run it silently, and then sync as the new version.
+current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+IFS=. read -r major minor patch <<<"${current%%[-+]*}"
+next="$major.$minor.$((patch + 1))"
+updates=$work/updates
+mkdir -p "$updates"
+start=$SECONDS
+if older=$(HYPERCLAY_WINDOWS_FEATURES=hyperclay-sync/test-release-key \
+  HYPERCLAY_WINDOWS_OUT=$updates/hyperclay-sync-setup-$current.exe \
+  installer/windows/build.sh 2>"$updates/build-$current.log" | tail -n 1) &&
+  newer=$(HYPERCLAY_WINDOWS_FEATURES=hyperclay-sync/test-release-key \
+    HYPERCLAY_SYNC_BUILD_VERSION=$next HYPERCLAY_WINDOWS_OUT=$updates/hyperclay-sync-setup-$next.exe \
+    installer/windows/build.sh 2>"$updates/build-$next.log" | tail -n 1); then
+  pass "test setups $current and $next trusting the test release key ($((SECONDS - start)) s)"
+  start=$SECONDS
+  if old_exe=$(installer/windows/wine/install.sh "$older" "$updates/prefix" 2>"$updates/install.log" | tail -n 1); then
+    if WINEPREFIX=$updates/prefix HYPERCLAY_TEST_CLIENT=$old_exe HYPERCLAY_TEST_RUNNER=wine \
+      HYPERCLAY_TEST_NEXT_SETUP=$newer HYPERCLAY_TEST_NEXT_VERSION=$next \
+      cargo test --locked -p hyperclay-sync --test e2e -- --ignored --exact \
+      client_versions::an_installed_windows_app_updates_itself_through_its_setup_then_syncs_as_the_new_version \
+      >"$updates/e2e.log" 2>&1 && grep -qE '^test result: ok\. 1 passed' "$updates/e2e.log"; then
+      pass "the installed $current updated itself to $next through its setup and synced as $next ($((SECONDS - start)) s)"
+    else
+      grep -E '^test .* \.\.\. |^test result:' "$updates/e2e.log" >&2 || true
+      fail "the self-update under Wine (log: $updates/e2e.log)"
+    fi
+  else
+    fail "install the $current test setup (log: $updates/install.log)"
+  fi
+  WINEPREFIX=$updates/prefix wineserver -k 2>/dev/null || true
+else
+  fail "build the test setups (logs: $updates/build-*.log)"
 fi
 
 echo "$passed passed, $failed failed"
