@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyperclay_protocol::{RemotePath, Timestamp};
 
@@ -48,6 +48,17 @@ use crate::status::state::{Progress, VersionNews};
 use crate::update::policy::{Standing, judge};
 use crate::update::this_version;
 use hyperclay_protocol::ClientVersions;
+
+/// How long a session with nothing else due goes without looking at the folder itself. Linux's
+/// watcher (inotify) says when the watched folder is moved away or its drive unmounted, and
+/// that event is a step with its look; Windows' (ReadDirectoryChangesW) and macOS's say nothing
+/// then, so there the folder is looked at (one stat of its marker) this often, or the status
+/// would say "Up to date" about a folder that is gone until the next poll.
+const FOLDER_LOOK_EVERY: Option<Duration> = if cfg!(target_os = "linux") {
+    None
+} else {
+    Some(Duration::from_secs(2))
+};
 
 pub(crate) struct Session {
     remote: Remote,
@@ -186,7 +197,12 @@ impl Session {
     /// bring work.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let now = Instant::now();
-        self.book.next_wake(self.feed.next_wake(now), now)
+        let due = self.book.next_wake(self.feed.next_wake(now), now);
+        let look = FOLDER_LOOK_EVERY.map(|every| now + every);
+        match (due, look) {
+            (Some(due), Some(look)) => Some(due.min(look)),
+            (due, look) => due.or(look),
+        }
     }
 
     /// The watcher has signals waiting: each is noted.
