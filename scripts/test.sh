@@ -48,6 +48,7 @@ stage fuzz fuzz/run.sh
 # architectures; the Windows setup cross-built, installed silently into a fresh Wine prefix, put
 # through the e2e scenarios that matter on Windows and uninstalled (installer/README.md).
 stage macos-check installer/macos/check.sh
+stage windows-clippy installer/windows/clippy.sh
 stage windows-wine installer/windows/wine/test.sh
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -65,6 +65,7 @@ fn terminate_with(child: &mut Child, signal: libc::c_int, grace: Duration) -> Re
         return Ok(());
     }
     let pid = child.id();
+    #[cfg(unix)]
     if let Ok(raw) = libc::pid_t::try_from(pid) {
         // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet, so the pid
         // cannot have been reused by another process.
@@ -72,6 +73,7 @@ fn terminate_with(child: &mut Child, signal: libc::c_int, grace: Duration) -> Re
             libc::kill(raw, signal);
         }
     }
+    // Windows has no signals to send: the grace below ends in a kill.
     if wait::until(grace, || matches!(child.try_wait(), Ok(Some(_)))) {
         return Ok(());
     }

@@ -13,6 +13,7 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Makes the folder `dir` (its parent exists); an existing one is left as it is.
 pub fn create_subdir(dir: &Path) -> std::io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut b = fs::DirBuilder::new();
     #[cfg(unix)]
     {
