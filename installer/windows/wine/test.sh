@@ -45,6 +45,9 @@ fatal() {
 server_pid=""
 app_pid=""
 cleanup() {
+  # Nothing here may end the script with its own status: under set -e a failing last command of
+  # an && list would (wineserver -k fails when that prefix's server has already gone).
+  set +e
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
   [ -n "$app_pid" ] && wait "$app_pid" 2>/dev/null
