@@ -94,6 +94,43 @@ fn server_with(min: Option<&str>, latest: Option<&str>) -> TestServer {
     })
 }
 
+/// A demo login on a server that accepts only `new` and up, with a file saved while `program`
+/// (an older version) was refused: run once, it exits 6 and sends nothing.
+struct Waiting {
+    server: TestServer,
+    token: String,
+    /// The account, seen as version `new`.
+    api: Api,
+    c: Client,
+}
+
+fn refused_with_a_file_waiting(program: &Path, new: &str) -> Waiting {
+    let server = server_with(Some(new), None);
+    let token = server.token("demo");
+    let api = Api::as_version(&server.url(), &token, new);
+    let c = Client::start_stopped(&server.url(), &token);
+    c.write("waited.html", "<p>saved while outdated</p>");
+    let out = finished(
+        run_headless(program, c.home.path(), &server.url(), &token, &c.folder),
+        "the outdated run",
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(api.paths().is_empty());
+    Waiting {
+        server,
+        token,
+        api,
+        c,
+    }
+}
+
+/// Publishes `bytes` as release `version` for `platform`, signed by the key a test build trusts.
+fn publish_signed(server: &TestServer, version: &str, platform: &str, bytes: &[u8]) {
+    let signature =
+        ReleaseKey::committed_test_key().sign(bytes, &release_trusted_comment(version, platform));
+    server.publish_release(version, platform, bytes, &signature);
+}
+
 #[test]
 fn below_the_minimum_nothing_is_sent_and_the_run_exits_6_with_the_update_line() {
     let server = server_with(Some("99.0.0"), None);
@@ -259,27 +296,19 @@ fn an_outdated_appimage_updates_itself_to_the_next_version_which_then_syncs_what
     let next = hyperclay_testkit::bin::next_client();
     let (old, new) = (version_of(&bin), version_of(&next));
     assert_ne!(old, new, "the next-version build is this same version");
-    let server = server_with(Some(&new), None);
-    let token = server.token("demo");
-    let api = Api::as_version(&server.url(), &token, &new);
     let (_dir, image) = appimage_of(&bin);
-    let c = Client::start_stopped(&server.url(), &token);
-    c.write("waited.html", "<p>saved while outdated</p>");
-
     // As the old version: refused, nothing sent.
-    let out = finished(
-        run_headless(&image, c.home.path(), &server.url(), &token, &c.folder),
-        "the outdated run",
-    );
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
-    assert!(api.paths().is_empty());
+    let Waiting {
+        server,
+        token,
+        api,
+        c,
+    } = refused_with_a_file_waiting(&image, &new);
 
     // The next version is published, signed by the key a test build trusts; the old one
     // updates itself from the feed, though the server no longer accepts it for anything else.
     let bytes = std::fs::read(&next).unwrap();
-    let signature =
-        ReleaseKey::committed_test_key().sign(&bytes, &release_trusted_comment(&new, PLATFORM));
-    server.publish_release(&new, PLATFORM, &bytes, &signature);
+    publish_signed(&server, &new, PLATFORM, &bytes);
     let out = update_as_appimage(&image, c.home.path(), &server.url(), &image);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -307,8 +336,8 @@ fn an_outdated_appimage_updates_itself_to_the_next_version_which_then_syncs_what
 /// installed `hyperclay-sync.exe` as the client under test and the next version's setup, built by
 /// the stage as `HYPERCLAY_TEST_NEXT_SETUP` (version `HYPERCLAY_TEST_NEXT_VERSION`): refused as
 /// outdated, the app downloads the setup from the feed, checks it, runs it silently; the setup
-/// replaces the programs and starts the tray, which (no display here) syncs without an icon what
-/// the old version could not, as the new version.
+/// replaces the programs (and starts the tray, stopped here: this part has no display); the new
+/// version's engine then syncs what the old one could not.
 #[test]
 #[ignore = "Windows only: installer/windows/wine/test.sh runs it under Wine"]
 fn an_installed_windows_app_updates_itself_through_its_setup_then_syncs_as_the_new_version() {
@@ -318,23 +347,18 @@ fn an_installed_windows_app_updates_itself_through_its_setup_then_syncs_as_the_n
     let new = std::env::var("HYPERCLAY_TEST_NEXT_VERSION").expect("HYPERCLAY_TEST_NEXT_VERSION");
     let bin = hyperclay_testkit::bin::client();
     assert_ne!(version_of(&bin), new, "the installed app is already {new}");
-    let server = server_with(Some(&new), None);
-    let token = server.token("demo");
-    let api = Api::as_version(&server.url(), &token, &new);
-    let c = Client::start_stopped(&server.url(), &token);
-    c.write("waited.html", "<p>saved while outdated</p>");
-    let out = finished(
-        run_headless(&bin, c.home.path(), &server.url(), &token, &c.folder),
-        "the outdated run",
+    let Waiting {
+        server,
+        token,
+        api,
+        c,
+    } = refused_with_a_file_waiting(&bin, &new);
+    publish_signed(
+        &server,
+        &new,
+        "windows-x86_64",
+        &std::fs::read(&setup).unwrap(),
     );
-    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
-    assert!(api.paths().is_empty());
-
-    let bytes = std::fs::read(&setup).unwrap();
-    let platform = "windows-x86_64";
-    let signature =
-        ReleaseKey::committed_test_key().sign(&bytes, &release_trusted_comment(&new, platform));
-    server.publish_release(&new, platform, &bytes, &signature);
     // The login is handed down: the setup starts the tray with this environment.
     let child = client::command(&bin, c.home.path(), &server.url())
         .arg("update")
