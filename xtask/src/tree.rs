@@ -141,14 +141,19 @@ pub fn many_small(prefix: &str, files: usize, seed: u64) -> Vec<TreeFile> {
             } else {
                 format!("f{folder:02}/note-{i:05}.txt")
             };
-            TreeFile {
-                path,
-                len: mix.range(512, 4096) as usize,
-                seed: seed.wrapping_mul(7_919).wrapping_add(i as u64),
-                app,
-            }
+            small_file(&mut mix, seed, i, path, app)
         })
         .collect()
+}
+
+/// The `i`th small file (0.5–4 KiB) of a tree made from `seed`.
+fn small_file(mix: &mut Mix, seed: u64, i: usize, path: String, app: bool) -> TreeFile {
+    TreeFile {
+        path,
+        len: mix.range(512, 4096) as usize,
+        seed: seed.wrapping_mul(7_919).wrapping_add(i as u64),
+        app,
+    }
 }
 
 /// `folders` folders (in 1,000-folder groups), each holding one small file (0.5–4 KiB, one in
@@ -164,12 +169,7 @@ pub fn one_per_folder(prefix: &str, folders: usize, seed: u64) -> Vec<TreeFile> 
             } else {
                 format!("{dir}/note.txt")
             };
-            TreeFile {
-                path,
-                len: mix.range(512, 4096) as usize,
-                seed: seed.wrapping_mul(7_919).wrapping_add(i as u64),
-                app,
-            }
+            small_file(&mut mix, seed, i, path, app)
         })
         .collect()
 }
