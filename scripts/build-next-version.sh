@@ -5,9 +5,7 @@
 # as itself. Prints the version it built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-IFS=. read -r major minor patch <<<"${current%%[-+]*}"
-next="$major.$minor.$((patch + 1))"
+read -r _ next <<<"$(scripts/next-version.sh)"
 HYPERCLAY_SYNC_BUILD_VERSION="$next" cargo build --locked -q -p hyperclay-sync --bin hyperclay-sync "$@"
 target=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target/next-version"

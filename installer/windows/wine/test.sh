@@ -288,9 +288,7 @@ fi
 # project key). The older one goes into a fresh prefix; the e2e test publishes the newer setup,
 # signed with the test key, on the reference server and has the installed program update itself:
 # it must download and verify it, run it silently, and then sync as the new version.
-current=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-IFS=. read -r major minor patch <<<"${current%%[-+]*}"
-next="$major.$minor.$((patch + 1))"
+read -r current next <<<"$(scripts/next-version.sh)"
 updates=$work/updates
 mkdir -p "$updates"
 start=$SECONDS
